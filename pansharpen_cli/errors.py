@@ -1,0 +1,35 @@
+"""Typed errors. Each says what was wrong and what to change.
+
+Every error subclasses :class:`PansharpenError` and the matching builtin, so library users can
+catch either. The CLI turns them into one line on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+
+class PansharpenError(Exception):
+    """Base class of every error the tool raises on purpose."""
+
+
+class InputError(PansharpenError, ValueError):
+    """An input raster or a pair of rasters cannot be fused as given."""
+
+
+class InputFileError(PansharpenError, FileNotFoundError):
+    """An input file is missing or cannot be opened as a raster."""
+
+
+class OutputError(PansharpenError, OSError):
+    """The output cannot be written where asked (exists, directory missing, equals an input)."""
+
+
+class OptionError(PansharpenError, ValueError):
+    """An option value is invalid (unknown sensor, gains of the wrong length, ...)."""
+
+
+class WeightsError(PansharpenError, ValueError):
+    """A weights file is missing, corrupted or does not match the network."""
+
+
+class DeviceError(PansharpenError, RuntimeError):
+    """The requested compute device is not available."""
