@@ -1,0 +1,161 @@
+"""Torch versions of the degradation model (:mod:`pansharpen_cli.degradation`), differentiable.
+
+They match the numpy reference to float32 precision: the same separable MTF taps, the same
+half-sample symmetric borders (scipy ``reflect`` / MATLAB ``symmetric``: the edge pixel is repeated),
+the same decimation phase and the same Keys-cubic upsampling geometry.
+
+Tensors are (N, C, H, W) float; gains are one Nyquist gain per channel.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .degradation import UPSAMPLE_HALO, _keys, decimate_offset, kernel_half_width, mtf_taps
+
+__all__ = ["symmetric_pad", "mtf_filter_t", "mtf_degrade_t", "upsample_t", "mtf_taps_t"]
+
+
+def _sym_index(n: int, before: int, after: int, device: torch.device) -> torch.Tensor:
+    """Indices of a half-sample symmetric extension of ``range(n)`` (any pad width)."""
+    idx = torch.arange(-before, n + after, device=device)
+    period = 2 * n
+    idx = torch.remainder(idx, period)
+    return torch.where(idx >= n, period - 1 - idx, idx)
+
+
+def symmetric_pad(x: torch.Tensor, left: int, right: int, top: int, bottom: int) -> torch.Tensor:
+    """Pad the last two dims half-sample symmetrically (edge pixel repeated), any widths.
+
+    Args:
+        x: (..., H, W) tensor.
+        left, right, top, bottom: pad widths >= 0 (may exceed the image size: mirrored repeatedly).
+
+    Returns:
+        (..., H + top + bottom, W + left + right) tensor.
+    """
+    h, w = x.shape[-2], x.shape[-1]
+    if top or bottom:
+        x = x.index_select(-2, _sym_index(h, top, bottom, x.device))
+    if left or right:
+        x = x.index_select(-1, _sym_index(w, left, right, x.device))
+    return x
+
+
+def mtf_taps_t(
+    gains: Sequence[float], ratio: int, *, shifted: bool, dtype: torch.dtype, device: torch.device
+) -> torch.Tensor:
+    """(C, L) tensor of the 1-D MTF taps of each channel (see :func:`degradation.mtf_taps`)."""
+    taps = np.stack([mtf_taps(float(g), int(ratio), shifted=shifted) for g in gains])
+    return torch.as_tensor(taps, dtype=dtype, device=device)
+
+
+def _check(x: torch.Tensor, gains: Sequence[float]) -> None:
+    if x.ndim != 4:
+        raise ValueError(f"expected a tensor shaped (N, C, H, W), got shape {tuple(x.shape)}")
+    if len(gains) != x.shape[1]:
+        raise ValueError(f"expected {x.shape[1]} gains (one per channel), got {len(gains)}")
+
+
+def _separable_t(x: torch.Tensor, taps: torch.Tensor, pad_lo: int, pad_hi: int) -> torch.Tensor:
+    """Correlate every channel of ``x`` with its taps along rows then columns (scipy convention)."""
+    c = x.shape[1]
+    n_taps = taps.shape[1]
+    x = symmetric_pad(x, pad_lo, pad_hi, pad_lo, pad_hi)
+    x = F.conv2d(x, taps.view(c, 1, n_taps, 1), groups=c)
+    return F.conv2d(x, taps.view(c, 1, 1, n_taps), groups=c)
+
+
+def mtf_filter_t(x: torch.Tensor, gains: Sequence[float], ratio: int) -> torch.Tensor:
+    """Low-pass every channel by its MTF at the fine scale (no decimation).
+
+    Args:
+        x: (N, C, H, W) float tensor.
+        gains: C Nyquist gains.
+        ratio: resolution ratio the gains refer to.
+
+    Returns:
+        (N, C, H, W) tensor, same dtype as ``x``.
+    """
+    _check(x, gains)
+    half = kernel_half_width(int(ratio))
+    taps = mtf_taps_t(gains, ratio, shifted=False, dtype=x.dtype, device=x.device)
+    return _separable_t(x, taps, half, half)
+
+
+def mtf_degrade_t(x: torch.Tensor, gains: Sequence[float], ratio: int) -> torch.Tensor:
+    """MTF low-pass and decimate to the coarse grid (centre of each coarse pixel).
+
+    Args:
+        x: (N, C, H, W) float tensor; H, W multiples of ``ratio`` (a remainder is dropped).
+        gains: C Nyquist gains.
+        ratio: integer ratio >= 2.
+
+    Returns:
+        (N, C, H // ratio, W // ratio) tensor.
+    """
+    _check(x, gains)
+    r = int(ratio)
+    half = kernel_half_width(r)
+    h, w = x.shape[-2] // r, x.shape[-1] // r
+    o = decimate_offset(r)
+    if r % 2 == 0:
+        # 2*half taps at offsets -half .. half-1 (scipy centre index = half)
+        taps = mtf_taps_t(gains, r, shifted=True, dtype=x.dtype, device=x.device)
+        f = _separable_t(x, taps, half, half - 1)
+    else:
+        taps = mtf_taps_t(gains, r, shifted=False, dtype=x.dtype, device=x.device)
+        f = _separable_t(x, taps, half, half)
+    return f[..., o : o + r * h : r, o : o + r * w : r]
+
+
+def _upsample_axis_t(x: torch.Tensor, ratio: int, dim: int) -> torch.Tensor:
+    """Keys-cubic upsampling along ``dim`` (-1 or -2) of an already padded-by-3 tensor."""
+    pad = UPSAMPLE_HALO
+    n = x.shape[dim] - 2 * pad
+    phases = []
+    for p in range(ratio):
+        d = (p - (ratio - 1) / 2) / ratio
+        base = math.floor(d)
+        t = d - base
+        acc = None
+        for j in range(-1, 3):
+            wgt = float(_keys(np.array(t - j)))
+            s = pad + base + j
+            term = wgt * x.narrow(dim, s, n)
+            acc = term if acc is None else acc + term
+        phases.append(acc)
+    if dim == -1:
+        out = torch.stack(phases, dim=-1)  # (..., H, n, r)
+        return out.reshape(*out.shape[:-2], n * ratio)
+    out = torch.stack(phases, dim=-2)  # (..., n, r, W)
+    return out.reshape(*out.shape[:-3], n * ratio, out.shape[-1])
+
+
+def upsample_t(x: torch.Tensor, ratio: int) -> torch.Tensor:
+    """Keys-cubic (a = -0.5) upsampling with the geometry of :func:`degradation.upsample`.
+
+    Fine pixel ``k`` sits at coarse coordinate ``(k - (ratio - 1)/2) / ratio``; borders are
+    half-sample symmetric. Exact inside a tile given a halo of ``UPSAMPLE_HALO`` coarse pixels.
+
+    Args:
+        x: (N, C, h, w) float tensor.
+        ratio: integer ratio >= 1.
+
+    Returns:
+        (N, C, h * ratio, w * ratio) tensor.
+    """
+    if x.ndim != 4:
+        raise ValueError(f"expected a tensor shaped (N, C, H, W), got shape {tuple(x.shape)}")
+    r = int(ratio)
+    if r == 1:
+        return x
+    pad = UPSAMPLE_HALO
+    xp = symmetric_pad(x, pad, pad, pad, pad)
+    out = _upsample_axis_t(xp, r, -2)  # rows upsampled, columns still padded
+    return _upsample_axis_t(out, r, -1)
