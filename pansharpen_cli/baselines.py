@@ -20,6 +20,8 @@ METHODS = ("exp", "brovey", "gsa", "mtf-glp-hpm")
 
 #: Halo (coarse pixels) the local parts need: MTF kernel (5 coarse pixels) + cubic upsampling (3).
 HALO = 8
+#: Ratios of intensities are computed with both terms floored at this fraction of the band mean.
+_FLOOR = 0.02
 
 
 class StatsAccumulator:
@@ -36,6 +38,7 @@ class StatsAccumulator:
         self.pn = 0
         self.ps = 0.0
         self.pss = 0.0
+        self.ms_min = np.inf
         self.n_bands = n_bands
 
     def update(
@@ -60,6 +63,8 @@ class StatsAccumulator:
         self.n += x.shape[1]
         self.s += x.sum(axis=1)
         self.ss += x @ x.T
+        if x.shape[1]:
+            self.ms_min = min(self.ms_min, float(x[:-1].min()))
         p = pan[0][pan_valid].astype(np.float64)
         self.pn += p.size
         self.ps += p.sum()
@@ -72,18 +77,22 @@ class StatsAccumulator:
         cov = (self.ss - self.n * np.outer(mean, mean)) / (self.n - 1)
         pm = self.ps / self.pn
         pvar = max((self.pss - self.pn * pm * pm) / (self.pn - 1), 0.0)
-        return SceneStats(mean=mean, cov=cov, pan_mean=pm, pan_std=float(np.sqrt(pvar)), count=self.n)
+        return SceneStats(
+            mean=mean, cov=cov, pan_mean=pm, pan_std=float(np.sqrt(pvar)), count=self.n, ms_min=self.ms_min
+        )
 
 
 @dataclass(frozen=True)
 class SceneStats:
-    """Scene statistics: ``mean``/``cov`` of [MS bands..., PAN_low] at MS scale; PAN mean/std at PAN scale."""
+    """Scene statistics: ``mean``/``cov`` of [MS bands..., PAN_low] at MS scale; PAN mean/std at PAN
+    scale; the smallest valid MS value (of the sampled tiles)."""
 
     mean: np.ndarray
     cov: np.ndarray
     pan_mean: float
     pan_std: float
     count: int
+    ms_min: float = -np.inf
 
     @property
     def n_bands(self) -> int:
@@ -148,8 +157,8 @@ def fuse_block(
         si = float(np.sqrt(max(stats.cov[:b, :b].sum() / b**2, 0.0)))
         p = (pan[0] - stats.pan_mean) * (si / max(stats.pan_std, eps)) + mi
         i = ms_up64.mean(axis=0)
-        ok = np.abs(i) > eps
-        gain = np.where(ok, p / np.where(ok, i, 1.0), 1.0)
+        floor = max(_FLOOR * abs(mi), eps)
+        gain = np.maximum(p, floor) / np.maximum(i, floor)
         return (ms_up64 * gain).astype(np.float32)
     if method == "gsa":
         w = gsa_weights(stats)
@@ -170,9 +179,10 @@ def fuse_block(
             a = stats.ms_std[k] / s_pl
             pk = a * (pan[0] - stats.pan_mean) + stats.ms_mean[k]
             plp = a * (cache[gk] - stats.pan_mean) + stats.ms_mean[k]
-            ok = np.abs(plp) > max(eps, 1e-3 * abs(float(stats.ms_mean[k])))
-            gain = np.where(ok, pk / np.where(ok, plp, 1.0), 1.0)
-            out[k] = ms_up64[k] * gain
+            # The equalised PAN is affine in the PAN, so dark targets can make it (and its low-pass)
+            # near zero or negative; floor both at a small fraction of the band level.
+            floor = max(_FLOOR * abs(float(stats.ms_mean[k])), eps)
+            out[k] = ms_up64[k] * (np.maximum(pk, floor) / np.maximum(plp, floor))
         return out
     raise ValueError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
 

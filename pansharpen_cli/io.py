@@ -200,7 +200,7 @@ def compute_grid(
         else:
             warns.append("no georeferencing in PAN or MS: aligning by array geometry; the output has none")
         pan_t = pan.transform if pan_geo else Affine.identity()
-        ms_t = pan_t * Affine.scale(pan.width / ms.width, pan.height / ms.height)
+        ms_t = pan_t @ Affine.scale(pan.width / ms.width, pan.height / ms.height)
         georef = pan_geo
     rx = abs(ms_t.a / pan_t.a)
     ry = abs(ms_t.e / pan_t.e)
@@ -227,7 +227,7 @@ def compute_grid(
         if abs(rx - r) > 0.1 * r or abs(ry - r) > 0.1 * r:
             warns.append(f"--ratio {r} differs from the measured ratio {rx:.4f} x {ry:.4f}")
     # MS origin in PAN pixel coordinates.
-    fx, fy = ~pan_t * (ms_t.c, ms_t.f)
+    fx, fy = ~pan_t @ (ms_t.c, ms_t.f)
     exact = (
         abs(rx - r) * ms.width <= GRID_TOLERANCE
         and abs(ry - r) * ms.height <= GRID_TOLERANCE
@@ -262,8 +262,8 @@ def compute_grid(
             "PAN and MS footprints do not overlap (or overlap by less than one MS pixel): "
             "check that they are the same scene"
         )
-    out_t = pan_t * Affine.translation(col_off, row_off)
-    ms_work_t = out_t * Affine.scale(r)
+    out_t = pan_t @ Affine.translation(col_off, row_off)
+    ms_work_t = out_t @ Affine.scale(r)
     if ms_w * r < pan.width or ms_h * r < pan.height:
         notes.append(
             f"output covers the common footprint: PAN rows {row_off}..{row_off + ms_h * r - 1}, "
@@ -524,7 +524,8 @@ def to_dtype(arr: np.ndarray, dtype: str, nodata: float | None, valid: np.ndarra
         valid: (H, W) bool, False where the output is nodata; None means all valid.
 
     Valid pixels of integer outputs that would round to the nodata value at the bottom of the range
-    are moved one step away from it, so data never reads as nodata.
+    are moved one step away from it (floats: to the next representable value), so data never reads
+    as nodata.
     """
     out_dt = np.dtype(dtype)
     lo, hi = dtype_range(dtype)
@@ -536,6 +537,11 @@ def to_dtype(arr: np.ndarray, dtype: str, nodata: float | None, valid: np.ndarra
         res = np.clip(np.rint(np.nan_to_num(arr, nan=lo)), lo, hi).astype(out_dt)
     else:
         res = arr.astype(out_dt)
+        if nodata is not None and not math.isnan(nodata):
+            # Valid data equal to the nodata value (a clipped 0, say) moves to the next float up.
+            hit = res == nodata
+            if hit.any():
+                res[hit] = np.nextafter(out_dt.type(nodata), out_dt.type(np.inf))
     if valid is not None and nodata is not None:
         res[:, ~valid] = nodata
     elif valid is not None and np.issubdtype(out_dt, np.floating):

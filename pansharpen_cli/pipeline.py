@@ -216,6 +216,8 @@ def fuse_tiles(
         h0, w0 = t.halo * r, t.halo * r
         hh, ww = t.height * r, t.width * r
         core = fused[:, h0 : h0 + hh, w0 : w0 + ww]
+        if stats.ms_min >= 0:
+            core = np.maximum(core, 0)  # a non-negative MS stays non-negative (cubic/ratio overshoots)
         valid = d["pan_valid"][h0 : h0 + hh, w0 : w0 + ww] & np.repeat(
             np.repeat(d["ms_valid"][t.halo : t.halo + t.height, t.halo : t.halo + t.width], r, 0), r, 1
         )
@@ -410,7 +412,7 @@ def simulate(
 
         georef = g.georeferenced
         t_ms = g.ms_transform if georef else None
-        t_rr = (g.ms_transform * Affine.scale(r)) if georef else None
+        t_rr = (g.ms_transform @ Affine.scale(r)) if georef else None
         nd, _ = output_nodata(reader, reader.ms_dtype)
         pan_dtype = reader.pan.dtypes[reader.pan_band - 1]
         pan_nd = reader.pan_nodata

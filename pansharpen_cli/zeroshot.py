@@ -185,7 +185,9 @@ class ZeroShotModel:
         if pan.ndim != 3 or pan.shape[0] != 1:
             raise ValueError(f"expected pan shaped (1, h, w), got {pan.shape}")
         if ms_up.ndim != 3 or ms_up.shape[0] != b or ms_up.shape[1:] != pan.shape[1:]:
-            raise ValueError(f"expected ms_up shaped ({b}, {pan.shape[1]}, {pan.shape[2]}), got {ms_up.shape}")
+            raise ValueError(
+                f"expected ms_up shaped ({b}, {pan.shape[1]}, {pan.shape[2]}), got {ms_up.shape}"
+            )
 
     @torch.no_grad()
     def predict(self, pan: np.ndarray, ms_up: np.ndarray) -> np.ndarray:
@@ -464,7 +466,9 @@ def fit(
         raise ValueError(f"expected ms shaped (B, h, w), got {ms.shape}")
     b, hm, wm = ms.shape
     if pan.shape[1] != hm * r or pan.shape[2] != wm * r:
-        raise ValueError(f"expected pan shaped (1, {hm * r}, {wm * r}) for ms {ms.shape} at ratio {r}, got {pan.shape}")
+        raise ValueError(
+            f"expected pan shaped (1, {hm * r}, {wm * r}) for ms {ms.shape} at ratio {r}, got {pan.shape}"
+        )
     if len(ms_gains) != b:
         raise ValueError(f"expected {b} MS gains, got {len(ms_gains)}")
     if valid is None:
@@ -479,7 +483,6 @@ def fit(
     t0 = time.perf_counter()
     rng = np.random.default_rng(cfg.seed)
     valid_ms = _block_all(valid, r)  # (hm, wm)
-    valid_rr = _block_all(valid_ms, r)  # (hm // r, wm // r)
 
     # -- normalisation --------------------------------------------------------------------------
     pm, ps = _stats(pan[0], valid)
@@ -586,7 +589,7 @@ def fit(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        return {"rr": float(loss)}
+        return {"rr": loss.item()}
 
     def step_fr() -> dict[str, float]:
         p, x, y, vm, vf = fr_batch()
@@ -600,7 +603,7 @@ def fit(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        return {"fr": float(loss), "spectral": float(spec), "spatial": float(spat)}
+        return {"fr": loss.item(), "spectral": spec.item(), "spatial": spat.item()}
 
     @torch.no_grad()
     def holdout_loss() -> float:
@@ -615,7 +618,9 @@ def fit(
             with _autocast(dev, cfg.amp):
                 out = net(pan_rr[..., i0:i1, j0:j1], ms_rr_up[..., i0:i1, j0:j1]).float()
             out = out[..., i - i0 : i - i0 + s, j - j0 : j - j0 + s]
-            tot += float(_masked_l1(out, ms_ref[..., i : i + s, j : j + s], valid_rr_t[..., i : i + s, j : j + s]))
+            tot += float(
+                _masked_l1(out, ms_ref[..., i : i + s, j : j + s], valid_rr_t[..., i : i + s, j : j + s])
+            )
         net.train()
         return tot / len(hold_windows)
 

@@ -18,7 +18,6 @@ import torch
 from pansharpen_cli import baselines, zeroshot
 from pansharpen_cli.degradation import upsample, wald_pair
 
-
 D = "/work/shared/data"
 L8 = (0.55, 0.55, 0.55, 0.53)
 SCENES = {
@@ -26,8 +25,13 @@ SCENES = {
     "landsat8": ("landsat8-oli/pan.tif", "landsat8-oli/ms.tif", 2, L8, 0.40),
     "osman": ("osman-4band/pan.tif", "osman-4band/ms.tif", 4, None, 0.15),
     "qb": ("qb-toulouse/pan.tif", "qb-toulouse/ms.tif", 4, (0.34, 0.32, 0.30, 0.22), 0.15),
-    "wv3": ("wv3-cristianics/pan.tif", "wv3-cristianics/ms.tif", 4,
-            (0.325, 0.355, 0.360, 0.350, 0.365, 0.360, 0.335, 0.315), 0.14),
+    "wv3": (
+        "wv3-cristianics/pan.tif",
+        "wv3-cristianics/ms.tif",
+        4,
+        (0.325, 0.355, 0.360, 0.350, 0.365, 0.360, 0.335, 0.315),
+        0.14,
+    ),
     "eo1": ("eo1-ali/pan.tif", "eo1-ali/ms.tif", 3, None, 0.15),
 }
 
@@ -84,7 +88,11 @@ def sam(fused, ref):
 
 
 def metrics(fused, ref, r):
-    return {"Q": round(q_index(fused, ref), 4), "ERGAS": round(ergas(fused, ref, r), 3), "SAM": round(sam(fused, ref), 3)}
+    return {
+        "Q": round(q_index(fused, ref), 4),
+        "ERGAS": round(ergas(fused, ref, r), 3),
+        "SAM": round(sam(fused, ref), 3),
+    }
 
 
 def run(name, cfg, verbose=False):
@@ -96,7 +104,7 @@ def run(name, cfg, verbose=False):
         pv = pan[0] != 0
         pan[0][~pv] = pan[0][pv].mean()
     pan_rr, ms_rr = wald_pair(pan, ms, r, g, pg)
-    valid_rr = np.kron(valid_ms[:: r, :: r] & valid_ms[r - 1 :: r, r - 1 :: r], np.ones((r, r), bool))
+    valid_rr = np.kron(valid_ms[::r, ::r] & valid_ms[r - 1 :: r, r - 1 :: r], np.ones((r, r), bool))
     out = {}
     for m in ("mtf-glp-hpm", "gsa"):
         f = baselines.fuse_image(m, pan_rr, ms_rr, r, g, pg)
@@ -108,9 +116,12 @@ def run(name, cfg, verbose=False):
     f = model.predict_image(pan_rr, upsample(ms_rr, r))
     out["zeroshot"] = metrics(f, ms, r)
     rep = model.report()
-    out["zs_info"] = {"fit_s": round(t_fit, 1), "resp": rep["spectral_response"]["kind"],
-                      "best_step": rep["holdout"]["best_step"],
-                      "hist": [(s, round(v, 4) if v else v) for s, v in rep["holdout"]["history"]]}
+    out["zs_info"] = {
+        "fit_s": round(t_fit, 1),
+        "resp": rep["spectral_response"]["kind"],
+        "best_step": rep["holdout"]["best_step"],
+        "hist": [(s, round(v, 4) if v else v) for s, v in rep["holdout"]["history"]],
+    }
     return out
 
 

@@ -47,7 +47,7 @@ class BandwiseResNet(nn.Module):
     arch = "bandwise-resnet"
     in_per_band = 4
 
-    def __init__(self, features: int = 24, blocks: int = 3, cross_band: bool = True) -> None:
+    def __init__(self, features: int = 16, blocks: int = 3, cross_band: bool = True) -> None:
         super().__init__()
         if features < 1 or blocks < 0:
             raise ValueError(f"expected features >= 1 and blocks >= 0, got {features}, {blocks}")

@@ -1,0 +1,163 @@
+"""Produce the shipped prior ``pansharpen_cli/weights/prior.pt`` (+ ``prior.json``), reproducibly.
+
+Trains the default network architecture (``networks.DEFAULT_ARCH``) on simulated triplets
+(:mod:`pansharpen_cli.priors`) made from the scikit-image sample images and the MS bands of the real
+scenes in ``../shared/data`` (real spectra), on the CPU with one thread, for a fixed number of steps
+(the result depends only on the settings and the seed, not on the machine's speed).
+
+Usage (from the repository root)::
+
+    python bench/pretrain.py                      # the shipped prior, about 10-15 min on one core
+    python bench/pretrain.py --steps 50 --out /tmp/p   # a quick trial
+
+Re-run it whenever the default architecture changes. A checkpoint is written every 100 steps
+(``--checkpoint``); ``--resume`` continues an interrupted run to the same result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pansharpen_cli import networks, priors  # noqa: E402
+
+#: MS files of the real scenes used as spectra (paths relative to the data folder).
+SCENE_MS = (
+    "eo1-ali/ms.tif",
+    "landsat7-fusebox/ms1.tif",
+    "landsat7-fusebox/ms2.tif",
+    "landsat7-fusebox/ms3.tif",
+    "landsat8-oli/ms.tif",
+    "osman-4band/ms.tif",
+    "qb-toulouse/ms.tif",
+    "wv3-cristianics/ms.tif",
+)
+
+SKIMAGE_LICENCE = "public domain or CC0 (scikit-image sample; see its docstring in skimage.data)"
+
+
+def _scene_licence(path: Path) -> str | None:
+    meta = path.parent / "scene.json"
+    if meta.is_file():
+        d = json.loads(meta.read_text(encoding="utf-8"))
+        return d.get("licence")
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument(
+        "--out", default=str(ROOT / "pansharpen_cli" / "weights" / "prior"), help="output stem (.pt/.json)"
+    )
+    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"), help="folder of the real scenes")
+    ap.add_argument("--exclude", nargs="*", default=[], help="scene folders to leave out (e.g. eo1-ali)")
+    ap.add_argument("--no-scenes", action="store_true", help="scikit-image samples only")
+    ap.add_argument("--arch", default=networks.DEFAULT_ARCH)
+    ap.add_argument("--steps", type=int, default=700)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--crop", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--checkpoint", default=None, help="checkpoint (default: bench/out/pretrain/NAME.ckpt)")
+    ap.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    ap.add_argument("--log", default=None, help="loss log TSV (default: bench/out/pretrain/NAME.log.tsv)")
+    args = ap.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pt = out.with_suffix(".pt")
+    work = ROOT / "bench" / "out" / "pretrain"  # git-ignored
+    work.mkdir(parents=True, exist_ok=True)
+    ckpt = Path(args.checkpoint) if args.checkpoint else work / f"{out.name}.ckpt"
+    log_path = Path(args.log) if args.log else work / f"{out.name}.log.tsv"
+
+    sources: list[str] = [f"skimage:{n}" for n in priors.SKIMAGE_SAMPLES]
+    licences = {s: SKIMAGE_LICENCE for s in sources}
+    names: dict[str, str] = {}  # recorded names: scene files relative to the data folder
+    if not args.no_scenes:
+        data = Path(args.data)
+        for rel in SCENE_MS:
+            if rel.split("/")[0] in args.exclude:
+                continue
+            p = data / rel
+            if not p.is_file():
+                ap.error(f"expected the scene file {p} (use --data or --no-scenes)")
+            sources.append(str(p))
+            licences[str(p)] = _scene_licence(p)
+            names[str(p)] = f"shared/data/{rel}"
+
+    t0 = time.perf_counter()
+
+    def progress(step: int, total: int, loss: float) -> None:
+        if step % 25 == 0 or step == total:
+            el = time.perf_counter() - t0
+            print(f"step {step}/{total}  loss {loss:.4f}  {el:.0f} s", file=sys.stderr, flush=True)
+
+    res = priors.pretrain(
+        sources,
+        arch=args.arch,
+        steps=args.steps,
+        batch=args.batch,
+        crop=args.crop,
+        lr=args.lr,
+        device="cpu",
+        seed=args.seed,
+        checkpoint=ckpt,
+        resume=ckpt if args.resume else None,
+        progress=progress,
+        log=log_path,
+    )
+    man = res["manifest"]
+    losses = np.array(res["losses"], dtype=np.float64).reshape(-1, 3)
+    curve = []
+    for k in range(0, len(losses), 50):
+        chunk = losses[k : k + 50]
+        curve.append(
+            [int(chunk[-1, 0]), round(float(chunk[:, 1].mean()), 4), round(float(chunk[:, 2].mean()), 4)]
+        )
+    man["training"]["loss_curve"] = {
+        "columns": ["step", "mean_loss_last_50", "mean_identity_loss_last_50"],
+        "rows": curve,
+    }
+    man["training"]["images"] = [
+        {"name": names.get(s, s), "licence": licences.get(s)} for s in res["manifest"]["training"]["images"]
+    ]
+    man["training"]["command"] = "python bench/pretrain.py " + " ".join(
+        shlex.quote(a) for a in (argv or sys.argv[1:])
+    )
+    man["training"]["normalisation"] = (
+        "per sample: PAN by its mean/std, MS/upsampled MS/reference by the MS per-band mean/std"
+    )
+    man["description"] = (
+        "Band-agnostic spatial-spectral prior for zero-shot pansharpening, pretrained on simulated "
+        "PAN/MS/reference triplets (see pansharpen_cli/priors.py and docs/priors.md)."
+    )
+    man["licence"] = (
+        "MIT (as pansharpen). Training images and their licences are listed in training.images; the "
+        "weights contain no image data."
+    )
+    man["benchmark"] = None
+    written = priors.save_weights(pt, res["net"], man)
+    print(
+        f"wrote {pt} ({written['bytes']} bytes, sha256 {written['sha256'][:12]}) and {priors.default_manifest_path(pt)}"
+        f" in {res['seconds']:.0f} s; last-50 loss {man['training']['final_loss_mean_last_50']:.4f}"
+        f" vs identity {man['training']['identity_loss_mean_last_50']:.4f}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

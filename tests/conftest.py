@@ -1,0 +1,82 @@
+"""Shared fixtures: synthetic PAN/MS scenes written as GeoTIFFs with chosen grids."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.transform import Affine
+from scipy import ndimage
+
+from pansharpen_cli.degradation import mtf_degrade
+
+DATA = Path(__file__).parent / "data"
+CRS = "EPSG:32633"
+
+
+def smooth_scene(bands: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A reference MS at PAN scale (bands, size, size) with texture and edges, and its PAN (1, size, size).
+
+    Values are positive, roughly 1..1300 (like DN).
+    """
+    rng = np.random.default_rng(seed)
+    base = ndimage.gaussian_filter(rng.standard_normal((size, size)), 3.0)
+    detail = ndimage.gaussian_filter(rng.standard_normal((size, size)), 1.0)
+    yy, xx = np.mgrid[:size, :size]
+    edges = ((xx // 23 + yy // 17) % 2).astype(float)
+    mix = rng.uniform(0.5, 1.5, (bands, 3))
+    ref = np.stack([400 + 120 * mix[b, 0] * base / base.std() + 60 * mix[b, 1] * detail / detail.std()
+                    + 150 * mix[b, 2] * edges for b in range(bands)])
+    ref = np.maximum(ref, 1.0)
+    w = rng.dirichlet(np.ones(bands))
+    pan = np.maximum((w[:, None, None] * ref).sum(0, keepdims=True) + rng.normal(0, 2, (1, size, size)), 1.0)
+    return ref.astype(np.float32), pan.astype(np.float32)
+
+
+def write_tif(path: Path, arr: np.ndarray, transform: Affine | None = None, crs: str | None = CRS,
+              dtype: str | None = None, nodata: float | None = None, tags: dict | None = None) -> Path:
+    arr = np.asarray(arr)
+    dtype = dtype or arr.dtype.name
+    profile = dict(driver="GTiff", width=arr.shape[2], height=arr.shape[1], count=arr.shape[0], dtype=dtype,
+                   nodata=nodata)
+    if transform is not None:
+        profile["transform"] = transform
+    if crs is not None and transform is not None:
+        profile["crs"] = crs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path, "w", **profile) as ds:
+            if tags:
+                ds.update_tags(**tags)
+            ds.write(arr.astype(dtype))
+    return path
+
+
+def make_pair(tmp: Path, *, bands: int = 4, size: int = 128, ratio: int = 4, dtype: str = "uint16",
+              pan_res: float = 0.5, ms_offset: tuple[float, float] = (0.0, 0.0), georef: bool = True,
+              seed: int = 0, name: str = "") -> tuple[Path, Path, np.ndarray]:
+    """Write pan.tif and ms.tif; MS origin shifted by ``ms_offset`` PAN pixels (x, y).
+
+    Returns:
+        (pan path, ms path, reference MS at PAN scale).
+    """
+    ref, pan = smooth_scene(bands, size, seed)
+    ms = mtf_degrade(ref, [0.3] * bands, ratio)
+    x0, y0 = 500000.0, 4000000.0
+    pt = Affine(pan_res, 0, x0, 0, -pan_res, y0) if georef else None
+    mt = (Affine(pan_res * ratio, 0, x0 + ms_offset[0] * pan_res, 0, -pan_res * ratio, y0 - ms_offset[1] * pan_res)
+          if georef else None)
+    if np.issubdtype(np.dtype(dtype), np.integer):
+        pan, ms = np.rint(pan), np.rint(ms)
+    p = write_tif(tmp / f"pan{name}.tif", pan, pt, dtype=dtype)
+    m = write_tif(tmp / f"ms{name}.tif", ms, mt, dtype=dtype)
+    return p, m, ref
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> tuple[Path, Path, np.ndarray]:
+    return make_pair(tmp_path)
