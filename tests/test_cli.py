@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -122,14 +121,14 @@ def test_non_exact_ratio_real_pair(tmp_path):
 
 
 def test_float_scene_with_nodata_and_offset_origins(tmp_path):
-    pan, ms = DATA / "wv3_pan.tif", DATA / "wv3_ms.tif"
-    # Put a nodata strip in the MS (nodata = 0, as the file declares).
+    # Like the WorldView-3 sample: float32 radiance, 8 bands, nodata = 0, MS origin 2 PAN pixels
+    # right and 1 below the PAN's.
+    pan, ms, _ = make_pair(tmp_path, bands=8, size=132, dtype="float32", ms_offset=(2, 1))
     msn = tmp_path / "ms_nd.tif"
-    shutil.copy(ms, msn)
-    with rasterio.open(msn, "r+") as m:
+    with rasterio.open(ms) as m:
         a = m.read()
-        a[:, :, :5] = 0
-        m.write(a)
+        a[:, :, :5] = 0  # a nodata strip
+        write_tif(msn, a, m.transform, nodata=0)
     out = tmp_path / "w.tif"
     assert run("fuse", pan, msn, out, "-m", "mtf-glp-hpm", "--sensor", "wv3", "-q").exit_code == 0
     with rasterio.open(out) as o, rasterio.open(msn) as m:

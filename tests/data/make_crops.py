@@ -2,8 +2,8 @@
 
     python tests/data/make_crops.py /path/to/shared/data
 
-Crops keep the files' own geotransforms, CRS, nodata and AREA_OR_POINT, so the grid cases
-(pixel-is-point Landsat, the 0.498 m / 2 m pair, the WorldView-3 offset origins) stay real.
+Only scenes whose licence allows redistribution (MIT / public domain) are cropped. Crops keep the files' own geotransforms, CRS, nodata and AREA_OR_POINT, so the grid cases
+(pixel-is-point Landsat, the 0.498 m / 2 m pair) stay real.
 """
 
 import sys
@@ -18,7 +18,6 @@ CROPS = {
     # name: (scene dir, pan file, ms file, pan window (col, row, w, h), ms window)
     "landsat8": ("landsat8-oli", "pan.tif", "ms.tif", (400, 300, 161, 161), (200, 150, 80, 80)),
     "osman": ("osman-4band", "pan.tif", "ms.tif", (200, 200, 160, 160), (50, 50, 40, 40)),
-    "wv3": ("wv3-cristianics", "pan.tif", "ms.tif", (100, 100, 130, 129), (25, 25, 32, 32)),
 }
 
 
