@@ -231,6 +231,27 @@ def fuse_tiles(
     return full
 
 
+#: Largest preview side, in PAN pixels (a central crop of larger scenes).
+PREVIEW_SIZE = 768
+
+
+def _preview(path: Path, reader: PairReader, fused_path: Path, method: str) -> None:
+    """Quicklook of a central crop: upsampled MS, the written fusion, PAN."""
+    import rasterio
+    from rasterio.windows import Window
+
+    from .quicklook import preview_fusion
+
+    g, r = reader.grid, reader.grid.ratio
+    h, w = min(g.ms_height, PREVIEW_SIZE // r), min(g.ms_width, PREVIEW_SIZE // r)
+    row, col = (g.ms_height - h) // 2, (g.ms_width - w) // 2
+    d = reader.read_tile(Tile(row, col, h, w, 0))
+    with rasterio.open(fused_path) as ds:
+        fused = ds.read(window=Window(col * r, row * r, w * r, h * r), masked=True).astype(np.float64).filled(np.nan)
+    pan = np.where(d["pan_valid"], d["pan"], np.nan)
+    preview_fusion(path, pan, upsample(d["ms"], r), fused, method, reader.band_descriptions())
+
+
 def _tags(method: str, rad: Radiometry, reader: PairReader, extra: dict[str, Any]) -> dict[str, str]:
     params = {
         "method": method,
@@ -333,16 +354,11 @@ def fuse(
         )
         t0 = time.perf_counter()
         with OutputWriter(spec) as writer:
-            collected = fuse_tiles(
-                reader, tiles, fuser, stats, writer, out_dtype, nodata, progress, collect=opts.preview is not None
-            )
+            fuse_tiles(reader, tiles, fuser, stats, writer, out_dtype, nodata, progress)
             writer.commit()
         seconds["fuse"] = time.perf_counter() - t0
-        if opts.preview is not None and collected is not None:
-            from .quicklook import preview_fusion
-
-            d = reader.read_all()
-            preview_fusion(opts.preview, d["pan"], upsample(d["ms"], g.ratio), collected, opts.method)
+        if opts.preview is not None:
+            _preview(opts.preview, reader, out, opts.method)
     seconds["total"] = time.perf_counter() - t_start
     return FuseResult(
         output=out,
