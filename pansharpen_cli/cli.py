@@ -401,5 +401,50 @@ def simulate(
             err.print(f"wrote {res.pan}, {res.ms}, {res.reference} (ratio {res.ratio})", highlight=False)
 
 
+@app.command()
+def evaluate(
+    pan: Annotated[Path, typer.Argument(help="PAN raster.")],
+    ms_and_fused: Annotated[
+        list[Path], typer.Argument(metavar="MS... FUSED", help="MS raster(s), then the fused raster.")
+    ],
+    reference: Annotated[
+        Path | None, typer.Option(help="Reference MS on FUSED's grid: compute Q2n, Q, SAM, ERGAS, SCC, PSNR.")
+    ] = None,
+    sensor: SensorOpt = None,
+    gains: GainsOpt = None,
+    ratio: RatioOpt = None,
+    pan_band: PanBandOpt = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object keyed by index name.")] = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Quality indexes of a fusion: full resolution (no reference) or against --reference."""
+    _setup_logging(quiet or json_out, verbose)
+    if len(ms_and_fused) < 2:
+        raise typer.BadParameter("expected PAN MS [MS ...] FUSED", param_hint="MS... FUSED")
+    *ms, fused = ms_and_fused
+    with _errors(verbose):
+        from .pipeline import evaluate as run_eval
+
+        with _progress(quiet or json_out) as cb:
+            res = run_eval(
+                pan, ms, fused, reference=reference, sensor=sensor, gains=gains, ratio=ratio,
+                pan_band=pan_band, progress=cb,
+            )
+        if json_out:
+            out.print(json.dumps(res), highlight=False, soft_wrap=True)
+            return
+        better = {"Q2n": "higher", "Q": "higher", "SAM": "lower", "ERGAS": "lower", "SCC": "higher",
+                  "PSNR": "higher", "D_lambda": "lower", "D_s": "lower", "QNR": "higher",
+                  "D_lambda_K": "lower", "HQNR": "higher", "D_rho": "lower", "R_Q2n": "higher"}
+        t = Table(title=f"Quality of {fused.name}" + (f" against {reference.name}" if reference else " (full resolution)"))
+        t.add_column("index")
+        t.add_column("value", justify="right")
+        t.add_column("better")
+        for k, v in res.items():
+            t.add_row(k, f"{v:.4f}", better.get(k, ""))
+        out.print(t)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from functools import lru_cache, partial
+from functools import cache, partial
 
 import numpy as np
 from scipy import ndimage
@@ -138,7 +138,7 @@ def _onion_mult(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.concatenate([first, second], axis=-1)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _onion_table(p: int) -> np.ndarray:
     """Structure constants ``T[k, i, j]``: ``(x y)_k = sum_ij T[k, i, j] x_i y_j``; shape (p, p, p)."""
     e = np.eye(p)
@@ -843,7 +843,9 @@ def d_rho(pan: np.ndarray, fused: np.ndarray, ratio: int) -> float:
     return total / count
 
 
-def r_q2n(ms: np.ndarray, fused: np.ndarray, ms_gains: Sequence[float], ratio: int, block: int = BLOCK) -> float:
+def r_q2n(
+    ms: np.ndarray, fused: np.ndarray, ms_gains: Sequence[float], ratio: int, block: int = BLOCK
+) -> float:
     """R-Q2n: Q2n of the MS against the fused image MTF-filtered and decimated to the MS grid.
 
     Args:
@@ -895,12 +897,15 @@ def _check_window(
         )
 
 
-def _core_of(origin: tuple[int, int], extent: tuple[int, int], core) -> tuple[int, int, int, int]:
+def _core_of(
+    origin: tuple[int, int], extent: tuple[int, int], core: Sequence[int] | None
+) -> tuple[int, int, int, int]:
     if core is None:
         return (int(origin[0]), int(origin[1]), int(extent[0]), int(extent[1]))
     if len(core) != 4:
         raise ValueError(f"expected core as (row, col, height, width), got {core}")
-    return tuple(int(v) for v in core)  # type: ignore[return-value]
+    cr, cc, ch, cw = (int(v) for v in core)
+    return cr, cc, ch, cw
 
 
 class ReferenceAccumulator:
@@ -1043,7 +1048,9 @@ class FullResolutionAccumulator:
         self.gains = tuple(float(g) for g in ms_gains)
         self.shape = (int(shape[0]), int(shape[1]))
         if self.shape[0] % self.ratio or self.shape[1] % self.ratio:
-            raise ValueError(f"expected a PAN shape that is a multiple of the ratio {ratio}, got {self.shape}")
+            raise ValueError(
+                f"expected a PAN shape that is a multiple of the ratio {ratio}, got {self.shape}"
+            )
         self.block = int(block)
         self.halo = kernel_half_width(self.ratio) + self.ratio
         bands = len(self.gains)

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import __version__
 from .baselines import HALO, METHODS, SceneStats, StatsAccumulator, fuse_block
-from .degradation import mtf_degrade, upsample
+from .degradation import UPSAMPLE_HALO, mtf_degrade, upsample
 from .errors import InputError, OptionError
 from .io import (
     OutputSpec,
@@ -479,3 +479,122 @@ def simulate(
                 w.abort()
             raise
     return SimulateResult(paths["pan"], paths["ms"], paths["reference"], r, rad.ms_gains, rad.pan_gain, rad.warnings)
+
+
+# ---------------------------------------------------------------------------------------------
+# Quality indexes of a fused file
+
+
+def evaluate(
+    pan_path: str | Path,
+    ms_paths: Sequence[str | Path],
+    fused_path: str | Path,
+    *,
+    reference: str | Path | None = None,
+    sensor: str | None = None,
+    gains: str | None = None,
+    ratio: int | None = None,
+    pan_band: int | None = None,
+    tile: int = 128,
+    progress: Progress = _noop,
+) -> dict[str, float]:
+    """Quality indexes of a fused raster, streamed by tiles.
+
+    Without ``reference``: the full-resolution indexes (D_lambda, D_s, QNR, D_lambda_K, HQNR, D_rho,
+    R_Q2n) of FUSED against the PAN and MS. With ``reference`` (a raster on FUSED's grid, e.g. the
+    ``reference.tif`` of :func:`simulate`): Q2n, Q, SAM, ERGAS, SCC, PSNR of FUSED against it.
+    Nodata pixels are filled with the band means before the indexes are computed.
+
+    Raises:
+        InputError: FUSED (or the reference) is not on the fusion grid of the pair.
+    """
+    from .io import _open
+    from .metrics import FullResolutionAccumulator, ReferenceAccumulator
+
+    fused_ds = _open(fused_path, "fused")
+    ref_ds = _open(reference, "reference") if reference is not None else None
+    try:
+        if ref_ds is not None:
+            if (ref_ds.width, ref_ds.height, ref_ds.count) != (fused_ds.width, fused_ds.height, fused_ds.count):
+                raise InputError(
+                    f"reference {reference} is {ref_ds.width}x{ref_ds.height}x{ref_ds.count} but the fused "
+                    f"image is {fused_ds.width}x{fused_ds.height}x{fused_ds.count}: they must share the grid"
+                )
+            with PairReader(pan_path, ms_paths, pan_band=pan_band, ratio=ratio) as reader:
+                r = ratio or reader.grid.ratio
+            return _evaluate_reference(fused_ds, ref_ds, r, tile, progress, ReferenceAccumulator)
+        with PairReader(pan_path, ms_paths, pan_band=pan_band, ratio=ratio) as reader:
+            g = reader.grid
+            if (fused_ds.height, fused_ds.width, fused_ds.count) != (g.height, g.width, reader.n_bands):
+                raise InputError(
+                    f"fused image {fused_path} is {fused_ds.width}x{fused_ds.height}x{fused_ds.count} but the "
+                    f"pair fuses to {g.width}x{g.height}x{reader.n_bands}: evaluate the output of "
+                    "`pansharpen fuse` of this pair"
+                )
+            if g.georeferenced and not fused_ds.transform.almost_equals(g.transform, precision=1e-6 * abs(g.transform.a)):
+                raise InputError(
+                    f"fused image {fused_path} is not on the PAN grid of the fused region "
+                    f"({tuple(fused_ds.transform)[:6]} vs {tuple(g.transform)[:6]})"
+                )
+            rad = resolve_gains(sensor, gains, reader.n_bands)
+            for w in rad.warnings:
+                log.warning(w)
+            tiles = plan_tiles(g.ms_height, g.ms_width, tile, 0)
+            stats = scene_stats(reader, rad, tiles)
+            return _evaluate_full(reader, fused_ds, rad, stats, tiles, progress, FullResolutionAccumulator)
+    finally:
+        fused_ds.close()
+        if ref_ds is not None:
+            ref_ds.close()
+
+
+def _read_filled(ds, window) -> np.ndarray:
+    a = ds.read(window=window, masked=True).astype(np.float64)
+    a = np.ma.masked_invalid(a)
+    if a.mask is np.ma.nomask or not a.mask.any():
+        return np.asarray(a.filled(0.0) if np.ma.isMaskedArray(a) else a)
+    means = a.mean(axis=(1, 2)).filled(0.0)
+    return np.where(a.mask, means[:, None, None], a.data)
+
+
+def _evaluate_reference(fused_ds, ref_ds, ratio, tile, progress, acc_cls) -> dict[str, float]:
+    from rasterio.windows import Window
+
+    h, w = fused_ds.height, fused_ds.width
+    acc = acc_cls(ratio, (h, w))
+    step = max(tile * 4, 64)
+    tiles = plan_tiles(h, w, step, 0)
+    for i, t in enumerate(tiles):
+        r0, r1 = max(0, t.row - acc.halo), min(h, t.row + t.height + acc.halo)
+        c0, c1 = max(0, t.col - acc.halo), min(w, t.col + t.width + acc.halo)
+        win = Window(c0, r0, c1 - c0, r1 - r0)
+        acc.update(_read_filled(ref_ds, win), _read_filled(fused_ds, win), origin=(r0, c0),
+                   core=(t.row, t.col, t.height, t.width))
+        progress("evaluate", i + 1, len(tiles), {})
+    return acc.result()
+
+
+def _evaluate_full(reader, fused_ds, rad, stats, tiles, progress, acc_cls) -> dict[str, float]:
+    from rasterio.windows import Window
+
+    g, r = reader.grid, reader.grid.ratio
+    acc = acc_cls(r, rad.ms_gains, (g.height, g.width))
+    hm = -(-acc.halo // r)  # halo in MS pixels
+    extra = UPSAMPLE_HALO
+    pan_mean = np.array([stats.pan_mean])
+    for i, t in enumerate(tiles):
+        e = hm + extra
+        d = reader.read_tile(Tile(t.row, t.col, t.height, t.width, e))
+        a0, a1 = max(0, t.row - hm), min(g.ms_height, t.row + t.height + hm)
+        b0, b1 = max(0, t.col - hm), min(g.ms_width, t.col + t.width + hm)
+        ra, rb = a0 - (t.row - e), a1 - (t.row - e)
+        ca, cb = b0 - (t.col - e), b1 - (t.col - e)
+        ms_full = _fill(d["ms"], d["ms_valid"], stats.ms_mean)
+        ms_up = upsample(ms_full, r)[:, ra * r : rb * r, ca * r : cb * r]
+        ms = ms_full[:, ra:rb, ca:cb]
+        pan = _fill(d["pan"], d["pan_valid"], pan_mean)[:, ra * r : rb * r, ca * r : cb * r]
+        fused = _read_filled(fused_ds, Window(b0 * r, a0 * r, (b1 - b0) * r, (a1 - a0) * r))
+        acc.update(pan, ms_up, fused, ms, origin=(a0 * r, b0 * r),
+                   core=(t.row * r, t.col * r, t.height * r, t.width * r))
+        progress("evaluate", i + 1, len(tiles), {})
+    return acc.result()

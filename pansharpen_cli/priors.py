@@ -92,7 +92,8 @@ SKIMAGE_SAMPLES = (
 #: Format version of weights files and manifests written by :func:`save_weights`.
 WEIGHTS_FORMAT = 1
 
-_RASTER_SUFFIXES = {".tif", ".tiff", ".vrt", ".jp2", ".img", ".nc"}
+#: Larger GeoTIFFs are read through their central window of this side (memory stays bounded).
+MAX_RASTER_SIDE = 4096
 _PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 _REDO = "re-download it or re-create it with `pansharpen pretrain`, or run with --weights none"
 
@@ -198,12 +199,25 @@ def _raster_loader(path: Path) -> Callable[[], tuple[np.ndarray, np.ndarray | No
     def load() -> tuple[np.ndarray, np.ndarray | None]:
         import rasterio
         from rasterio.errors import NotGeoreferencedWarning
+        from rasterio.windows import Window
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             try:
                 with rasterio.open(path) as ds:
-                    a = ds.read()
+                    window = None
+                    if max(ds.height, ds.width) > MAX_RASTER_SIDE:
+                        hh, ww = min(ds.height, MAX_RASTER_SIDE), min(ds.width, MAX_RASTER_SIDE)
+                        window = Window((ds.width - ww) // 2, (ds.height - hh) // 2, ww, hh)
+                        logger.warning(
+                            "training image %s is %dx%d pixels: using its central %dx%d window",
+                            path,
+                            ds.width,
+                            ds.height,
+                            ww,
+                            hh,
+                        )
+                    a = ds.read(window=window)
                     nodata = ds.nodata
             except rasterio.errors.RasterioIOError as e:
                 raise InputFileError(f"cannot read training image {path}: {e}") from e

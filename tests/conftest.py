@@ -65,7 +65,13 @@ def make_pair(tmp: Path, *, bands: int = 4, size: int = 128, ratio: int = 4, dty
         (pan path, ms path, reference MS at PAN scale).
     """
     ref, pan = smooth_scene(bands, size, seed)
-    ms = mtf_degrade(ref, [0.3] * bands, ratio)
+    ox, oy = (int(round(v)) for v in ms_offset)
+    if (ox, oy) == ms_offset and ox >= 0 and oy >= 0:
+        # The MS sees the scene from its own (shifted) origin, so the pair is truly co-registered.
+        h, w = (size - oy) // ratio * ratio, (size - ox) // ratio * ratio
+        ms = mtf_degrade(ref[:, oy : oy + h, ox : ox + w], [0.3] * bands, ratio)
+    else:
+        ms = mtf_degrade(ref, [0.3] * bands, ratio)
     x0, y0 = 500000.0, 4000000.0
     pt = Affine(pan_res, 0, x0, 0, -pan_res, y0) if georef else None
     mt = (Affine(pan_res * ratio, 0, x0 + ms_offset[0] * pan_res, 0, -pan_res * ratio, y0 - ms_offset[1] * pan_res)

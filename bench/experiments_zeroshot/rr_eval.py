@@ -88,7 +88,14 @@ def sam(fused, ref):
 
 
 def metrics(fused, ref, r):
+    try:
+        from pansharpen_cli.metrics import q2n
+
+        q2 = round(float(q2n(ref, fused)), 4)
+    except Exception as e:  # metrics.py is another engineer's work in progress
+        q2 = str(e)[:40]
     return {
+        "Q2n": q2,
         "Q": round(q_index(fused, ref), 4),
         "ERGAS": round(ergas(fused, ref, r), 3),
         "SAM": round(sam(fused, ref), 3),
