@@ -1,0 +1,247 @@
+"""Quality benchmark: every scene, every method, reduced- and full-resolution indexes, in one run.
+
+    python bench/quality.py [--data ../shared/data] [--out bench/out/quality] [--variants ...]
+                            [--scenes a,b] [--threads 2] [--no-fr]
+
+For each scene (read through the tool's own PairReader, so the MS is on the PAN-aligned working grid):
+
+* reduced resolution (Wald protocol): PAN and MS degraded by their MTFs and decimated by the ratio,
+  fused by every method, compared with the original MS: Q2n, Q, SAM, ERGAS, SCC, PSNR;
+* full resolution: the original pair fused by every method: D_lambda, D_s, QNR, D_lambda_K, HQNR,
+  D_rho, R_Q2n;
+* a PNG with true-colour quicklooks (upsampled MS, each method, PAN; one common stretch) and a chart
+  of the indexes.
+
+Methods: the classical baselines and zero-shot variants: ``zs`` (shipped prior, default settings),
+``zs-q`` (prior, a quarter of the iterations), ``zs-0`` (prior, no adaptation), ``zs-rand`` (random
+init, default settings). Prints a JSON document and markdown tables (per scene and averages).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from pansharpen_cli.baselines import METHODS, fuse_image  # noqa: E402
+from pansharpen_cli.degradation import upsample, wald_pair  # noqa: E402
+from pansharpen_cli.io import PairReader  # noqa: E402
+from pansharpen_cli.metrics import full_resolution_indexes, reference_indexes  # noqa: E402
+from pansharpen_cli.pipeline import resolve_gains  # noqa: E402
+from pansharpen_cli.quicklook import panels_figure, rgb_bands  # noqa: E402
+
+DEFAULT_DATA = HERE.parent.parent / "shared" / "data"
+
+# scene name: (folder, pan, [ms], sensor preset or None, rgb band indices)
+SCENES = {
+    "eo1-ali": ("eo1-ali", "pan.tif", ["ms.tif"], None, (3, 2, 1)),
+    "landsat7-1": ("landsat7-fusebox", "pan1.tif", ["ms1.tif"], "landsat7", (0, 1, 2)),
+    "landsat7-2": ("landsat7-fusebox", "pan2.tif", ["ms2.tif"], "landsat7", (0, 1, 2)),
+    "landsat7-3": ("landsat7-fusebox", "pan3.tif", ["ms3.tif"], "landsat7", (0, 1, 2)),
+    "landsat8-oli": ("landsat8-oli", "pan.tif", ["ms.tif"], "landsat8", (2, 1, 0)),
+    "osman-4band": ("osman-4band", "pan.tif", ["ms.tif"], None, (2, 1, 0)),
+    "qb-toulouse": ("qb-toulouse", "pan.tif", ["ms.tif"], "qb", (2, 1, 0)),
+    "wv3-cristianics": ("wv3-cristianics", "pan.tif", ["ms.tif"], "wv3", (4, 2, 1)),
+}
+VARIANTS = ("zs", "zs-q", "zs-0", "zs-rand")
+HIGHER = {"Q2n", "Q", "SCC", "PSNR", "QNR", "HQNR", "R_Q2n"}
+
+
+def load_scene(folder: Path, pan: str, ms: list[str], sensor: str | None):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with PairReader(folder / pan, [folder / m for m in ms]) as reader:
+            d = reader.read_all()
+            r = reader.grid.ratio
+            rad = resolve_gains(sensor, None, reader.n_bands)
+    pan_a, ms_a = d["pan"].astype(np.float32), d["ms"].astype(np.float32)
+    valid = d["pan_valid"] & np.repeat(np.repeat(d["ms_valid"], r, 0), r, 1)
+    if not valid.all():  # fill nodata with band means (as the tool does)
+        msv = valid.reshape(ms_a.shape[1], r, ms_a.shape[2], r).all(axis=(1, 3))
+        for b in range(ms_a.shape[0]):
+            ms_a[b][~msv] = ms_a[b][msv].mean()
+        pan_a[0][~valid] = pan_a[0][valid].mean()
+    return pan_a, ms_a, r, rad
+
+
+def crop_multiple(pan: np.ndarray, ms: np.ndarray, r: int, m: int):
+    """Crop so that the MS sides are multiples of m (and the PAN follows)."""
+    h, w = ms.shape[1] // m * m, ms.shape[2] // m * m
+    return pan[:, : h * r, : w * r], ms[:, :h, :w]
+
+
+def zeroshot_variant(name: str, base_cfg, prior):
+    if name == "zs":
+        return base_cfg, prior
+    if name == "zs-q":
+        return replace(base_cfg, iterations=base_cfg.iterations // 4, warmup=base_cfg.warmup // 4), prior
+    if name == "zs-0":
+        return replace(base_cfg, iterations=0, warmup=0), prior
+    if name == "zs-rand":
+        return base_cfg, None
+    raise ValueError(name)
+
+
+def run_zeroshot(pan, ms, r, rad, cfg, prior, device):
+    from pansharpen_cli.zeroshot import fit
+
+    t0 = time.perf_counter()
+    model = fit(pan, ms, r, rad.ms_gains, rad.pan_gain, config=cfg, device=device, init_state=prior)
+    fused = model.predict_image(pan, upsample(ms, r))
+    return fused, time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--out", type=Path, default=HERE / "out" / "quality")
+    ap.add_argument("--scenes", default=",".join(SCENES))
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="zero-shot variants (empty: none)")
+    ap.add_argument("--fr-variants", default="zs", help="zero-shot variants also run at full resolution")
+    ap.add_argument("--no-fr", action="store_true", help="skip the full-resolution part")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    import torch
+
+    from pansharpen_cli.zeroshot import ZeroShotConfig
+    from pansharpen_cli.zeroshot_runner import load_prior
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device("cpu")
+    args.out.mkdir(parents=True, exist_ok=True)
+    base_cfg = ZeroShotConfig(seed=args.seed)
+    variants = [v for v in args.variants.split(",") if v]
+    prior = None
+    prior_name = None
+    if any(v != "zs-rand" for v in variants):
+        prior, manifest = load_prior("default", base_cfg.arch)
+        prior_name = (manifest or {}).get("name", "default")
+    results: dict[str, dict] = {}
+    for scene in args.scenes.split(","):
+        folder, pan_f, ms_f, sensor, rgb = SCENES[scene]
+        if not (args.data / folder / pan_f).exists():
+            print(f"skip {scene}: not found", file=sys.stderr)
+            continue
+        pan, ms, r, rad = load_scene(args.data / folder, pan_f, ms_f, sensor)
+        pan, ms = crop_multiple(pan, ms, r, r)
+        res: dict[str, dict] = {"ratio": r, "bands": int(ms.shape[0]), "size": list(pan.shape[1:]),
+                                "sensor": rad.sensor, "rr": {}, "fr": {}, "seconds": {}}
+        # Reduced resolution.
+        pan_rr, ms_rr = wald_pair(pan, ms, r, rad.ms_gains, rad.pan_gain)
+        rr_out: dict[str, np.ndarray] = {}
+        for m in METHODS:
+            t0 = time.perf_counter()
+            rr_out[m] = fuse_image(m, pan_rr, ms_rr, r, rad.ms_gains, rad.pan_gain)
+            res["seconds"][f"rr:{m}"] = time.perf_counter() - t0
+        for v in variants:
+            cfg, pr = zeroshot_variant(v, base_cfg, prior)
+            rr_out[v], secs = run_zeroshot(pan_rr, ms_rr, r, rad, cfg, pr, device)
+            res["seconds"][f"rr:{v}"] = secs
+            print(f"{scene} rr {v}: {secs:.1f} s", file=sys.stderr)
+        for m, f in rr_out.items():
+            res["rr"][m] = reference_indexes(ms, f, r)
+        # Full resolution.
+        fr_out: dict[str, np.ndarray] = {}
+        if not args.no_fr:
+            for m in METHODS:
+                fr_out[m] = fuse_image(m, pan, ms, r, rad.ms_gains, rad.pan_gain)
+            for v in [v for v in args.fr_variants.split(",") if v in variants]:
+                cfg, pr = zeroshot_variant(v, base_cfg, prior)
+                fr_out[v], secs = run_zeroshot(pan, ms, r, rad, cfg, pr, device)
+                res["seconds"][f"fr:{v}"] = secs
+                print(f"{scene} fr {v}: {secs:.1f} s", file=sys.stderr)
+            ms_up = upsample(ms, r)
+            for m, f in fr_out.items():
+                res["fr"][m] = full_resolution_indexes(pan, ms, f, r, rad.ms_gains, ms_up=ms_up)
+        # Picture: the RR fusions (where a reference exists) with the reference, plus the charts.
+        bands = rgb if max(rgb) < ms.shape[0] else rgb_bands(ms.shape[0])
+        panels = {"upsampled MS (RR)": upsample(ms_rr, r)}
+        panels.update({m: f for m, f in rr_out.items()})
+        panels["reference"] = ms
+        chart = {m: {k: v for k, v in res["rr"][m].items() if k in ("Q2n", "SAM", "ERGAS", "SCC")} for m in rr_out}
+        if res["fr"]:
+            for m in chart:
+                if m in res["fr"]:
+                    chart[m].update({k: res["fr"][m][k] for k in ("D_lambda_K", "D_rho", "HQNR")})
+                else:
+                    chart[m].update({k: float("nan") for k in ("D_lambda_K", "D_rho", "HQNR")})
+        panels_figure(args.out / f"{scene}.png", panels, pan_rr, "upsampled MS (RR)", bands,
+                      title=f"{scene}: reduced-resolution protocol (ratio {r})", indexes=chart)
+        results[scene] = res
+        (args.out / "quality.json").write_text(json.dumps({"prior": prior_name, "scenes": results}, indent=1))
+    doc = {"prior": prior_name, "settings": {k: getattr(base_cfg, k) for k in ("iterations", "warmup", "p_full",
+                                                                             "crop", "batch", "arch")},
+           "scenes": results}
+    print(json.dumps(doc, indent=1))
+    print(tables(results))
+    (args.out / "quality.json").write_text(json.dumps(doc, indent=1))
+    (args.out / "quality.md").write_text(tables(results))
+
+
+def tables(results: dict) -> str:
+    lines = []
+    methods: list[str] = []
+    for res in results.values():
+        for m in res["rr"]:
+            if m not in methods:
+                methods.append(m)
+    lines.append("### Reduced resolution (Q2n / ERGAS / SAM)\n")
+    lines.append("| scene | " + " | ".join(methods) + " |")
+    lines.append("|---|" + "---|" * len(methods))
+    for scene, res in results.items():
+        best_q = max(v["Q2n"] for m, v in res["rr"].items())
+        cells = []
+        for m in methods:
+            v = res["rr"].get(m)
+            if v is None:
+                cells.append("-")
+                continue
+            s = f"{v['Q2n']:.4f} / {v['ERGAS']:.3f} / {v['SAM']:.2f}"
+            cells.append(f"**{s}**" if v["Q2n"] == best_q else s)
+        lines.append(f"| {scene} | " + " | ".join(cells) + " |")
+    avg = []
+    for m in methods:
+        vals = [res["rr"][m] for res in results.values() if m in res["rr"]]
+        avg.append(f"{np.mean([v['Q2n'] for v in vals]):.4f} / {np.mean([v['ERGAS'] for v in vals]):.3f} / "
+                   f"{np.mean([v['SAM'] for v in vals]):.2f}" if vals else "-")
+    lines.append("| **mean** | " + " | ".join(avg) + " |")
+    fr_methods: list[str] = []
+    for res in results.values():
+        for m in res["fr"]:
+            if m not in fr_methods:
+                fr_methods.append(m)
+    if fr_methods:
+        lines.append("\n### Full resolution (D_lambda_K / D_rho / HQNR / QNR)\n")
+        lines.append("| scene | " + " | ".join(fr_methods) + " |")
+        lines.append("|---|" + "---|" * len(fr_methods))
+        for scene, res in results.items():
+            cells = []
+            for m in fr_methods:
+                v = res["fr"].get(m)
+                cells.append("-" if v is None else
+                             f"{v['D_lambda_K']:.4f} / {v['D_rho']:.4f} / {v['HQNR']:.4f} / {v['QNR']:.4f}")
+            lines.append(f"| {scene} | " + " | ".join(cells) + " |")
+    secs = {}
+    for res in results.values():
+        for k, v in res["seconds"].items():
+            secs.setdefault(k, []).append(v)
+    lines.append("\n### Mean seconds per fusion (this machine)\n")
+    lines.append("| run | seconds |\n|---|---:|")
+    for k, v in secs.items():
+        lines.append(f"| {k} | {np.mean(v):.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
