@@ -1,0 +1,114 @@
+"""Zero-shot speed: a 1280x1280 PAN with a 320x320x8 MS fused end to end with the default settings.
+
+    python bench/zeroshot_speed.py [--size 1280] [--bands 8] [--device cpu] [--weights default] [--runs 1]
+
+Runs `pansharpen fuse -m zeroshot --report` as a separate process (wall clock, as a user sees it) and
+reads the per-stage seconds from the report; the inference throughput is the output megapixels over
+the seconds of the tile loop (read, upsample, network, write). Prints a JSON document and a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+def make_scene(folder: Path, size: int, bands: int, ratio: int = 4) -> tuple[Path, Path]:
+    """A synthetic 11-bit-like scene with texture, edges and band-dependent spectra."""
+    import rasterio
+    from rasterio.transform import Affine
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    base = ndimage.gaussian_filter(rng.standard_normal((size, size)), 4)
+    fine = ndimage.gaussian_filter(rng.standard_normal((size, size)), 1)
+    yy, xx = np.mgrid[:size, :size]
+    blocks = ((xx // 37 + yy // 29) % 3).astype(float)
+    mix = rng.uniform(0.5, 1.5, (bands, 3))
+    ref = np.stack([600 + 200 * mix[b, 0] * base / base.std() + 80 * mix[b, 1] * fine / fine.std()
+                    + 150 * mix[b, 2] * blocks for b in range(bands)])
+    ref = np.clip(ref, 1, 2047)
+    w = rng.dirichlet(np.ones(bands))
+    pan = np.clip((w[:, None, None] * ref).sum(0) + rng.normal(0, 3, (size, size)), 1, 2047)
+    ms = ref.reshape(bands, size // ratio, ratio, size // ratio, ratio).mean(axis=(2, 4))
+    t = Affine(0.3, 0, 400000, 0, -0.3, 4200000)
+    prof = dict(driver="GTiff", crs="EPSG:32642", dtype="uint16", tiled=True, compress="deflate")
+    pan_p, ms_p = folder / "pan.tif", folder / "ms.tif"
+    with rasterio.open(pan_p, "w", width=size, height=size, count=1, transform=t, **prof) as d:
+        d.write(pan.astype("uint16")[None])
+    with rasterio.open(ms_p, "w", width=size // ratio, height=size // ratio, count=bands,
+                       transform=t @ Affine.scale(ratio), **prof) as d:
+        d.write(np.rint(ms).astype("uint16"))
+    return pan_p, ms_p
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", type=int, default=1280)
+    ap.add_argument("--bands", type=int, default=8)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--weights", default="default")
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    exe = shutil.which("pansharpen") or f"{sys.executable} -m pansharpen_cli.cli"
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        pan, ms = make_scene(tmp, args.size, args.bands)
+        for i in range(args.runs):
+            out, rep = tmp / f"out{i}.tif", tmp / f"rep{i}.json"
+            cmd = [*exe.split(), "fuse", str(pan), str(ms), str(out), "-m", "zeroshot", "--sensor", "wv3",
+                   "--device", args.device, "--weights", args.weights, "--report", str(rep), "-q"]
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            wall = time.perf_counter() - t0
+            if proc.returncode:
+                print(proc.stderr, file=sys.stderr)
+                raise SystemExit(proc.returncode)
+            report = json.loads(rep.read_text())
+            zs = report.get("zeroshot", {})
+            mp = args.size * args.size / 1e6
+            runs.append({
+                "wall_seconds": wall,
+                "seconds": report["seconds"],
+                "stage_seconds": zs.get("seconds", {}),
+                "inference_mp_per_s": mp / report["seconds"]["fuse"],
+                "output_megapixels": mp,
+                "device": report.get("device"),
+            })
+    doc = {"scene": f"{args.size}x{args.size} PAN, {args.size // 4}x{args.size // 4}x{args.bands} MS, uint16",
+           "weights": args.weights, "cpu_count": os.cpu_count(),
+           "torch_threads": None, "runs": runs}
+    try:
+        import torch
+
+        doc["torch_threads"] = torch.get_num_threads()
+    except ImportError:
+        pass
+    print(json.dumps(doc, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(doc, indent=1))
+    print("\n| run | wall s | statistics | train | of which: " + " / ".join(runs[0]["stage_seconds"]) +
+          " | fuse (inference) | MP/s |")
+    print("|---|---:|---:|---:|---|---:|---:|")
+    for i, r in enumerate(runs):
+        st = " / ".join(f"{v:.1f}" for v in r["stage_seconds"].values())
+        s = r["seconds"]
+        print(f"| {i} | {r['wall_seconds']:.1f} | {s['statistics']:.2f} | {s.get('train', 0):.1f} | {st} | "
+              f"{s['fuse']:.2f} | {r['inference_mp_per_s']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
