@@ -35,6 +35,15 @@ from .tiling import Tile, clipped_extent, pad_symmetric
 
 log = logging.getLogger(__name__)
 
+#: GDAL block cache for our reads and writes (MB): bounded, so memory does not grow with the scene.
+GDAL_CACHE_MB = 256
+
+
+def gdal_env() -> rasterio.Env:
+    """The GDAL configuration used by every command (bounded block cache, multithreaded DEFLATE)."""
+    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB, GDAL_NUM_THREADS="ALL_CPUS")
+
+
 SUPPORTED_DTYPES = ("uint8", "uint16", "int16", "uint32", "int32", "float32", "float64")
 #: Largest misfit (in PAN pixels, accumulated over the scene) accepted as "the same grid".
 GRID_TOLERANCE = 0.01
@@ -573,7 +582,7 @@ class OutputSpec:
 def default_creation_options(dtype: str) -> dict[str, str]:
     """Tiled, DEFLATE-compressed, with the predictor that suits the dtype, BIGTIFF when needed."""
     pred = "3" if np.issubdtype(np.dtype(dtype), np.floating) else "2"
-    return {"COMPRESS": "DEFLATE", "PREDICTOR": pred, "BIGTIFF": "IF_SAFER"}
+    return {"COMPRESS": "DEFLATE", "PREDICTOR": pred, "BIGTIFF": "IF_SAFER", "NUM_THREADS": "ALL_CPUS"}
 
 
 class OutputWriter:
@@ -596,7 +605,7 @@ class OutputWriter:
         if fmt == "COG":
             # Build a tiled GTiff first, then let GDAL's COG driver copy it (overviews, layout).
             self._cog_opts = opts
-            opts = {"COMPRESS": "DEFLATE", "PREDICTOR": opts.get("PREDICTOR", "2"), "BIGTIFF": "IF_SAFER"}
+            opts = {k: v for k, v in default_creation_options(spec.dtype).items()}
         profile = {
             "driver": "GTiff",
             "width": spec.width,

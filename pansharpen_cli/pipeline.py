@@ -27,6 +27,7 @@ from .degradation import UPSAMPLE_HALO, mtf_degrade, upsample
 from .errors import InputError, OptionError
 from .io import (
     OutputSpec,
+    gdal_env,
     OutputWriter,
     PairReader,
     check_output_path,
@@ -50,6 +51,18 @@ STATS_TILES = 64
 
 def _noop(task: str, completed: int, total: int, info: dict) -> None:
     return None
+
+
+def _in_gdal_env(func):
+    """Run a pipeline entry point inside the tool's GDAL configuration (bounded cache)."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with gdal_env():
+            return func(*args, **kwargs)
+
+    return wrapper
 
 
 @dataclass
@@ -114,6 +127,7 @@ class FuseOptions:
     creation_options: dict[str, str] = field(default_factory=dict)
     overwrite: bool = False
     tile: int = DEFAULT_TILE
+    workers: int = 2  # threads fusing tiles for the classical methods (zero-shot: torch's own threads)
     # zero-shot
     zeroshot: Any = None  # zeroshot.ZeroShotConfig; None = defaults
     weights: str = "default"
@@ -187,6 +201,25 @@ def _classical_fuser(method: str, ratio: int, stats: SceneStats, radiometry: Rad
     return run
 
 
+def _fuse_one(
+    t: Tile, d: dict[str, np.ndarray], fuser: BlockFuser, stats: SceneStats, r: int, out_dtype: str,
+    nodata: float | None,
+) -> np.ndarray:
+    """Fill, upsample, fuse, crop the halo and convert one tile read by :meth:`PairReader.read_tile`."""
+    pan = _fill(d["pan"], d["pan_valid"], np.array([stats.pan_mean]))
+    ms = _fill(d["ms"], d["ms_valid"], stats.ms_mean)
+    fused = fuser(pan, ms, upsample(ms, r))
+    h0 = t.halo * r
+    hh, ww = t.height * r, t.width * r
+    core = fused[:, h0 : h0 + hh, h0 : h0 + ww]
+    if stats.ms_min >= 0:
+        core = np.maximum(core, 0)  # a non-negative MS stays non-negative (cubic/ratio overshoots)
+    valid = d["pan_valid"][h0 : h0 + hh, h0 : h0 + ww] & np.repeat(
+        np.repeat(d["ms_valid"][t.halo : t.halo + t.height, t.halo : t.halo + t.width], r, 0), r, 1
+    )
+    return to_dtype(core, out_dtype, nodata, None if valid.all() else valid)
+
+
 def fuse_tiles(
     reader: PairReader,
     tiles: list[Tile],
@@ -197,37 +230,50 @@ def fuse_tiles(
     nodata: float | None,
     progress: Progress = _noop,
     collect: bool = False,
+    workers: int = 1,
 ) -> np.ndarray | None:
     """Run ``fuser`` over the tiles and write (and/or collect) the converted result.
 
+    Reads and writes happen in the calling thread (GDAL handles are not shared between threads);
+    with ``workers`` > 1 the fusion of up to ``workers`` tiles runs in a thread pool (numpy and
+    scipy release the GIL), so memory stays bounded by ``2 * workers`` tiles.
+
     Returns:
-        the whole output array when ``collect`` (tests, previews), else None.
+        the whole output array when ``collect`` (tests), else None.
     """
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
     g = reader.grid
     r = g.ratio
     full = np.empty((reader.n_bands, g.height, g.width), out_dtype) if collect else None
-    pan_mean = np.array([stats.pan_mean])
-    for i, t in enumerate(tiles):
-        d = reader.read_tile(t)
-        pan = _fill(d["pan"], d["pan_valid"], pan_mean)
-        ms = _fill(d["ms"], d["ms_valid"], stats.ms_mean)
-        ms_up = upsample(ms, r)
-        fused = fuser(pan, ms, ms_up)
-        h0, w0 = t.halo * r, t.halo * r
-        hh, ww = t.height * r, t.width * r
-        core = fused[:, h0 : h0 + hh, w0 : w0 + ww]
-        if stats.ms_min >= 0:
-            core = np.maximum(core, 0)  # a non-negative MS stays non-negative (cubic/ratio overshoots)
-        valid = d["pan_valid"][h0 : h0 + hh, w0 : w0 + ww] & np.repeat(
-            np.repeat(d["ms_valid"][t.halo : t.halo + t.height, t.halo : t.halo + t.width], r, 0), r, 1
-        )
-        out = to_dtype(core, out_dtype, nodata, None if valid.all() else valid)
-        row, col, _, _ = t.core_fine(r)
+    done = 0
+
+    def emit(t: Tile, out: np.ndarray) -> None:
+        nonlocal done
+        row, col, hh, ww = t.core_fine(r)
         if writer is not None:
             writer.write(out, row, col)
         if full is not None:
             full[:, row : row + hh, col : col + ww] = out
-        progress("fuse", i + 1, len(tiles), {})
+        done += 1
+        progress("fuse", done, len(tiles), {})
+
+    if workers <= 1:
+        for t in tiles:
+            emit(t, _fuse_one(t, reader.read_tile(t), fuser, stats, r, out_dtype, nodata))
+        return full
+    pending: deque = deque()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for t in tiles:
+            d = reader.read_tile(t)
+            pending.append((t, pool.submit(_fuse_one, t, d, fuser, stats, r, out_dtype, nodata)))
+            while len(pending) >= workers:
+                tt, fut = pending.popleft()
+                emit(tt, fut.result())
+        while pending:
+            tt, fut = pending.popleft()
+            emit(tt, fut.result())
     return full
 
 
@@ -275,6 +321,7 @@ def _tags(method: str, rad: Radiometry, reader: PairReader, extra: dict[str, Any
     }
 
 
+@_in_gdal_env
 def fuse(
     pan_path: str | Path,
     ms_paths: Sequence[str | Path],
@@ -354,7 +401,8 @@ def fuse(
         )
         t0 = time.perf_counter()
         with OutputWriter(spec) as writer:
-            fuse_tiles(reader, tiles, fuser, stats, writer, out_dtype, nodata, progress)
+            workers = 1 if opts.method == "zeroshot" else max(1, opts.workers)
+            fuse_tiles(reader, tiles, fuser, stats, writer, out_dtype, nodata, progress, workers=workers)
             writer.commit()
         seconds["fuse"] = time.perf_counter() - t0
         if opts.preview is not None:
@@ -389,6 +437,7 @@ class SimulateResult:
     warnings: list[str]
 
 
+@_in_gdal_env
 def simulate(
     pan_path: str | Path,
     ms_paths: Sequence[str | Path],
@@ -485,6 +534,7 @@ def simulate(
 # Quality indexes of a fused file
 
 
+@_in_gdal_env
 def evaluate(
     pan_path: str | Path,
     ms_paths: Sequence[str | Path],

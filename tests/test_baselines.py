@@ -53,5 +53,5 @@ def test_a_failure_mid_write_leaves_no_output(tmp_path, monkeypatch):
     before = sorted(p.name for p in tmp_path.iterdir())
     with pytest.raises(KeyboardInterrupt):
         fuse(pan, [ms], out, FuseOptions(method="gsa", tile=16))
-    assert calls["n"] == 3
+    assert calls["n"] >= 3  # tiles in flight in the thread pool may have started too
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no OUT, no temporary file
