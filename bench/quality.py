@@ -125,7 +125,7 @@ def main() -> None:
     prior = None
     prior_name = None
     if any(v != "zs-rand" for v in variants):
-        prior, manifest = load_prior("default", base_cfg.arch)
+        base_cfg, prior, manifest = load_prior("default", base_cfg)
         prior_name = (manifest or {}).get("name", "default")
     results: dict[str, dict] = {}
     for scene in args.scenes.split(","):

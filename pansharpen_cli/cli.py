@@ -446,5 +446,52 @@ def evaluate(
         out.print(t)
 
 
+@app.command()
+def pretrain(
+    images: Annotated[
+        list[str],
+        typer.Argument(help="Training images: folders, GeoTIFF/PNG/JPEG files, or skimage[:NAME] samples."),
+    ],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Weights file to write (.pt; a .json manifest beside it).")],
+    steps: Annotated[int, typer.Option(min=1, help="Optimisation steps.")] = 1000,
+    batch: Annotated[int, typer.Option(min=1, help="Crops per step.")] = 8,
+    crop: Annotated[int, typer.Option(min=16, help="Crop side in PAN pixels.")] = 64,
+    ratios: Annotated[str, typer.Option(help="Comma-separated PAN/MS ratios to simulate.")] = "2,3,4",
+    lr: Annotated[float, typer.Option(min=0.0, help="Peak Adam learning rate (cosine decay).")] = 1e-3,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same device, same weights).")] = 0,
+    resume: Annotated[Path | None, typer.Option(help="Checkpoint to resume from.")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(help="Write checkpoints here (every 100 steps).")] = None,
+    log_file: Annotated[Path | None, typer.Option("--log", help="TSV log of the loss per step.")] = None,
+    overwrite: OverwriteOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Pretrain the fusion network on simulated data made from ordinary images (a prior for --weights)."""
+    _setup_logging(quiet, verbose)
+    try:
+        ratio_list = tuple(int(x) for x in ratios.split(",") if x.strip())
+    except ValueError:
+        raise typer.BadParameter(f"expected integers like 2,3,4, got {ratios!r}", param_hint="--ratios") from None
+    if not ratio_list or min(ratio_list) < 2:
+        raise typer.BadParameter("ratios must be integers >= 2", param_hint="--ratios")
+    with _errors(verbose):
+        from .io import check_output_path
+        from .priors import pretrain as run_pretrain
+        from .priors import save_weights
+
+        check_output_path(out_path, [], overwrite)
+        dev = resolve_device(device)
+        with _progress(quiet) as cb:
+            res = run_pretrain(
+                images, steps=steps, batch=batch, crop=crop, ratios=ratio_list, lr=lr, device=dev, seed=seed,
+                resume=resume, checkpoint=checkpoint, log=log_file,
+                progress=lambda step, total, loss: cb("pretrain", step, total, {"loss": float(loss)}),
+            )
+        save_weights(out_path, res["net"], res["manifest"])
+        if not quiet:
+            err.print(f"wrote {out_path} ({res['steps_done']} steps, {res['seconds']:.0f} s)", highlight=False)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

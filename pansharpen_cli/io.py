@@ -489,6 +489,40 @@ class PairReader:
         self.close()
 
 
+def read_training_raster(path: str | os.PathLike, max_side: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read a whole raster (its central ``max_side`` window if larger) as a training image.
+
+    Returns:
+        (array (B, H, W) in the file's dtype, valid (H, W) bool or None when every pixel is valid);
+        nodata and non-finite values are invalid (and set to 0).
+
+    Raises:
+        InputFileError: the file cannot be read as a raster.
+    """
+    ds = _open(path, "training image")
+    with ds:
+        window = None
+        if max(ds.height, ds.width) > max_side:
+            hh, ww = min(ds.height, max_side), min(ds.width, max_side)
+            window = Window((ds.width - ww) // 2, (ds.height - hh) // 2, ww, hh)
+            log.warning("training image %s is %dx%d pixels: using its central %dx%d window",
+                        path, ds.width, ds.height, ww, hh)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            a = ds.read(window=window)
+        nodata = ds.nodata
+    valid = None
+    if nodata is not None:
+        bad = np.isnan(a) if np.isnan(nodata) else a == nodata
+        valid = ~bad.all(axis=0)
+    if np.issubdtype(a.dtype, np.floating):
+        fin = np.isfinite(a).all(axis=0)
+        if not fin.all():
+            valid = fin if valid is None else valid & fin
+            a = np.where(np.isfinite(a), a, 0)
+    return a, valid
+
+
 # ---------------------------------------------------------------------------------------------
 # Writing
 

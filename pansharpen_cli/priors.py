@@ -197,49 +197,37 @@ def _picture_loader(path: Path) -> Callable[[], tuple[np.ndarray, None]]:
 
 def _raster_loader(path: Path) -> Callable[[], tuple[np.ndarray, np.ndarray | None]]:
     def load() -> tuple[np.ndarray, np.ndarray | None]:
-        import rasterio
-        from rasterio.errors import NotGeoreferencedWarning
-        from rasterio.windows import Window
+        from .io import read_training_raster
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            try:
-                with rasterio.open(path) as ds:
-                    window = None
-                    if max(ds.height, ds.width) > MAX_RASTER_SIDE:
-                        hh, ww = min(ds.height, MAX_RASTER_SIDE), min(ds.width, MAX_RASTER_SIDE)
-                        window = Window((ds.width - ww) // 2, (ds.height - hh) // 2, ww, hh)
-                        logger.warning(
-                            "training image %s is %dx%d pixels: using its central %dx%d window",
-                            path,
-                            ds.width,
-                            ds.height,
-                            ww,
-                            hh,
-                        )
-                    a = ds.read(window=window)
-                    nodata = ds.nodata
-            except rasterio.errors.RasterioIOError as e:
-                raise InputFileError(f"cannot read training image {path}: {e}") from e
-        valid = None
-        if nodata is not None:
-            bad = np.isnan(a) if np.isnan(nodata) else a == nodata
-            valid = ~bad.all(axis=0)
-        if np.issubdtype(a.dtype, np.floating):
-            fin = np.isfinite(a).all(axis=0)
-            if not fin.all():
-                valid = fin if valid is None else valid & fin
-                a = np.where(np.isfinite(a), a, 0)
-        return a, valid
+        return read_training_raster(path, MAX_RASTER_SIDE)
 
     return load
+
+
+#: Suffixes of files taken from a folder given as a training source.
+_RASTER_SUFFIXES = (".tif", ".tiff", ".vrt", ".jp2", ".img")
+
+
+def _expand_dirs(specs: Iterable[Any]) -> Iterator[Any]:
+    """Folders expand to the images and rasters they hold (sorted, not recursive)."""
+    for s in specs:
+        if isinstance(s, (str, os.PathLike)) and Path(s).is_dir():
+            files = sorted(
+                p for p in Path(s).iterdir()
+                if p.is_file() and p.suffix.lower() in (*_PICTURE_SUFFIXES, *_RASTER_SUFFIXES)
+            )
+            if not files:
+                raise InputFileError(f"training folder {str(s)!r} holds no images (.tif, .png, .jpg, ...)")
+            yield from files
+        else:
+            yield s
 
 
 def resolve_sources(specs: Iterable[str | os.PathLike | np.ndarray | ImageSource]) -> list[ImageSource]:
     """Turn source specifications into :class:`ImageSource` objects (nothing is read yet).
 
     Args:
-        specs: each one of: a path to a GeoTIFF (any band count, any dtype; nodata honoured) or a
+        specs: each one of: a folder (its image and raster files, sorted); a path to a GeoTIFF (any band count, any dtype; nodata honoured) or a
             PNG/JPEG; ``"skimage:NAME"`` for a scikit-image sample (``"skimage"`` alone: all of
             :data:`SKIMAGE_SAMPLES`); a numpy array, 2-D or (bands, rows, cols); an ImageSource.
 
@@ -251,7 +239,7 @@ def resolve_sources(specs: Iterable[str | os.PathLike | np.ndarray | ImageSource
         OptionError: an unknown kind of specification, or no sources at all.
     """
     out: list[ImageSource] = []
-    for k, s in enumerate(specs):
+    for k, s in enumerate(_expand_dirs(specs)):
         if isinstance(s, ImageSource):
             out.append(s)
         elif isinstance(s, np.ndarray):

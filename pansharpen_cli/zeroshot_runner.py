@@ -71,14 +71,20 @@ def training_data(reader: PairReader, stats: SceneStats) -> tuple[np.ndarray, np
     return pan, ms, valid, info
 
 
-def load_prior(spec: str, arch: str) -> tuple[dict | None, dict | None]:
-    """State dict and manifest of the prior named by ``--weights`` (None, None for ``none``)."""
+def load_prior(spec: str, cfg: Any) -> tuple[Any, dict | None, dict | None]:
+    """The prior named by ``--weights``: (config for that network, state dict, manifest).
+
+    ``none`` gives (cfg, None, None); otherwise the config takes the file's architecture and network
+    settings, so the network built by :func:`zeroshot.fit` is the one the weights belong to.
+    """
+    from dataclasses import replace
+
     from .priors import load_weights
 
-    res = load_weights(spec, arch=arch)
+    res = load_weights(spec, arch=cfg.arch)
     if res is None:
-        return None, None
-    return res
+        return cfg, None, None
+    return replace(cfg, arch=res.arch, net_kwargs=dict(res.config)), res.state_dict, res.manifest
 
 
 def prepare_zeroshot(
@@ -89,9 +95,8 @@ def prepare_zeroshot(
 
     from .zeroshot import ZeroShotConfig, fit
 
-    cfg = opts.zeroshot or ZeroShotConfig()
     device = opts.device or torch.device("cpu")
-    state, manifest = load_prior(opts.weights, cfg.arch)
+    cfg, state, manifest = load_prior(opts.weights, opts.zeroshot or ZeroShotConfig())
     pan, ms, valid, region = training_data(reader, stats)
     model = fit(
         pan,
