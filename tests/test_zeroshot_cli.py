@@ -1,0 +1,111 @@
+"""Zero-shot through the pipeline and the CLI (tiny scenes, fast settings)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from typer.testing import CliRunner
+
+from pansharpen_cli.cli import app
+from pansharpen_cli.pipeline import FuseOptions, fuse
+from pansharpen_cli.zeroshot import ZeroShotConfig
+from tests.conftest import make_pair, write_tif
+
+runner = CliRunner()
+FAST = dict(iterations=12, warmup=8, batch=2, crop=32, response_steps=20, eval_every=6)
+
+
+def opts(**kw) -> FuseOptions:
+    zs = ZeroShotConfig(**{**FAST, **kw.pop("zs", {})})
+    return FuseOptions(method="zeroshot", zeroshot=zs, weights=kw.pop("weights", "none"),
+                       device=torch.device("cpu"), **kw)
+
+
+def test_tiled_equals_whole_image_and_same_seed_same_output(tmp_path):
+    pan, ms, _ = make_pair(tmp_path, size=128, dtype="float32")
+    a, b, c = tmp_path / "a.tif", tmp_path / "b.tif", tmp_path / "c.tif"
+    fuse(pan, [ms], a, opts(tile=16))  # 2x2 tiles with halos
+    fuse(pan, [ms], b, opts(tile=1000))  # one tile
+    fuse(pan, [ms], c, opts(tile=16))  # same seed again
+    with rasterio.open(a) as ra, rasterio.open(b) as rb, rasterio.open(c) as rc:
+        np.testing.assert_allclose(ra.read(), rb.read(), rtol=1e-4, atol=1e-2)
+        np.testing.assert_array_equal(ra.read(), rc.read())
+        assert ra.tags()["PANSHARPEN_METHOD"] == "zeroshot"
+
+
+def test_nodata_border_gives_nodata_and_no_colour_cast(tmp_path):
+    pan, ms, ref = make_pair(tmp_path, size=128, dtype="uint16")
+    with rasterio.open(ms) as m:
+        a = m.read()
+        a[:, :, :4] = 0  # a 4-MS-pixel nodata strip on the left
+        msn = write_tif(tmp_path / "msn.tif", a, m.transform, nodata=0)
+    out = tmp_path / "o.tif"
+    fuse(pan, [msn], out, opts())
+    with rasterio.open(out) as o:
+        d = o.read().astype(float)
+        assert o.nodata == 0
+    assert (d[:, :, :16] == 0).all()  # nodata under the strip
+    inner = d[:, :, 16:]
+    assert (inner > 0).all()
+    # No colour cast next to the border: band means just right of the strip match the reference's.
+    near = inner[:, :, :8].mean(axis=(1, 2))
+    truth = ref[:, :, 16:24].mean(axis=(1, 2))
+    np.testing.assert_allclose(near, truth, rtol=0.05)
+
+
+def test_cli_zeroshot_with_the_shipped_prior_and_report(tmp_path):
+    pan, ms, _ = make_pair(tmp_path, size=96)
+    out, rep, model = tmp_path / "o.tif", tmp_path / "r.json", tmp_path / "m.pt"
+    res = runner.invoke(app, ["fuse", str(pan), str(ms), str(out), "-m", "zeroshot", "--iterations", "0",
+                              "--device", "cpu", "--report", str(rep), "--save-model", str(model), "-q"])
+    assert res.exit_code == 0, res.output
+    r = json.loads(rep.read_text())
+    assert r["method"] == "zeroshot" and r["weights"] == "default" and r["device"] == "cpu"
+    assert {"seconds", "settings", "receptive_field"} <= set(r["zeroshot"])
+    assert model.stat().st_size > 0
+    with rasterio.open(out) as o:
+        assert o.count == 4 and o.dtypes[0] == "uint16"
+        params = json.loads(o.tags()["PANSHARPEN_PARAMETERS"])
+        assert params["method"] == "zeroshot" and params["iterations"] == 0
+
+
+def test_bad_weights_and_devices_are_clear_errors(tmp_path):
+    pan, ms, _ = make_pair(tmp_path, size=64)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not weights")
+    for extra, match in ((["--weights", str(bad)], "weights"), (["--device", "cuda:7"], "--device"),
+                         (["--device", "tpu"], "--device")):
+        if extra[1].startswith("cuda") and torch.cuda.device_count() > 7:
+            continue
+        res = runner.invoke(app, ["fuse", str(pan), str(ms), str(tmp_path / "o.tif"), "-m", "zeroshot",
+                                  "--iterations", "0", *extra])
+        assert res.exit_code == 1 and match in res.output and "Traceback" not in res.output, res.output
+        assert not (tmp_path / "o.tif").exists()
+
+
+@pytest.mark.parametrize("bands", [3, 8])
+def test_band_counts_with_the_same_prior(tmp_path, bands):
+    pan, ms, _ = make_pair(tmp_path, size=64, bands=bands)
+    out = tmp_path / "o.tif"
+    fuse(pan, [ms], out, opts(weights="default", zs={"iterations": 0, "warmup": 0}))
+    with rasterio.open(out) as o:
+        assert o.count == bands
+
+
+def test_pretrain_cli_writes_weights_that_fuse(tmp_path):
+    img = tmp_path / "imgs"
+    img.mkdir()
+    rng = np.random.default_rng(0)
+    write_tif(img / "a.tif", (rng.random((4, 96, 96)) * 1000).astype("uint16"), None, crs=None)
+    w = tmp_path / "w.pt"
+    res = runner.invoke(app, ["pretrain", str(img), "skimage:camera", "--out", str(w), "--steps", "2",
+                              "--batch", "2", "--crop", "32", "--device", "cpu", "-q"])
+    assert res.exit_code == 0, res.output
+    manifest = json.loads(w.with_suffix(".json").read_text())
+    assert manifest["arch"] and manifest["sha256"]
+    pan, ms, _ = make_pair(tmp_path, size=64)
+    fuse(pan, [ms], tmp_path / "o.tif", opts(weights=str(w), zs={"iterations": 0, "warmup": 0}))
