@@ -68,20 +68,35 @@ def make_large(folder: Path, pan_size: int = 20000, ratio: int = 4, bands: int =
     ms_size = pan_size // ratio
     rng = np.random.default_rng(0)
     t = Affine(0.5, 0, 500000, 0, -0.5, 4000000)
-    common = dict(driver="GTiff", crs="EPSG:32633", tiled=True, blockxsize=512, blockysize=512, compress="deflate")
+    common = dict(
+        driver="GTiff", crs="EPSG:32633", tiled=True, blockxsize=512, blockysize=512, compress="deflate"
+    )
     block = 1000  # MS pixels per side per write
-    with rasterio.open(pan_p, "w", width=pan_size, height=pan_size, count=1, dtype="uint16", transform=t,
-                       **common) as pan, \
-         rasterio.open(ms_p, "w", width=ms_size, height=ms_size, count=bands, dtype="uint16",
-                       transform=t @ Affine.scale(ratio), **common) as ms:
+    with (
+        rasterio.open(
+            pan_p, "w", width=pan_size, height=pan_size, count=1, dtype="uint16", transform=t, **common
+        ) as pan,
+        rasterio.open(
+            ms_p,
+            "w",
+            width=ms_size,
+            height=ms_size,
+            count=bands,
+            dtype="uint16",
+            transform=t @ Affine.scale(ratio),
+            **common,
+        ) as ms,
+    ):
         for r0 in range(0, ms_size, block):
             for c0 in range(0, ms_size, block):
                 h, w = min(block, ms_size - r0), min(block, ms_size - c0)
                 base = ndimage.gaussian_filter(rng.standard_normal((h * ratio, w * ratio)), 4) * 2000 + 1000
                 base = np.clip(base, 50, 4000)
                 p = base + rng.normal(0, 10, base.shape)
-                pan.write(np.clip(p, 1, 65535).astype("uint16")[None],
-                          window=Window(c0 * ratio, r0 * ratio, w * ratio, h * ratio))
+                pan.write(
+                    np.clip(p, 1, 65535).astype("uint16")[None],
+                    window=Window(c0 * ratio, r0 * ratio, w * ratio, h * ratio),
+                )
                 low = base.reshape(h, ratio, w, ratio).mean(axis=(1, 3))
                 m = np.stack([low * (0.8 + 0.1 * b) for b in range(bands)])
                 ms.write(np.clip(m, 1, 65535).astype("uint16"), window=Window(c0, r0, w, h))
@@ -121,8 +136,19 @@ def main() -> None:
             out.unlink(missing_ok=True)
         if gdal:
             out = args.work / f"{name}_gdal.tif"
-            cmd = [gdal, str(pan), *map(str, ms), str(out), "-of", "GTiff", "-co", "TILED=YES", "-co",
-                   "COMPRESS=DEFLATE", "-q"]
+            cmd = [
+                gdal,
+                str(pan),
+                *map(str, ms),
+                str(out),
+                "-of",
+                "GTiff",
+                "-co",
+                "TILED=YES",
+                "-co",
+                "COMPRESS=DEFLATE",
+                "-q",
+            ]
             res = timed(cmd)
             runs.append({"scene": name, "tool": "gdal_pansharpen", "method": "weighted brovey", **res})
             print(json.dumps(runs[-1]), file=sys.stderr)

@@ -134,8 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     man["training"]["images"] = [
         {"name": names.get(s, s), "licence": licences.get(s)} for s in res["manifest"]["training"]["images"]
     ]
-    man["training"]["command"] = "python bench/pretrain.py " + " ".join(
-        shlex.quote(a) for a in (argv or sys.argv[1:])
+    man["training"]["command"] = " ".join(
+        [
+            "python",
+            "bench/pretrain.py",
+            *(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])),
+        ]
     )
     man["training"]["normalisation"] = (
         "per sample: PAN by its mean/std, MS/upsampled MS/reference by the MS per-band mean/std"

@@ -135,8 +135,15 @@ def main() -> None:
             continue
         pan, ms, r, rad = load_scene(args.data / folder, pan_f, ms_f, sensor)
         pan, ms = crop_multiple(pan, ms, r, r)
-        res: dict[str, dict] = {"ratio": r, "bands": int(ms.shape[0]), "size": list(pan.shape[1:]),
-                                "sensor": rad.sensor, "rr": {}, "fr": {}, "seconds": {}}
+        res: dict[str, dict] = {
+            "ratio": r,
+            "bands": int(ms.shape[0]),
+            "size": list(pan.shape[1:]),
+            "sensor": rad.sensor,
+            "rr": {},
+            "fr": {},
+            "seconds": {},
+        }
         # Reduced resolution.
         pan_rr, ms_rr = wald_pair(pan, ms, r, rad.ms_gains, rad.pan_gain)
         rr_out: dict[str, np.ndarray] = {}
@@ -169,20 +176,33 @@ def main() -> None:
         panels = {"upsampled MS (RR)": upsample(ms_rr, r)}
         panels.update({m: f for m, f in rr_out.items()})
         panels["reference"] = ms
-        chart = {m: {k: v for k, v in res["rr"][m].items() if k in ("Q2n", "SAM", "ERGAS", "SCC")} for m in rr_out}
+        chart = {
+            m: {k: v for k, v in res["rr"][m].items() if k in ("Q2n", "SAM", "ERGAS", "SCC")} for m in rr_out
+        }
         if res["fr"]:
             for m in chart:
                 if m in res["fr"]:
                     chart[m].update({k: res["fr"][m][k] for k in ("D_lambda_K", "D_rho", "HQNR")})
                 else:
                     chart[m].update({k: float("nan") for k in ("D_lambda_K", "D_rho", "HQNR")})
-        panels_figure(args.out / f"{scene}.png", panels, pan_rr, "upsampled MS (RR)", bands,
-                      title=f"{scene}: reduced-resolution protocol (ratio {r})", indexes=chart)
+        panels_figure(
+            args.out / f"{scene}.png",
+            panels,
+            pan_rr,
+            "upsampled MS (RR)",
+            bands,
+            title=f"{scene}: reduced-resolution protocol (ratio {r})",
+            indexes=chart,
+        )
         results[scene] = res
         (args.out / "quality.json").write_text(json.dumps({"prior": prior_name, "scenes": results}, indent=1))
-    doc = {"prior": prior_name, "settings": {k: getattr(base_cfg, k) for k in ("iterations", "warmup", "p_full",
-                                                                             "crop", "batch", "arch")},
-           "scenes": results}
+    doc = {
+        "prior": prior_name,
+        "settings": {
+            k: getattr(base_cfg, k) for k in ("iterations", "warmup", "p_full", "crop", "batch", "arch")
+        },
+        "scenes": results,
+    }
     print(json.dumps(doc, indent=1))
     print(tables(results))
     (args.out / "quality.json").write_text(json.dumps(doc, indent=1))
@@ -213,8 +233,12 @@ def tables(results: dict) -> str:
     avg = []
     for m in methods:
         vals = [res["rr"][m] for res in results.values() if m in res["rr"]]
-        avg.append(f"{np.mean([v['Q2n'] for v in vals]):.4f} / {np.mean([v['ERGAS'] for v in vals]):.3f} / "
-                   f"{np.mean([v['SAM'] for v in vals]):.2f}" if vals else "-")
+        avg.append(
+            f"{np.mean([v['Q2n'] for v in vals]):.4f} / {np.mean([v['ERGAS'] for v in vals]):.3f} / "
+            f"{np.mean([v['SAM'] for v in vals]):.2f}"
+            if vals
+            else "-"
+        )
     lines.append("| **mean** | " + " | ".join(avg) + " |")
     fr_methods: list[str] = []
     for res in results.values():
@@ -229,8 +253,11 @@ def tables(results: dict) -> str:
             cells = []
             for m in fr_methods:
                 v = res["fr"].get(m)
-                cells.append("-" if v is None else
-                             f"{v['D_lambda_K']:.4f} / {v['D_rho']:.4f} / {v['HQNR']:.4f} / {v['QNR']:.4f}")
+                cells.append(
+                    "-"
+                    if v is None
+                    else f"{v['D_lambda_K']:.4f} / {v['D_rho']:.4f} / {v['HQNR']:.4f} / {v['QNR']:.4f}"
+                )
             lines.append(f"| {scene} | " + " | ".join(cells) + " |")
     secs = {}
     for res in results.values():

@@ -36,8 +36,15 @@ def make_scene(folder: Path, size: int, bands: int, ratio: int = 4) -> tuple[Pat
     yy, xx = np.mgrid[:size, :size]
     blocks = ((xx // 37 + yy // 29) % 3).astype(float)
     mix = rng.uniform(0.5, 1.5, (bands, 3))
-    ref = np.stack([600 + 200 * mix[b, 0] * base / base.std() + 80 * mix[b, 1] * fine / fine.std()
-                    + 150 * mix[b, 2] * blocks for b in range(bands)])
+    ref = np.stack(
+        [
+            600
+            + 200 * mix[b, 0] * base / base.std()
+            + 80 * mix[b, 1] * fine / fine.std()
+            + 150 * mix[b, 2] * blocks
+            for b in range(bands)
+        ]
+    )
     ref = np.clip(ref, 1, 2047)
     w = rng.dirichlet(np.ones(bands))
     pan = np.clip((w[:, None, None] * ref).sum(0) + rng.normal(0, 3, (size, size)), 1, 2047)
@@ -47,8 +54,15 @@ def make_scene(folder: Path, size: int, bands: int, ratio: int = 4) -> tuple[Pat
     pan_p, ms_p = folder / "pan.tif", folder / "ms.tif"
     with rasterio.open(pan_p, "w", width=size, height=size, count=1, transform=t, **prof) as d:
         d.write(pan.astype("uint16")[None])
-    with rasterio.open(ms_p, "w", width=size // ratio, height=size // ratio, count=bands,
-                       transform=t @ Affine.scale(ratio), **prof) as d:
+    with rasterio.open(
+        ms_p,
+        "w",
+        width=size // ratio,
+        height=size // ratio,
+        count=bands,
+        transform=t @ Affine.scale(ratio),
+        **prof,
+    ) as d:
         d.write(np.rint(ms).astype("uint16"))
     return pan_p, ms_p
 
@@ -69,8 +83,24 @@ def main() -> None:
         pan, ms = make_scene(tmp, args.size, args.bands)
         for i in range(args.runs):
             out, rep = tmp / f"out{i}.tif", tmp / f"rep{i}.json"
-            cmd = [*exe.split(), "fuse", str(pan), str(ms), str(out), "-m", "zeroshot", "--sensor", "wv3",
-                   "--device", args.device, "--weights", args.weights, "--report", str(rep), "-q"]
+            cmd = [
+                *exe.split(),
+                "fuse",
+                str(pan),
+                str(ms),
+                str(out),
+                "-m",
+                "zeroshot",
+                "--sensor",
+                "wv3",
+                "--device",
+                args.device,
+                "--weights",
+                args.weights,
+                "--report",
+                str(rep),
+                "-q",
+            ]
             t0 = time.perf_counter()
             proc = subprocess.run(cmd, capture_output=True, text=True)
             wall = time.perf_counter() - t0
@@ -80,17 +110,23 @@ def main() -> None:
             report = json.loads(rep.read_text())
             zs = report.get("zeroshot", {})
             mp = args.size * args.size / 1e6
-            runs.append({
-                "wall_seconds": wall,
-                "seconds": report["seconds"],
-                "stage_seconds": zs.get("seconds", {}),
-                "inference_mp_per_s": mp / report["seconds"]["fuse"],
-                "output_megapixels": mp,
-                "device": report.get("device"),
-            })
-    doc = {"scene": f"{args.size}x{args.size} PAN, {args.size // 4}x{args.size // 4}x{args.bands} MS, uint16",
-           "weights": args.weights, "cpu_count": os.cpu_count(),
-           "torch_threads": None, "runs": runs}
+            runs.append(
+                {
+                    "wall_seconds": wall,
+                    "seconds": report["seconds"],
+                    "stage_seconds": zs.get("seconds", {}),
+                    "inference_mp_per_s": mp / report["seconds"]["fuse"],
+                    "output_megapixels": mp,
+                    "device": report.get("device"),
+                }
+            )
+    doc = {
+        "scene": f"{args.size}x{args.size} PAN, {args.size // 4}x{args.size // 4}x{args.bands} MS, uint16",
+        "weights": args.weights,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": None,
+        "runs": runs,
+    }
     try:
         import torch
 
@@ -100,14 +136,19 @@ def main() -> None:
     print(json.dumps(doc, indent=1))
     if args.json:
         args.json.write_text(json.dumps(doc, indent=1))
-    print("\n| run | wall s | statistics | train | of which: " + " / ".join(runs[0]["stage_seconds"]) +
-          " | fuse (inference) | MP/s |")
+    print(
+        "\n| run | wall s | statistics | train | of which: "
+        + " / ".join(runs[0]["stage_seconds"])
+        + " | fuse (inference) | MP/s |"
+    )
     print("|---|---:|---:|---:|---|---:|---:|")
     for i, r in enumerate(runs):
         st = " / ".join(f"{v:.1f}" for v in r["stage_seconds"].values())
         s = r["seconds"]
-        print(f"| {i} | {r['wall_seconds']:.1f} | {s['statistics']:.2f} | {s.get('train', 0):.1f} | {st} | "
-              f"{s['fuse']:.2f} | {r['inference_mp_per_s']:.2f} |")
+        print(
+            f"| {i} | {r['wall_seconds']:.1f} | {s['statistics']:.2f} | {s.get('train', 0):.1f} | {st} | "
+            f"{s['fuse']:.2f} | {r['inference_mp_per_s']:.2f} |"
+        )
 
 
 if __name__ == "__main__":

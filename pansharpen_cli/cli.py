@@ -52,7 +52,9 @@ DEFAULT_METHOD = Method.mtf_glp_hpm
 # -- shared options (defined once) -------------------------------------------------------------
 SensorOpt = Annotated[
     str | None,
-    typer.Option("--sensor", "-s", help="Sensor preset for the MTF gains (see `pansharpen sensors`); default generic."),
+    typer.Option(
+        "--sensor", "-s", help="Sensor preset for the MTF gains (see `pansharpen sensors`); default generic."
+    ),
 ]
 GainsOpt = Annotated[
     str | None,
@@ -65,7 +67,9 @@ PanBandOpt = Annotated[
     int | None, typer.Option("--pan-band", min=1, help="Band of the PAN file to use when it has several.")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars, only errors.")]
-VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Explain what is done (grids, resampling).")]
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Explain what is done (grids, resampling).")
+]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
 
 
@@ -185,7 +189,8 @@ def resolve_device(name: str) -> Any:
 def fuse(
     pan: Annotated[Path, typer.Argument(help="PAN raster (one band, or choose with --pan-band).")],
     ms_and_out: Annotated[
-        list[Path], typer.Argument(metavar="MS... OUT", help="MS raster(s) in band order, then the output path.")
+        list[Path],
+        typer.Argument(metavar="MS... OUT", help="MS raster(s) in band order, then the output path."),
     ],
     method: Annotated[Method, typer.Option("--method", "-m", help="Fusion method.")] = DEFAULT_METHOD,
     sensor: SensorOpt = None,
@@ -193,7 +198,8 @@ def fuse(
     ratio: RatioOpt = None,
     pan_band: PanBandOpt = None,
     dtype: Annotated[
-        str | None, typer.Option(help="Output data type (default: the MS's). Integers are rounded and clipped.")
+        str | None,
+        typer.Option(help="Output data type (default: the MS's). Integers are rounded and clipped."),
     ] = None,
     of: Annotated[OutFormat, typer.Option("--of", help="Output format.")] = OutFormat.GTiff,
     co: Annotated[
@@ -202,15 +208,23 @@ def fuse(
     overwrite: OverwriteOpt = False,
     tile: Annotated[int, typer.Option(min=16, help="Processing tile side in MS pixels.")] = 256,
     weights: Annotated[
-        str, typer.Option(help="zeroshot: prior weights: default (shipped), none (random init) or a .pt path.")
+        str,
+        typer.Option(help="zeroshot: prior weights: default (shipped), none (random init) or a .pt path."),
     ] = "default",
     device: Annotated[str, typer.Option(help="zeroshot: auto, cpu, cuda or cuda:N.")] = "auto",
     iterations: Annotated[
-        int | None, typer.Option(min=0, help="zeroshot: adaptation iterations (0: pretrained inference only).")
+        int | None,
+        typer.Option(min=0, help="zeroshot: adaptation iterations (0: pretrained inference only)."),
     ] = None,
-    seed: Annotated[int, typer.Option(help="zeroshot: random seed (same seed, same device, same output).")] = 0,
-    report: Annotated[Path | None, typer.Option(help="zeroshot: write a JSON report of the run here.")] = None,
-    save_model: Annotated[Path | None, typer.Option(help="zeroshot: save the adapted weights here (.pt).")] = None,
+    seed: Annotated[
+        int, typer.Option(help="zeroshot: random seed (same seed, same device, same output).")
+    ] = 0,
+    report: Annotated[
+        Path | None, typer.Option(help="zeroshot: write a JSON report of the run here.")
+    ] = None,
+    save_model: Annotated[
+        Path | None, typer.Option(help="zeroshot: save the adapted weights here (.pt).")
+    ] = None,
     preview: Annotated[
         Path | None, typer.Option(help="Write a PNG quicklook: upsampled MS, fusion, PAN side by side.")
     ] = None,
@@ -282,7 +296,9 @@ def info(
     ms: Annotated[list[Path], typer.Argument(help="MS raster(s) in band order.")],
     ratio: RatioOpt = None,
     pan_band: PanBandOpt = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of tables.")
+    ] = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Describe a PAN/MS pair and what `fuse` would do with it."""
@@ -299,7 +315,12 @@ def info(
                 "measured_ratio": [round(x, 6) for x in g.measured_ratio],
                 "output_size": [g.height, g.width],
                 "output_bands": reader.n_bands,
-                "pan_window": {"row_off": g.row_off, "col_off": g.col_off, "height": g.height, "width": g.width},
+                "pan_window": {
+                    "row_off": g.row_off,
+                    "col_off": g.col_off,
+                    "height": g.height,
+                    "width": g.width,
+                },
                 "ms_resampled": g.resample,
                 "georeferenced": g.georeferenced,
                 "output_transform": list(g.transform)[:6] if g.georeferenced else None,
@@ -312,13 +333,31 @@ def info(
             out.print_json(json.dumps(payload, default=str))
             return
         t = Table(title="Inputs")
-        for col in ("role", "file", "size", "bands", "dtype", "CRS", "pixel size", "nodata", "values", "grid"):
+        for col in (
+            "role",
+            "file",
+            "size",
+            "bands",
+            "dtype",
+            "CRS",
+            "pixel size",
+            "nodata",
+            "values",
+            "grid",
+        ):
             t.add_column(col)
         for role, s in summaries:
             vr = f"{s.value_range[0]:g}..{s.value_range[1]:g}" if s.value_range else "-"
             t.add_row(
-                role, Path(s.path).name, f"{s.width}x{s.height}", str(s.count), s.dtype, s.crs or "none",
-                f"{s.res[0]:g} x {s.res[1]:g}", "-" if s.nodata is None else f"{s.nodata:g}", vr,
+                role,
+                Path(s.path).name,
+                f"{s.width}x{s.height}",
+                str(s.count),
+                s.dtype,
+                s.crs or "none",
+                f"{s.res[0]:g} x {s.res[1]:g}",
+                "-" if s.nodata is None else f"{s.nodata:g}",
+                vr,
                 s.area_or_point if s.georeferenced else "no georef",
             )
         out.print(t)
@@ -327,8 +366,13 @@ def info(
         p.add_column("value")
         p.add_row("ratio", f"{g.ratio} (measured {g.measured_ratio[0]:.4f} x {g.measured_ratio[1]:.4f})")
         p.add_row("output", f"{g.width}x{g.height} PAN pixels x {plan['output_bands']} bands")
-        p.add_row("PAN window", f"rows {g.row_off}..{g.row_off + g.height - 1}, cols {g.col_off}..{g.col_off + g.width - 1}")
-        p.add_row("MS", "resampled onto the PAN-aligned grid (cubic)" if g.resample else "used as is (aligned)")
+        p.add_row(
+            "PAN window",
+            f"rows {g.row_off}..{g.row_off + g.height - 1}, cols {g.col_off}..{g.col_off + g.width - 1}",
+        )
+        p.add_row(
+            "MS", "resampled onto the PAN-aligned grid (cubic)" if g.resample else "used as is (aligned)"
+        )
         p.add_row("georeferencing", plan["crs"] or ("yes" if g.georeferenced else "none (array geometry)"))
         for n in g.notes:
             p.add_row("note", n)
@@ -349,8 +393,14 @@ def sensors(
         out.print_json(
             json.dumps(
                 [
-                    {"name": s.name, "long_name": s.long_name, "aliases": list(s.aliases), "ratio": s.ratio,
-                     "ms_gains": list(s.ms_gains), "pan_gain": s.pan_gain}
+                    {
+                        "name": s.name,
+                        "long_name": s.long_name,
+                        "aliases": list(s.aliases),
+                        "ratio": s.ratio,
+                        "ms_gains": list(s.ms_gains),
+                        "pan_gain": s.pan_gain,
+                    }
                     for s in rows
                 ]
             )
@@ -361,7 +411,10 @@ def sensors(
         t.add_column(col)
     for s in rows:
         t.add_row(
-            s.name, s.long_name, ", ".join(s.aliases), str(s.ratio),
+            s.name,
+            s.long_name,
+            ", ".join(s.aliases),
+            str(s.ratio),
             " ".join(f"{g:g}" for g in s.ms_gains) + ("  (all bands)" if len(s.ms_gains) == 1 else ""),
             f"{s.pan_gain:g}",
         )
@@ -392,8 +445,15 @@ def simulate(
 
         with _progress(quiet) as cb:
             res = run_sim(
-                pan, ms, outdir, sensor=sensor, gains=gains, ratio=ratio, pan_band=pan_band,
-                overwrite=overwrite, progress=cb,
+                pan,
+                ms,
+                outdir,
+                sensor=sensor,
+                gains=gains,
+                ratio=ratio,
+                pan_band=pan_band,
+                overwrite=overwrite,
+                progress=cb,
             )
         for w in res.warnings:
             log.warning(w)
@@ -414,7 +474,9 @@ def evaluate(
     gains: GainsOpt = None,
     ratio: RatioOpt = None,
     pan_band: PanBandOpt = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object keyed by index name.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object keyed by index name.")
+    ] = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -428,16 +490,38 @@ def evaluate(
 
         with _progress(quiet or json_out) as cb:
             res = run_eval(
-                pan, ms, fused, reference=reference, sensor=sensor, gains=gains, ratio=ratio,
-                pan_band=pan_band, progress=cb,
+                pan,
+                ms,
+                fused,
+                reference=reference,
+                sensor=sensor,
+                gains=gains,
+                ratio=ratio,
+                pan_band=pan_band,
+                progress=cb,
             )
         if json_out:
             out.print(json.dumps(res), highlight=False, soft_wrap=True)
             return
-        better = {"Q2n": "higher", "Q": "higher", "SAM": "lower", "ERGAS": "lower", "SCC": "higher",
-                  "PSNR": "higher", "D_lambda": "lower", "D_s": "lower", "QNR": "higher",
-                  "D_lambda_K": "lower", "HQNR": "higher", "D_rho": "lower", "R_Q2n": "higher"}
-        t = Table(title=f"Quality of {fused.name}" + (f" against {reference.name}" if reference else " (full resolution)"))
+        better = {
+            "Q2n": "higher",
+            "Q": "higher",
+            "SAM": "lower",
+            "ERGAS": "lower",
+            "SCC": "higher",
+            "PSNR": "higher",
+            "D_lambda": "lower",
+            "D_s": "lower",
+            "QNR": "higher",
+            "D_lambda_K": "lower",
+            "HQNR": "higher",
+            "D_rho": "lower",
+            "R_Q2n": "higher",
+        }
+        t = Table(
+            title=f"Quality of {fused.name}"
+            + (f" against {reference.name}" if reference else " (full resolution)")
+        )
         t.add_column("index")
         t.add_column("value", justify="right")
         t.add_column("better")
@@ -452,7 +536,9 @@ def pretrain(
         list[str],
         typer.Argument(help="Training images: folders, GeoTIFF/PNG/JPEG files, or skimage[:NAME] samples."),
     ],
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="Weights file to write (.pt; a .json manifest beside it).")],
+    out_path: Annotated[
+        Path, typer.Option("--out", "-o", help="Weights file to write (.pt; a .json manifest beside it).")
+    ],
     steps: Annotated[int, typer.Option(min=1, help="Optimisation steps.")] = 1000,
     batch: Annotated[int, typer.Option(min=1, help="Crops per step.")] = 8,
     crop: Annotated[int, typer.Option(min=16, help="Crop side in PAN pixels.")] = 64,
@@ -472,7 +558,9 @@ def pretrain(
     try:
         ratio_list = tuple(int(x) for x in ratios.split(",") if x.strip())
     except ValueError:
-        raise typer.BadParameter(f"expected integers like 2,3,4, got {ratios!r}", param_hint="--ratios") from None
+        raise typer.BadParameter(
+            f"expected integers like 2,3,4, got {ratios!r}", param_hint="--ratios"
+        ) from None
     if not ratio_list or min(ratio_list) < 2:
         raise typer.BadParameter("ratios must be integers >= 2", param_hint="--ratios")
     with _errors(verbose):
@@ -484,13 +572,24 @@ def pretrain(
         dev = resolve_device(device)
         with _progress(quiet) as cb:
             res = run_pretrain(
-                images, steps=steps, batch=batch, crop=crop, ratios=ratio_list, lr=lr, device=dev, seed=seed,
-                resume=resume, checkpoint=checkpoint, log=log_file,
+                images,
+                steps=steps,
+                batch=batch,
+                crop=crop,
+                ratios=ratio_list,
+                lr=lr,
+                device=dev,
+                seed=seed,
+                resume=resume,
+                checkpoint=checkpoint,
+                log=log_file,
                 progress=lambda step, total, loss: cb("pretrain", step, total, {"loss": float(loss)}),
             )
         save_weights(out_path, res["net"], res["manifest"])
         if not quiet:
-            err.print(f"wrote {out_path} ({res['steps_done']} steps, {res['seconds']:.0f} s)", highlight=False)
+            err.print(
+                f"wrote {out_path} ({res['steps_done']} steps, {res['seconds']:.0f} s)", highlight=False
+            )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -199,7 +199,9 @@ def compute_grid(
         for ds, role in ((pan, "PAN"), (ms, "MS")):
             t = ds.transform
             if t.b != 0 or t.d != 0:
-                raise InputError(f"{role} {ds.name} has a rotated geotransform: warp it north-up first (gdalwarp)")
+                raise InputError(
+                    f"{role} {ds.name} has a rotated geotransform: warp it north-up first (gdalwarp)"
+                )
         pan_t, ms_t = pan.transform, ms.transform
         georef = True
     else:
@@ -350,7 +352,9 @@ class PairReader:
                 )
             pan_band = 1
         elif not 1 <= pan_band <= self.pan.count:
-            raise InputError(f"--pan-band {pan_band} is out of range: {pan_path} has {self.pan.count} band(s)")
+            raise InputError(
+                f"--pan-band {pan_band} is out of range: {pan_path} has {self.pan.count} band(s)"
+            )
         self.pan_band = pan_band
         self.ms_sources: list[tuple[rasterio.io.DatasetReader, int]] = []
         first = None
@@ -362,7 +366,12 @@ class PairReader:
             _check_dtype(ds, "MS")
             if first is None:
                 first = ds
-            elif (ds.width, ds.height, ds.transform, ds.crs) != (first.width, first.height, first.transform, first.crs):
+            elif (ds.width, ds.height, ds.transform, ds.crs) != (
+                first.width,
+                first.height,
+                first.transform,
+                first.crs,
+            ):
                 raise InputError(
                     f"MS file {p} is not on the same grid as {first.name}: band files must share size, "
                     "CRS and geotransform"
@@ -505,8 +514,14 @@ def read_training_raster(path: str | os.PathLike, max_side: int) -> tuple[np.nda
         if max(ds.height, ds.width) > max_side:
             hh, ww = min(ds.height, max_side), min(ds.width, max_side)
             window = Window((ds.width - ww) // 2, (ds.height - hh) // 2, ww, hh)
-            log.warning("training image %s is %dx%d pixels: using its central %dx%d window",
-                        path, ds.width, ds.height, ww, hh)
+            log.warning(
+                "training image %s is %dx%d pixels: using its central %dx%d window",
+                path,
+                ds.width,
+                ds.height,
+                ww,
+                hh,
+            )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             a = ds.read(window=window)

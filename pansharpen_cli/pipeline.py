@@ -27,13 +27,12 @@ from .degradation import UPSAMPLE_HALO, mtf_degrade, upsample
 from .errors import InputError, OptionError
 from .io import (
     OutputSpec,
-    gdal_env,
     OutputWriter,
     PairReader,
     check_output_path,
     dtype_range,
+    gdal_env,
     to_dtype,
-    write_array,
 )
 from .sensors import Sensor, get_sensor, parse_gains
 from .tiling import Tile, plan_tiles, spread_sample
@@ -202,7 +201,12 @@ def _classical_fuser(method: str, ratio: int, stats: SceneStats, radiometry: Rad
 
 
 def _fuse_one(
-    t: Tile, d: dict[str, np.ndarray], fuser: BlockFuser, stats: SceneStats, r: int, out_dtype: str,
+    t: Tile,
+    d: dict[str, np.ndarray],
+    fuser: BlockFuser,
+    stats: SceneStats,
+    r: int,
+    out_dtype: str,
     nodata: float | None,
 ) -> np.ndarray:
     """Fill, upsample, fuse, crop the halo and convert one tile read by :meth:`PairReader.read_tile`."""
@@ -293,7 +297,11 @@ def _preview(path: Path, reader: PairReader, fused_path: Path, method: str) -> N
     row, col = (g.ms_height - h) // 2, (g.ms_width - w) // 2
     d = reader.read_tile(Tile(row, col, h, w, 0))
     with rasterio.open(fused_path) as ds:
-        fused = ds.read(window=Window(col * r, row * r, w * r, h * r), masked=True).astype(np.float64).filled(np.nan)
+        fused = (
+            ds.read(window=Window(col * r, row * r, w * r, h * r), masked=True)
+            .astype(np.float64)
+            .filled(np.nan)
+        )
     pan = np.where(d["pan_valid"], d["pan"], np.nan)
     preview_fusion(path, pan, upsample(d["ms"], r), fused, method, reader.band_descriptions())
 
@@ -317,7 +325,9 @@ def _tags(method: str, rad: Radiometry, reader: PairReader, extra: dict[str, Any
         "PANSHARPEN_PARAMETERS": json.dumps(params, sort_keys=True, default=str),
         "PANSHARPEN_VERSION": __version__,
         "PANSHARPEN_PAN": Path(reader.pan.name).name,
-        "PANSHARPEN_MS": ",".join(Path(ds.name).name for ds in {id(d): d for d, _ in reader.ms_sources}.values()),
+        "PANSHARPEN_MS": ",".join(
+            Path(ds.name).name for ds in {id(d): d for d, _ in reader.ms_sources}.values()
+        ),
     }
 
 
@@ -357,7 +367,9 @@ def fuse(
         try:
             np.dtype(out_dtype)
         except TypeError:
-            raise OptionError(f"--dtype {out_dtype}: expected a numpy dtype name like uint16 or float32") from None
+            raise OptionError(
+                f"--dtype {out_dtype}: expected a numpy dtype name like uint16 or float32"
+            ) from None
         nodata, nd_warns = output_nodata(reader, out_dtype)
         warns += nd_warns
         for w in warns:
@@ -366,7 +378,13 @@ def fuse(
             log.info(n)
         log.info(
             "fusing %d bands at ratio %d (measured %.4f x %.4f) with %s; output %dx%d %s",
-            reader.n_bands, g.ratio, *g.measured_ratio, opts.method, g.width, g.height, out_dtype,
+            reader.n_bands,
+            g.ratio,
+            *g.measured_ratio,
+            opts.method,
+            g.width,
+            g.height,
+            out_dtype,
         )
         stats_halo_tiles = plan_tiles(g.ms_height, g.ms_width, opts.tile, 0)
         t0 = time.perf_counter()
@@ -493,14 +511,25 @@ def simulate(
 
         def spec(path, w, h, count, dtype, transform, nodata, d=(), c=()):
             return OutputSpec(
-                path=path, width=w, height=h, count=count, dtype=dtype, crs=g.crs if georef else None,
-                transform=transform, nodata=nodata, descriptions=d, colorinterp=c, tags=tags,
+                path=path,
+                width=w,
+                height=h,
+                count=count,
+                dtype=dtype,
+                crs=g.crs if georef else None,
+                transform=transform,
+                nodata=nodata,
+                descriptions=d,
+                colorinterp=c,
+                tags=tags,
             )
 
         specs = {
             "pan": spec(paths["pan"], w2 * r, h2 * r, 1, pan_dtype, t_ms, pan_nd),
             "ms": spec(paths["ms"], w2, h2, reader.n_bands, reader.ms_dtype, t_rr, nd, desc, ci),
-            "reference": spec(paths["reference"], w2 * r, h2 * r, reader.n_bands, reader.ms_dtype, t_ms, nd, desc, ci),
+            "reference": spec(
+                paths["reference"], w2 * r, h2 * r, reader.n_bands, reader.ms_dtype, t_ms, nd, desc, ci
+            ),
         }
         tiles = plan_tiles(h2, w2, tile, 0)
         halo = 6 * r  # MS pixels: both MTF kernels fit
@@ -527,7 +556,9 @@ def simulate(
             for w in writers.values():
                 w.abort()
             raise
-    return SimulateResult(paths["pan"], paths["ms"], paths["reference"], r, rad.ms_gains, rad.pan_gain, rad.warnings)
+    return SimulateResult(
+        paths["pan"], paths["ms"], paths["reference"], r, rad.ms_gains, rad.pan_gain, rad.warnings
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -565,7 +596,11 @@ def evaluate(
     ref_ds = _open(reference, "reference") if reference is not None else None
     try:
         if ref_ds is not None:
-            if (ref_ds.width, ref_ds.height, ref_ds.count) != (fused_ds.width, fused_ds.height, fused_ds.count):
+            if (ref_ds.width, ref_ds.height, ref_ds.count) != (
+                fused_ds.width,
+                fused_ds.height,
+                fused_ds.count,
+            ):
                 raise InputError(
                     f"reference {reference} is {ref_ds.width}x{ref_ds.height}x{ref_ds.count} but the fused "
                     f"image is {fused_ds.width}x{fused_ds.height}x{fused_ds.count}: they must share the grid"
@@ -581,7 +616,9 @@ def evaluate(
                     f"pair fuses to {g.width}x{g.height}x{reader.n_bands}: evaluate the output of "
                     "`pansharpen fuse` of this pair"
                 )
-            if g.georeferenced and not fused_ds.transform.almost_equals(g.transform, precision=1e-6 * abs(g.transform.a)):
+            if g.georeferenced and not fused_ds.transform.almost_equals(
+                g.transform, precision=1e-6 * abs(g.transform.a)
+            ):
                 raise InputError(
                     f"fused image {fused_path} is not on the PAN grid of the fused region "
                     f"({tuple(fused_ds.transform)[:6]} vs {tuple(g.transform)[:6]})"
@@ -618,8 +655,12 @@ def _evaluate_reference(fused_ds, ref_ds, ratio, tile, progress, acc_cls) -> dic
         r0, r1 = max(0, t.row - acc.halo), min(h, t.row + t.height + acc.halo)
         c0, c1 = max(0, t.col - acc.halo), min(w, t.col + t.width + acc.halo)
         win = Window(c0, r0, c1 - c0, r1 - r0)
-        acc.update(_read_filled(ref_ds, win), _read_filled(fused_ds, win), origin=(r0, c0),
-                   core=(t.row, t.col, t.height, t.width))
+        acc.update(
+            _read_filled(ref_ds, win),
+            _read_filled(fused_ds, win),
+            origin=(r0, c0),
+            core=(t.row, t.col, t.height, t.width),
+        )
         progress("evaluate", i + 1, len(tiles), {})
     return acc.result()
 
@@ -644,7 +685,13 @@ def _evaluate_full(reader, fused_ds, rad, stats, tiles, progress, acc_cls) -> di
         ms = ms_full[:, ra:rb, ca:cb]
         pan = _fill(d["pan"], d["pan_valid"], pan_mean)[:, ra * r : rb * r, ca * r : cb * r]
         fused = _read_filled(fused_ds, Window(b0 * r, a0 * r, (b1 - b0) * r, (a1 - a0) * r))
-        acc.update(pan, ms_up, fused, ms, origin=(a0 * r, b0 * r),
-                   core=(t.row * r, t.col * r, t.height * r, t.width * r))
+        acc.update(
+            pan,
+            ms_up,
+            fused,
+            ms,
+            origin=(a0 * r, b0 * r),
+            core=(t.row * r, t.col * r, t.height * r, t.width * r),
+        )
         progress("evaluate", i + 1, len(tiles), {})
     return acc.result()

@@ -34,7 +34,6 @@ import logging
 import math
 import os
 import time
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -213,7 +212,8 @@ def _expand_dirs(specs: Iterable[Any]) -> Iterator[Any]:
     for s in specs:
         if isinstance(s, (str, os.PathLike)) and Path(s).is_dir():
             files = sorted(
-                p for p in Path(s).iterdir()
+                p
+                for p in Path(s).iterdir()
                 if p.is_file() and p.suffix.lower() in (*_PICTURE_SUFFIXES, *_RASTER_SUFFIXES)
             )
             if not files:

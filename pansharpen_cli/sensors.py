@@ -6,7 +6,6 @@ Gains from the pansharpening toolbox of Vivone et al. (see DESIGN.md section 3).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import OptionError
@@ -51,7 +50,10 @@ class Sensor:
         mean = sum(self.ms_gains) / len(self.ms_gains)
         log.info(
             "sensor %s has %d MS gains but the MS has %d bands: using the mean gain %.3f for all",
-            self.name, len(self.ms_gains), n_bands, mean,
+            self.name,
+            len(self.ms_gains),
+            n_bands,
+            mean,
         )
         return (round(mean, 4),) * n_bands
 
@@ -60,10 +62,22 @@ _SENSORS: tuple[Sensor, ...] = (
     Sensor("qb", "QuickBird", 4, (0.34, 0.32, 0.30, 0.22), 0.15, ("quickbird",)),
     Sensor("ikonos", "IKONOS", 4, (0.26, 0.28, 0.29, 0.28), 0.17),
     Sensor("ge1", "GeoEye-1", 4, (0.23,), 0.16, ("geoeye1", "geoeye-1")),
-    Sensor("wv2", "WorldView-2", 4, (0.35, 0.35, 0.35, 0.35, 0.35, 0.35, 0.35, 0.27), 0.11,
-           ("worldview2", "worldview-2")),
-    Sensor("wv3", "WorldView-3", 4, (0.325, 0.355, 0.360, 0.350, 0.365, 0.360, 0.335, 0.315), 0.14,
-           ("worldview3", "worldview-3")),
+    Sensor(
+        "wv2",
+        "WorldView-2",
+        4,
+        (0.35, 0.35, 0.35, 0.35, 0.35, 0.35, 0.35, 0.27),
+        0.11,
+        ("worldview2", "worldview-2"),
+    ),
+    Sensor(
+        "wv3",
+        "WorldView-3",
+        4,
+        (0.325, 0.355, 0.360, 0.350, 0.365, 0.360, 0.335, 0.315),
+        0.14,
+        ("worldview3", "worldview-3"),
+    ),
     # WorldView-4 has the 4-band QuickBird/GeoEye-like layout; the toolbox has no own table.
     Sensor("wv4", "WorldView-4", 4, (0.23,), 0.16, ("worldview4", "worldview-4")),
     Sensor("pleiades", "Pleiades 1A/1B", 4, (0.3,), 0.15, ("phr",)),
@@ -97,9 +111,7 @@ def get_sensor(name: str) -> Sensor:
         return _REGISTRY[name.strip().lower()]
     except KeyError:
         known = ", ".join(s.name for s in _SENSORS)
-        raise OptionError(
-            f"unknown sensor {name!r}: expected one of {known} (or pass --gains)"
-        ) from None
+        raise OptionError(f"unknown sensor {name!r}: expected one of {known} (or pass --gains)") from None
 
 
 def parse_gains(text: str, n_bands: int) -> tuple[tuple[float, ...], float | None]:
@@ -124,7 +136,9 @@ def parse_gains(text: str, n_bands: int) -> tuple[tuple[float, ...], float | Non
     if len(ms) == 1:
         ms = ms * n_bands
     if len(ms) != n_bands:
-        raise OptionError(f"--gains has {len(ms)} MS values but the MS has {n_bands} bands: give 1 or {n_bands}")
+        raise OptionError(
+            f"--gains has {len(ms)} MS values but the MS has {n_bands} bands: give 1 or {n_bands}"
+        )
     for g in (*ms, *((pan,) if pan is not None else ())):
         if not 0.0 < g < 1.0:
             raise OptionError(f"--gains value {g} is outside (0, 1): Nyquist gains are fractions like 0.3")

@@ -8,7 +8,6 @@ for making the MS obey that grid.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np

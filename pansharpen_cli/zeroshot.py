@@ -74,15 +74,15 @@ class ZeroShotConfig:
 
     arch: str = networks.DEFAULT_ARCH
     net_kwargs: dict[str, Any] = field(default_factory=dict)
-    iterations: int = 300
-    warmup: int = 100
+    iterations: int = 200
+    warmup: int = 60
     p_full: float = 0.7
     lr_rr: float = 1e-3
     lr_fr: float = 5e-4
     crop: int = 64
     batch: int = 4
     w_spectral: float = 1.0
-    w_spatial: float = 1.0
+    w_spatial: float = 0.3
     seed: int = 0
     amp: bool = False
     tile: int = 512

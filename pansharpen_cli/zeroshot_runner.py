@@ -50,8 +50,10 @@ def training_data(reader: PairReader, stats: SceneStats) -> tuple[np.ndarray, np
         k = int(math.sqrt(len(chosen)))
         chosen = chosen[: k * k]
         parts = [reader.read_tile(Tile(t.row, t.col, t.height, t.width, 0)) for t in chosen]
-        info = {"region": f"mosaic of {k}x{k} windows of {w} MS pixels spread over the scene",
-                "pixels": sum(p["pan"].size for p in parts)}
+        info = {
+            "region": f"mosaic of {k}x{k} windows of {w} MS pixels spread over the scene",
+            "pixels": sum(p["pan"].size for p in parts),
+        }
     rows_pan, rows_ms, rows_valid = [], [], []
     for i in range(k):
         row = parts[i * k : (i + 1) * k]
@@ -127,6 +129,12 @@ def prepare_zeroshot(
         "weights_manifest": manifest,
         "device": str(device),
     }
-    tags = {"weights": weights_name, "iterations": cfg.iterations, "warmup": cfg.warmup, "seed": cfg.seed,
-            "arch": cfg.arch, "device": str(device)}
+    tags = {
+        "weights": weights_name,
+        "iterations": cfg.iterations,
+        "warmup": cfg.warmup,
+        "seed": cfg.seed,
+        "arch": cfg.arch,
+        "device": str(device),
+    }
     return fuser, halo, report, tags

@@ -29,20 +29,40 @@ def smooth_scene(bands: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.n
     yy, xx = np.mgrid[:size, :size]
     edges = ((xx // 23 + yy // 17) % 2).astype(float)
     mix = rng.uniform(0.5, 1.5, (bands, 3))
-    ref = np.stack([400 + 120 * mix[b, 0] * base / base.std() + 60 * mix[b, 1] * detail / detail.std()
-                    + 150 * mix[b, 2] * edges for b in range(bands)])
+    ref = np.stack(
+        [
+            400
+            + 120 * mix[b, 0] * base / base.std()
+            + 60 * mix[b, 1] * detail / detail.std()
+            + 150 * mix[b, 2] * edges
+            for b in range(bands)
+        ]
+    )
     ref = np.maximum(ref, 1.0)
     w = rng.dirichlet(np.ones(bands))
     pan = np.maximum((w[:, None, None] * ref).sum(0, keepdims=True) + rng.normal(0, 2, (1, size, size)), 1.0)
     return ref.astype(np.float32), pan.astype(np.float32)
 
 
-def write_tif(path: Path, arr: np.ndarray, transform: Affine | None = None, crs: str | None = CRS,
-              dtype: str | None = None, nodata: float | None = None, tags: dict | None = None) -> Path:
+def write_tif(
+    path: Path,
+    arr: np.ndarray,
+    transform: Affine | None = None,
+    crs: str | None = CRS,
+    dtype: str | None = None,
+    nodata: float | None = None,
+    tags: dict | None = None,
+) -> Path:
     arr = np.asarray(arr)
     dtype = dtype or arr.dtype.name
-    profile = dict(driver="GTiff", width=arr.shape[2], height=arr.shape[1], count=arr.shape[0], dtype=dtype,
-                   nodata=nodata)
+    profile = dict(
+        driver="GTiff",
+        width=arr.shape[2],
+        height=arr.shape[1],
+        count=arr.shape[0],
+        dtype=dtype,
+        nodata=nodata,
+    )
     if transform is not None:
         profile["transform"] = transform
     if crs is not None and transform is not None:
@@ -56,9 +76,19 @@ def write_tif(path: Path, arr: np.ndarray, transform: Affine | None = None, crs:
     return path
 
 
-def make_pair(tmp: Path, *, bands: int = 4, size: int = 128, ratio: int = 4, dtype: str = "uint16",
-              pan_res: float = 0.5, ms_offset: tuple[float, float] = (0.0, 0.0), georef: bool = True,
-              seed: int = 0, name: str = "") -> tuple[Path, Path, np.ndarray]:
+def make_pair(
+    tmp: Path,
+    *,
+    bands: int = 4,
+    size: int = 128,
+    ratio: int = 4,
+    dtype: str = "uint16",
+    pan_res: float = 0.5,
+    ms_offset: tuple[float, float] = (0.0, 0.0),
+    georef: bool = True,
+    seed: int = 0,
+    name: str = "",
+) -> tuple[Path, Path, np.ndarray]:
     """Write pan.tif and ms.tif; MS origin shifted by ``ms_offset`` PAN pixels (x, y).
 
     Returns:
@@ -74,8 +104,13 @@ def make_pair(tmp: Path, *, bands: int = 4, size: int = 128, ratio: int = 4, dty
         ms = mtf_degrade(ref, [0.3] * bands, ratio)
     x0, y0 = 500000.0, 4000000.0
     pt = Affine(pan_res, 0, x0, 0, -pan_res, y0) if georef else None
-    mt = (Affine(pan_res * ratio, 0, x0 + ms_offset[0] * pan_res, 0, -pan_res * ratio, y0 - ms_offset[1] * pan_res)
-          if georef else None)
+    mt = (
+        Affine(
+            pan_res * ratio, 0, x0 + ms_offset[0] * pan_res, 0, -pan_res * ratio, y0 - ms_offset[1] * pan_res
+        )
+        if georef
+        else None
+    )
     if np.issubdtype(np.dtype(dtype), np.integer):
         pan, ms = np.rint(pan), np.rint(ms)
     p = write_tif(tmp / f"pan{name}.tif", pan, pt, dtype=dtype)

@@ -29,12 +29,21 @@ def simulated(tmp_path):
 
 def test_simulate_writes_the_reduced_resolution_pair_on_the_coarser_grids(simulated):
     pan, ms, out = simulated
-    with rasterio.open(pan) as p, rasterio.open(ms) as m, rasterio.open(out / "pan.tif") as sp, \
-            rasterio.open(out / "ms.tif") as sm, rasterio.open(out / "reference.tif") as ref:
+    with (
+        rasterio.open(pan) as p,
+        rasterio.open(ms) as m,
+        rasterio.open(out / "pan.tif") as sp,
+        rasterio.open(out / "ms.tif") as sm,
+        rasterio.open(out / "reference.tif") as ref,
+    ):
         # PAN degraded to the MS pixel size; MS to ratio times coarser; reference = MS on its own grid.
         assert sp.res == m.res and sm.res == (m.res[0] * 4, m.res[1] * 4) and ref.res == m.res
         assert sp.crs == p.crs == sm.crs == ref.crs
-        assert (sp.transform.c, sp.transform.f) == (m.transform.c, m.transform.f) == (ref.transform.c, ref.transform.f)
+        assert (
+            (sp.transform.c, sp.transform.f)
+            == (m.transform.c, m.transform.f)
+            == (ref.transform.c, ref.transform.f)
+        )
         assert (sp.width, sp.height) == (ref.width, ref.height) == (sm.width * 4, sm.height * 4)
         assert sm.count == ref.count == 4 and sm.dtypes[0] == "uint16"
         # the reference is the MS itself (over the common footprint)
@@ -45,7 +54,15 @@ def test_evaluate_json_has_exactly_the_index_names_and_is_stable(simulated, tmp_
     _, _, out = simulated
     fused = tmp_path / "f.tif"
     assert run("fuse", out / "pan.tif", out / "ms.tif", fused, "-m", "mtf-glp-hpm", "-q").exit_code == 0
-    args = ("evaluate", out / "pan.tif", out / "ms.tif", fused, "--reference", out / "reference.tif", "--json")
+    args = (
+        "evaluate",
+        out / "pan.tif",
+        out / "ms.tif",
+        fused,
+        "--reference",
+        out / "reference.tif",
+        "--json",
+    )
     a, b = run(*args), run(*args)
     assert a.exit_code == 0, a.output
     ra, rb = json.loads(a.output), json.loads(b.output)
@@ -54,8 +71,11 @@ def test_evaluate_json_has_exactly_the_index_names_and_is_stable(simulated, tmp_
     # Upsampled MS is worse than MTF-GLP-HPM against the reference.
     exp = tmp_path / "e.tif"
     assert run("fuse", out / "pan.tif", out / "ms.tif", exp, "-m", "exp", "-q").exit_code == 0
-    re = json.loads(run("evaluate", out / "pan.tif", out / "ms.tif", exp, "--reference", out / "reference.tif",
-                        "--json").output)
+    re = json.loads(
+        run(
+            "evaluate", out / "pan.tif", out / "ms.tif", exp, "--reference", out / "reference.tif", "--json"
+        ).output
+    )
     assert re["Q2n"] < ra["Q2n"] and re["ERGAS"] > ra["ERGAS"]
 
     full = run("evaluate", out / "pan.tif", out / "ms.tif", fused, "--json")

@@ -48,8 +48,9 @@ def test_half_pixel_offset_is_resampled(tmp_path):
 
 def test_non_exact_ratio(tmp_path):
     ref = np.ones((1, 80, 80), np.uint16)
-    pan = write_tif(tmp_path / "pan.tif", np.ones((1, 320, 320), np.uint16),
-                    Affine(0.498125, 0, 1000, 0, -0.500625, 2000))
+    pan = write_tif(
+        tmp_path / "pan.tif", np.ones((1, 320, 320), np.uint16), Affine(0.498125, 0, 1000, 0, -0.500625, 2000)
+    )
     ms = write_tif(tmp_path / "ms.tif", ref, Affine(2.0, 0, 1000, 0, -2.0, 2000))
     g = grid_of(pan, ms)
     assert g.ratio == 4 and g.resample

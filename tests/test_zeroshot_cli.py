@@ -21,8 +21,9 @@ FAST = dict(iterations=12, warmup=8, batch=2, crop=32, response_steps=20, eval_e
 
 def opts(**kw) -> FuseOptions:
     zs = ZeroShotConfig(**{**FAST, **kw.pop("zs", {})})
-    return FuseOptions(method="zeroshot", zeroshot=zs, weights=kw.pop("weights", "none"),
-                       device=torch.device("cpu"), **kw)
+    return FuseOptions(
+        method="zeroshot", zeroshot=zs, weights=kw.pop("weights", "none"), device=torch.device("cpu"), **kw
+    )
 
 
 def test_tiled_equals_whole_image_and_same_seed_same_output(tmp_path):
@@ -60,8 +61,26 @@ def test_nodata_border_gives_nodata_and_no_colour_cast(tmp_path):
 def test_cli_zeroshot_with_the_shipped_prior_and_report(tmp_path):
     pan, ms, _ = make_pair(tmp_path, size=96)
     out, rep, model = tmp_path / "o.tif", tmp_path / "r.json", tmp_path / "m.pt"
-    res = runner.invoke(app, ["fuse", str(pan), str(ms), str(out), "-m", "zeroshot", "--iterations", "0",
-                              "--device", "cpu", "--report", str(rep), "--save-model", str(model), "-q"])
+    res = runner.invoke(
+        app,
+        [
+            "fuse",
+            str(pan),
+            str(ms),
+            str(out),
+            "-m",
+            "zeroshot",
+            "--iterations",
+            "0",
+            "--device",
+            "cpu",
+            "--report",
+            str(rep),
+            "--save-model",
+            str(model),
+            "-q",
+        ],
+    )
     assert res.exit_code == 0, res.output
     r = json.loads(rep.read_text())
     assert r["method"] == "zeroshot" and r["weights"] == "default" and r["device"] == "cpu"
@@ -77,12 +96,27 @@ def test_bad_weights_and_devices_are_clear_errors(tmp_path):
     pan, ms, _ = make_pair(tmp_path, size=64)
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not weights")
-    for extra, match in ((["--weights", str(bad)], "weights"), (["--device", "cuda:7"], "--device"),
-                         (["--device", "tpu"], "--device")):
+    for extra, match in (
+        (["--weights", str(bad)], "weights"),
+        (["--device", "cuda:7"], "--device"),
+        (["--device", "tpu"], "--device"),
+    ):
         if extra[1].startswith("cuda") and torch.cuda.device_count() > 7:
             continue
-        res = runner.invoke(app, ["fuse", str(pan), str(ms), str(tmp_path / "o.tif"), "-m", "zeroshot",
-                                  "--iterations", "0", *extra])
+        res = runner.invoke(
+            app,
+            [
+                "fuse",
+                str(pan),
+                str(ms),
+                str(tmp_path / "o.tif"),
+                "-m",
+                "zeroshot",
+                "--iterations",
+                "0",
+                *extra,
+            ],
+        )
         assert res.exit_code == 1 and match in res.output and "Traceback" not in res.output, res.output
         assert not (tmp_path / "o.tif").exists()
 
@@ -102,8 +136,25 @@ def test_pretrain_cli_writes_weights_that_fuse(tmp_path):
     rng = np.random.default_rng(0)
     write_tif(img / "a.tif", (rng.random((4, 96, 96)) * 1000).astype("uint16"), None, crs=None)
     w = tmp_path / "w.pt"
-    res = runner.invoke(app, ["pretrain", str(img), "skimage:camera", "--out", str(w), "--steps", "2",
-                              "--batch", "2", "--crop", "32", "--device", "cpu", "-q"])
+    res = runner.invoke(
+        app,
+        [
+            "pretrain",
+            str(img),
+            "skimage:camera",
+            "--out",
+            str(w),
+            "--steps",
+            "2",
+            "--batch",
+            "2",
+            "--crop",
+            "32",
+            "--device",
+            "cpu",
+            "-q",
+        ],
+    )
     assert res.exit_code == 0, res.output
     manifest = json.loads(w.with_suffix(".json").read_text())
     assert manifest["arch"] and manifest["sha256"]

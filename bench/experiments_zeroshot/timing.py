@@ -13,7 +13,9 @@ torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
 rng = np.random.default_rng(0)
 from scipy import ndimage  # noqa: E402
 
-hr = np.stack([ndimage.gaussian_filter(rng.normal(size=(1280, 1280)), 2) for _ in range(8)]).astype(np.float32)
+hr = np.stack([ndimage.gaussian_filter(rng.normal(size=(1280, 1280)), 2) for _ in range(8)]).astype(
+    np.float32
+)
 pan = hr.mean(0, keepdims=True)
 ms = hr.reshape(8, 320, 4, 320, 4).mean(axis=(2, 4))
 t = time.time()

@@ -26,8 +26,13 @@ def crop(src: Path, dst: Path, win: tuple[int, int, int, int]) -> None:
         warnings.simplefilter("ignore")
         with rasterio.open(src) as ds:
             w = Window(*win)
-            prof = ds.profile | {"width": win[2], "height": win[3], "transform": ds.window_transform(w),
-                                 "tiled": False, "compress": "deflate"}
+            prof = ds.profile | {
+                "width": win[2],
+                "height": win[3],
+                "transform": ds.window_transform(w),
+                "tiled": False,
+                "compress": "deflate",
+            }
             prof.pop("blockxsize", None)
             prof.pop("blockysize", None)
             with rasterio.open(dst, "w", **prof) as out:
