@@ -110,6 +110,8 @@ def main() -> None:
     ap.add_argument("--no-fr", action="store_true", help="skip the full-resolution part")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
+                    help="override a ZeroShotConfig field (experiments; the defaults are what ships)")
     args = ap.parse_args()
     import torch
 
@@ -120,7 +122,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     device = torch.device("cpu")
     args.out.mkdir(parents=True, exist_ok=True)
-    base_cfg = ZeroShotConfig(seed=args.seed)
+    overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
+    base_cfg = ZeroShotConfig(seed=args.seed, **overrides)
     variants = [v for v in args.variants.split(",") if v]
     prior = None
     prior_name = None
