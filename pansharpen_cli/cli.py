@@ -47,7 +47,7 @@ class OutFormat(str, Enum):
     COG = "COG"
 
 
-DEFAULT_METHOD = Method.mtf_glp_hpm
+DEFAULT_METHOD = Method.zeroshot
 
 # -- shared options (defined once) -------------------------------------------------------------
 SensorOpt = Annotated[
@@ -214,7 +214,11 @@ def fuse(
     device: Annotated[str, typer.Option(help="zeroshot: auto, cpu, cuda or cuda:N.")] = "auto",
     iterations: Annotated[
         int | None,
-        typer.Option(min=0, help="zeroshot: adaptation iterations (0: pretrained inference only)."),
+        typer.Option(
+            min=0,
+            help="zeroshot: adaptation iterations, stated for 8 bands (fewer bands get up to 2x); "
+            "0: pretrained inference only.",
+        ),
     ] = None,
     seed: Annotated[
         int, typer.Option(help="zeroshot: random seed (same seed, same device, same output).")
@@ -264,6 +268,8 @@ def fuse(
 
             cfg = ZeroShotConfig(seed=seed)
             if iterations is not None:
+                # The warm-up keeps its share of the budget; 0 means pure pretrained inference.
+                cfg.warmup = round(cfg.warmup * iterations / max(cfg.iterations, 1))
                 cfg.iterations = iterations
             opts.zeroshot = cfg
             opts.device = resolve_device(device)
