@@ -54,16 +54,27 @@ def _scene_licence(path: Path) -> str | None:
     return None
 
 
+#: Shared scenes left out of the shipped prior: no licence (eo1-ali), GPL-3.0 (wv3-cristianics),
+#: (c) DigitalGlobe imagery (qb-toulouse). The rest is public domain (Landsat) or MIT.
+NOT_REDISTRIBUTABLE = ("eo1-ali", "wv3-cristianics", "qb-toulouse")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
         "--out", default=str(ROOT / "pansharpen_cli" / "weights" / "prior"), help="output stem (.pt/.json)"
     )
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"), help="folder of the real scenes")
-    ap.add_argument("--exclude", nargs="*", default=[], help="scene folders to leave out (e.g. eo1-ali)")
+    ap.add_argument(
+        "--exclude",
+        nargs="*",
+        default=list(NOT_REDISTRIBUTABLE),
+        help="scene folders to leave out (default: those whose licence does not allow shipping derived "
+        "weights under MIT: " + ", ".join(NOT_REDISTRIBUTABLE) + ")",
+    )
     ap.add_argument("--no-scenes", action="store_true", help="scikit-image samples only")
     ap.add_argument("--arch", default=networks.DEFAULT_ARCH)
-    ap.add_argument("--steps", type=int, default=900)
+    ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--crop", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)
