@@ -223,6 +223,9 @@ def fuse(
     seed: Annotated[
         int, typer.Option(help="zeroshot: random seed (same seed, same device, same output).")
     ] = 0,
+    amp: Annotated[
+        bool, typer.Option("--amp/--no-amp", help="zeroshot: bf16 autocast on CUDA (ignored on the CPU).")
+    ] = False,
     report: Annotated[
         Path | None, typer.Option(help="zeroshot: write a JSON report of the run here.")
     ] = None,
@@ -266,7 +269,7 @@ def fuse(
         if method == Method.zeroshot:
             from .zeroshot import ZeroShotConfig
 
-            cfg = ZeroShotConfig(seed=seed)
+            cfg = ZeroShotConfig(seed=seed, amp=amp)
             if iterations is not None:
                 # The warm-up keeps its share of the budget; 0 means pure pretrained inference.
                 cfg.warmup = round(cfg.warmup * iterations / max(cfg.iterations, 1))

@@ -119,7 +119,7 @@ def prepare_zeroshot(
     halo = int(math.ceil(model.receptive_field / r)) + UPSAMPLE_HALO
 
     def fuser(pan: np.ndarray, ms: np.ndarray, ms_up: np.ndarray) -> np.ndarray:
-        return model.predict(pan, ms_up)
+        return model.predict_image(pan, ms_up)  # sub-tiles, and shrinks them on CUDA out-of-memory
 
     weights_name = opts.weights if manifest is None else f"{opts.weights} ({manifest.get('name', 'prior')})"
     report = {
