@@ -259,3 +259,18 @@ def test_pan_band_selects_a_band(tmp_path, pair):
     with rasterio.open(pan) as p:
         two = write_tif(tmp_path / "p2.tif", np.concatenate([p.read(), p.read()]), p.transform)
     assert run("fuse", two, ms, out, "-m", "exp", "--pan-band", "2", "-q").exit_code == 0
+
+
+def test_nan_in_float_input_is_nodata(tmp_path):
+    pan, ms, _ = make_pair(tmp_path, size=64, dtype="float32")
+    with rasterio.open(pan) as p:
+        a = p.read()
+        a[:, 10:20, 10:20] = np.nan  # a NaN hole in the PAN, no nodata value declared
+        pn = write_tif(tmp_path / "pn.tif", a, p.transform)
+    out = tmp_path / "o.tif"
+    assert run("fuse", pn, ms, out, "-m", "mtf-glp-hpm", "-q").exit_code == 0
+    with rasterio.open(out) as o:
+        d = o.read()
+        assert np.isnan(o.nodata)
+    assert np.isnan(d[:, 10:20, 10:20]).all()
+    assert np.isfinite(d[:, 20:, :]).all() and np.isfinite(d[:, :10, :]).all()

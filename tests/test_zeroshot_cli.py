@@ -160,3 +160,27 @@ def test_pretrain_cli_writes_weights_that_fuse(tmp_path):
     assert manifest["arch"] and manifest["sha256"]
     pan, ms, _ = make_pair(tmp_path, size=64)
     fuse(pan, [ms], tmp_path / "o.tif", opts(weights=str(w), zs={"iterations": 0, "warmup": 0}))
+
+
+def test_large_scenes_train_on_a_mosaic_spread_over_the_scene(tmp_path, monkeypatch):
+    import pansharpen_cli.zeroshot_runner as runner_mod
+
+    monkeypatch.setattr(runner_mod, "MAX_TRAIN_PIXELS", 64 * 64)
+    monkeypatch.setattr(runner_mod, "MOSAIC_WINDOW", 8)  # 8 MS pixels = 32 PAN pixels per window
+    pan, ms, _ = make_pair(tmp_path, size=128)
+    from pansharpen_cli.io import PairReader
+    from pansharpen_cli.pipeline import resolve_gains, scene_stats
+    from pansharpen_cli.tiling import plan_tiles
+
+    with PairReader(pan, [ms]) as reader:
+        stats = scene_stats(reader, resolve_gains(None, None, 4), plan_tiles(32, 32, 256, 0))
+        p, m, valid, info = runner_mod.training_data(reader, stats)
+        whole = reader.read_all()
+    assert "mosaic of 2x2 windows" in info["region"]
+    assert p.shape == (1, 64, 64) and m.shape == (4, 16, 16) and valid.all()
+    # The windows come from all over the scene: the first is the top-left tile, the last the bottom-right.
+    np.testing.assert_array_equal(p[:, :32, :32], whole["pan"][:, :32, :32])
+    np.testing.assert_array_equal(p[:, 32:, 32:], whole["pan"][:, 96:, 96:])
+    out = tmp_path / "o.tif"
+    res = fuse(pan, [ms], out, opts())
+    assert "mosaic" in res.report["training_region"]["region"]
