@@ -26,6 +26,7 @@ from .baselines import HALO, METHODS, SceneStats, StatsAccumulator, fuse_block
 from .degradation import UPSAMPLE_HALO, mtf_degrade, upsample
 from .errors import InputError, OptionError
 from .io import (
+    SUPPORTED_DTYPES,
     OutputSpec,
     OutputWriter,
     PairReader,
@@ -364,12 +365,8 @@ def fuse(
         rad = resolve_gains(opts.sensor, opts.gains, reader.n_bands)
         warns = [*g.warnings, *rad.warnings]
         out_dtype = opts.dtype or reader.ms_dtype
-        try:
-            np.dtype(out_dtype)
-        except TypeError:
-            raise OptionError(
-                f"--dtype {out_dtype}: expected a numpy dtype name like uint16 or float32"
-            ) from None
+        if out_dtype not in SUPPORTED_DTYPES:
+            raise OptionError(f"--dtype {out_dtype}: expected one of {', '.join(SUPPORTED_DTYPES)}")
         nodata, nd_warns = output_nodata(reader, out_dtype)
         warns += nd_warns
         for w in warns:
@@ -386,9 +383,9 @@ def fuse(
             g.height,
             out_dtype,
         )
-        stats_halo_tiles = plan_tiles(g.ms_height, g.ms_width, opts.tile, 0)
+        stat_tiles = plan_tiles(g.ms_height, g.ms_width, opts.tile, 0)
         t0 = time.perf_counter()
-        stats = scene_stats(reader, rad, stats_halo_tiles, progress)
+        stats = scene_stats(reader, rad, stat_tiles, progress)
         seconds["statistics"] = time.perf_counter() - t0
         report: dict[str, Any] = {}
         extra: dict[str, Any] = {}

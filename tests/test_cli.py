@@ -274,3 +274,9 @@ def test_nan_in_float_input_is_nodata(tmp_path):
         assert np.isnan(o.nodata)
     assert np.isnan(d[:, 10:20, 10:20]).all()
     assert np.isfinite(d[:, 20:, :]).all() and np.isfinite(d[:, :10, :]).all()
+
+
+def test_bad_dtype_option(tmp_path, pair):
+    pan, ms, _ = pair
+    assert_one_line_error(run("fuse", pan, ms, tmp_path / "o.tif", "-m", "exp", "--dtype", "complex64"), "--dtype")
+    assert not (tmp_path / "o.tif").exists()
