@@ -70,6 +70,10 @@ class ZeroShotConfig:
         max_invalid: crops with a larger fraction of invalid pixels are skipped.
         response_hidden: hidden units of the per-pixel MLP spectral response.
         response_steps: Adam steps used to fit that MLP.
+        w_corr: weight of the full-resolution local-correlation loss (after lambda-PNN): where the local
+            correlation of an output band with the PAN falls below that of the upsampled MS band with
+            the low-passed PAN (what the data says the band can reach), the shortfall is penalised;
+            bands the PAN does not see (NIR, SWIR) have a low target and feel no pull.
         reference_bands: band count for which ``warmup`` and ``iterations`` are stated; scenes with
             fewer bands get proportionally more steps (at most 2x), see :func:`scaled_steps`.
     """
@@ -94,6 +98,7 @@ class ZeroShotConfig:
     response_hidden: int = 16
     response_steps: int = 200
     reference_bands: int = 8
+    w_corr: float = 1.0
 
     def __post_init__(self) -> None:
         checks = [
@@ -319,6 +324,17 @@ class ZeroShotModel:
 
 # ---------------------------------------------------------------------------------------------------
 # fitting
+
+
+def _local_corr(a: torch.Tensor, b: torch.Tensor, k: int) -> torch.Tensor:
+    """Local correlation of every band of ``a`` (N, C, H, W) with ``b`` (N, 1, H, W) over k x k
+    windows (valid positions only): (N, C, H-k+1, W-k+1)."""
+    pool = torch.nn.functional.avg_pool2d
+    ma, mb = pool(a, k, 1), pool(b, k, 1)
+    cov = pool(a * b, k, 1) - ma * mb
+    va = (pool(a * a, k, 1) - ma * ma).clamp_min(1e-6)
+    vb = (pool(b * b, k, 1) - mb * mb).clamp_min(1e-6)
+    return cov / torch.sqrt(va * vb)
 
 
 def _masked_l1(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -590,6 +606,7 @@ def fit(
         return m
 
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_rr)
+    corr_win = 2 * math.ceil(r / 2) + 2
 
     def set_lr(lr: float) -> None:
         for g in opt.param_groups:
@@ -615,10 +632,18 @@ def fit(
         spec = _masked_l1(mtf_degrade_t(out, gains, r), y, inner(vm, 1))
         spat = _masked_l1(response(out), p, vf)
         loss = cfg.w_spectral * spec + cfg.w_spatial * spat
+        losses = {"spectral": spec.item(), "spatial": spat.item()}
+        if cfg.w_corr > 0:
+            with torch.no_grad():
+                p_lp = upsample_t(mtf_degrade_t(p, [pan_gain], r), r)
+                target = _local_corr(x, p_lp, corr_win)
+            corr = torch.relu(target - _local_corr(out, p, corr_win)).mean()
+            loss = loss + cfg.w_corr * corr
+            losses["corr"] = corr.item()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        return {"fr": loss.item(), "spectral": spec.item(), "spatial": spat.item()}
+        return {"fr": loss.item(), **losses}
 
     @torch.no_grad()
     def holdout_loss() -> float:
