@@ -132,8 +132,8 @@ def mtf_degrade(img: np.ndarray, gains: Sequence[float], ratio: int) -> np.ndarr
     return out
 
 
-def _keys(t: np.ndarray, a: float = -0.5) -> np.ndarray:
-    """Keys cubic convolution kernel."""
+def keys_kernel(t: np.ndarray, a: float = -0.5) -> np.ndarray:
+    """Keys cubic convolution kernel (a = -0.5), used by upsampling and by the metrics' bicubic PAN_L."""
     t = np.abs(t)
     return np.where(
         t <= 1,
@@ -154,7 +154,7 @@ def _upsample_axis(x: np.ndarray, ratio: int, axis: int) -> np.ndarray:
         t = d - base
         acc = 0.0
         for j in range(-1, 3):
-            w = float(_keys(np.array(t - j)))
+            w = float(keys_kernel(np.array(t - j)))
             s = pad + base + j
             acc = acc + w * xp[..., s : s + n]
         out[..., p::ratio] = acc

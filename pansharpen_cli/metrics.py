@@ -60,7 +60,7 @@ from functools import cache, partial
 import numpy as np
 from scipy import ndimage
 
-from .degradation import decimate_offset, kernel_half_width, mtf_degrade, mtf_filter, upsample
+from .degradation import decimate_offset, kernel_half_width, keys_kernel, mtf_degrade, mtf_filter, upsample
 
 #: Block (window) side of every block-based index.
 BLOCK = 32
@@ -540,15 +540,6 @@ def _drho_sums(pan: np.ndarray, fused: np.ndarray, ratio: int, rows: slice, cols
 
 
 # ------------------------------------------------------------------------------------ PAN low-pass
-def _cubic(t: np.ndarray, a: float = -0.5) -> np.ndarray:
-    t = np.abs(t)
-    return np.where(
-        t <= 1,
-        (a + 2) * t**3 - (a + 3) * t**2 + 1,
-        np.where(t < 2, a * t**3 - 5 * a * t**2 + 8 * a * t - 4 * a, 0.0),
-    )
-
-
 def _bicubic_decimate(img: np.ndarray, ratio: int) -> np.ndarray:
     """Antialiased bicubic downscaling by ``ratio`` (MATLAB ``imresize(x, 1/ratio)``), pixel-is-area.
 
@@ -560,7 +551,7 @@ def _bicubic_decimate(img: np.ndarray, ratio: int) -> np.ndarray:
     """
     r = int(ratio)
     x = np.arange(-2 * r, 2 * r) + 0.5 if r % 2 == 0 else np.arange(-2 * r + 1, 2 * r).astype(np.float64)
-    taps = _cubic(x / r)
+    taps = keys_kernel(x / r)
     taps /= taps.sum()
     f = ndimage.correlate1d(np.asarray(img, dtype=np.float64), taps, axis=-2, mode="reflect")
     f = ndimage.correlate1d(f, taps, axis=-1, mode="reflect")

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .degradation import UPSAMPLE_HALO, _keys, decimate_offset, kernel_half_width, mtf_taps
+from .degradation import UPSAMPLE_HALO, decimate_offset, kernel_half_width, keys_kernel, mtf_taps
 
 __all__ = ["symmetric_pad", "mtf_filter_t", "mtf_degrade_t", "upsample_t", "mtf_taps_t"]
 
@@ -125,7 +125,7 @@ def _upsample_axis_t(x: torch.Tensor, ratio: int, dim: int) -> torch.Tensor:
         t = d - base
         acc = None
         for j in range(-1, 3):
-            wgt = float(_keys(np.array(t - j)))
+            wgt = float(keys_kernel(np.array(t - j)))
             s = pad + base + j
             term = wgt * x.narrow(dim, s, n)
             acc = term if acc is None else acc + term
