@@ -24,13 +24,6 @@ MAX_TRAIN_PIXELS = 2048 * 2048
 MOSAIC_WINDOW = 128
 
 
-def _fill(arr: np.ndarray, valid: np.ndarray, means: np.ndarray) -> np.ndarray:
-    out = arr.copy()
-    for b in range(arr.shape[0]):
-        out[b][~valid] = means[b]
-    return out
-
-
 def training_data(reader: PairReader, stats: SceneStats) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
     """PAN (1, H, W), MS (B, H/r, W/r) with nodata filled by the scene means, and the validity at
     PAN scale (H, W): the whole fused region, or for large scenes a square mosaic of windows of
@@ -68,6 +61,8 @@ def training_data(reader: PairReader, stats: SceneStats) -> tuple[np.ndarray, np
     ms = np.concatenate(rows_ms, axis=1)
     valid = np.concatenate(rows_valid, axis=0)
     ms_valid = valid.reshape(ms.shape[1], r, ms.shape[2], r).all(axis=(1, 3))
+    from .pipeline import _fill  # the pipeline's nodata filling (pipeline imports this module lazily)
+
     pan = _fill(pan, valid, np.array([stats.pan_mean]))
     ms = _fill(ms, ms_valid, stats.ms_mean)
     return pan, ms, valid, info
