@@ -93,6 +93,14 @@ WEIGHTS_FORMAT = 1
 
 #: Larger GeoTIFFs are read through their central window of this side (memory stays bounded).
 MAX_RASTER_SIDE = 4096
+#: Nyquist gain of the MTF that takes a simulated (sharp) PAN to the MS grid when the per-band detail
+#: gains (the network's per-band input, :func:`torch_ops.detail_gains`) are measured in pretraining:
+#: the generic PAN gain of DESIGN.md section 3, as ``fuse`` uses for an unknown sensor.
+PRETRAIN_PAN_GAIN = 0.15
+#: Nyquist gain of the MS MTF assumed when the network's per-band PAN detail is made in pretraining
+#: (the generic MS gain; the simulated bands' true gains vary from 0.15 to 0.45, as a real sensor's
+#: differ from its nominal values).
+PRETRAIN_MS_GAIN = 0.3
 _PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 _REDO = "re-download it or re-create it with `pansharpen pretrain`, or run with --weights none"
 
@@ -319,6 +327,10 @@ class SimSettings:
         sharpen_sigma: range of the unsharp-mask Gaussian sigma, fine pixels.
         mtf_gain: range of the per-band Nyquist gain of the MS MTF.
         pan_min_fraction: the PAN mixes a random subset of at least this fraction of the bands.
+        p_foreign: probability that a band outside the PAN's subset is mixed (30-100%) with a band
+            made from another window of the image: detail the PAN does not predict.
+        p_invert: probability that a band outside the PAN's subset is inverted (max - band): detail
+            anti-correlated with the PAN (vegetation in NIR against a visible PAN).
         pan_noise: range of the PAN's Gaussian noise standard deviation (reference units).
         ms_noise: range of the MS's Gaussian noise standard deviation (reference units).
         min_valid: a crop is re-drawn (up to 20 times) until this fraction of its pixels is valid
@@ -341,6 +353,8 @@ class SimSettings:
     sharpen_sigma: tuple[float, float] = (0.7, 2.0)
     mtf_gain: tuple[float, float] = (0.15, 0.45)
     pan_min_fraction: float = 0.5
+    p_foreign: float = 0.25
+    p_invert: float = 0.1
     pan_noise: tuple[float, float] = (0.0, 0.01)
     ms_noise: tuple[float, float] = (0.0, 0.01)
     min_valid: float = 0.95
@@ -366,6 +380,10 @@ class SimSettings:
         g0, g1 = self.mtf_gain
         if not 0.0 < g0 <= g1 < 1.0:
             raise OptionError(f"expected MTF gains within (0, 1), got {self.mtf_gain}")
+        if not (0.0 <= self.p_foreign and 0.0 <= self.p_invert and self.p_foreign + self.p_invert <= 1.0):
+            raise OptionError(
+                f"expected p_foreign, p_invert >= 0 with a sum <= 1, got {self.p_foreign}, {self.p_invert}"
+            )
         z0, z1 = self.zoom
         if not 0.0 < z0 <= z1 <= 1.0:
             raise OptionError(f"expected a zoom range within (0, 1], got {self.zoom}")
@@ -446,6 +464,16 @@ class TripletSampler:
         k = int(rng.integers(max(1, math.ceil(st.pan_min_fraction * c)), c + 1))
         subset = rng.permutation(c)[:k]
         w = rng.dirichlet(np.ones(k))
+        # bands outside the PAN's subset: some made (partly) unrelated to the PAN, some inverted,
+        # as NIR/SWIR are to a visible PAN, so that the detail gains span ~0 and negative values
+        for band in sorted(set(range(c)) - {int(v) for v in subset}):
+            u = rng.random()
+            if u < st.p_foreign:
+                other, _ = self._window(img, valid, size, r, rng, self.sources[idx].name)
+                a = float(rng.uniform(0.0, 0.7))
+                ref[band] = a * ref[band] + (1.0 - a) * self._spectra(other, 1, rng)[0]
+            elif u < st.p_foreign + st.p_invert:
+                ref[band] = float(ref[band].max()) - ref[band]
         inner = ref[:, margin : margin + size, margin : margin + size]
         pan = np.tensordot(w, inner[subset], axes=1)[None]
         pan = pan + _u(rng, st.pan_noise) * rng.standard_normal(pan.shape)
@@ -722,7 +750,7 @@ def pretrain(
         WeightsError: a resume checkpoint that cannot be read.
     """
     from . import networks
-    from .torch_ops import upsample_t
+    from .torch_ops import detail_gains, mtf_degrade_t, pan_detail_t, upsample_t
 
     arch = (arch or networks.DEFAULT_ARCH).lower()
     if arch not in networks.available():
@@ -802,10 +830,12 @@ def pretrain(
             with torch.no_grad():
                 ms_up = upsample_t(ms_n, b.ratio)
                 ident = float((ms_up - ref_n).abs().mean())
+                dg = detail_gains(mtf_degrade_t(pan_n, [PRETRAIN_PAN_GAIN], b.ratio), ms_n)
+                det = pan_detail_t(pan_n, [PRETRAIN_MS_GAIN] * ms_n.shape[1], b.ratio)
             cur_lr = _lr_at(lr, step, steps, cosine)
             for g in opt.param_groups:
                 g["lr"] = cur_lr
-            out = net(pan_n, ms_up)
+            out = net(pan_n, ms_up, det, dg)
             loss = (out - ref_n).abs().mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -18,7 +18,16 @@ import torch.nn.functional as F
 
 from .degradation import UPSAMPLE_HALO, decimate_offset, kernel_half_width, keys_kernel, mtf_taps
 
-__all__ = ["symmetric_pad", "mtf_filter_t", "mtf_degrade_t", "upsample_t", "mtf_taps_t"]
+__all__ = [
+    "symmetric_pad",
+    "mtf_filter_t",
+    "mtf_degrade_t",
+    "upsample_t",
+    "mtf_taps_t",
+    "pan_detail_t",
+    "detail_halo",
+    "detail_gains",
+]
 
 
 def _sym_index(n: int, before: int, after: int, device: torch.device) -> torch.Tensor:
@@ -159,3 +168,83 @@ def upsample_t(x: torch.Tensor, ratio: int) -> torch.Tensor:
     xp = symmetric_pad(x, pad, pad, pad, pad)
     out = _upsample_axis_t(xp, r, -2)  # rows upsampled, columns still padded
     return _upsample_axis_t(out, r, -1)
+
+
+def detail_gains(
+    pan_lr: torch.Tensor, ms: torch.Tensor, valid: torch.Tensor | None = None, limit: float = 2.0
+) -> torch.Tensor:
+    """Per-band detail-injection gains: the regression of each MS band's high-pass on the PAN's.
+
+    Both images are on the MS grid (the PAN already MTF-degraded to it). The high-pass is the
+    image minus its 3x3 mean (replicated border); the gain of band ``b`` is
+    ``sum(hp(ms_b) * hp(pan)) / sum(hp(pan)^2)`` over the valid pixels whose 3x3 neighbourhood is
+    valid (one pixel of border left out), clipped to ``[-limit, limit]``. In normalised units it is about 1 for a band that the
+    PAN covers and about 0 for a band whose detail the PAN does not predict (NIR or SWIR under a
+    visible PAN): what a classical regression-gain detail injection would use, here a per-band input
+    of the network so that shared weights can treat the bands differently.
+
+    Args:
+        pan_lr: (N, 1, h, w) PAN at MS scale (normalised units).
+        ms: (N, C, h, w) MS (normalised units).
+        valid: (N or 1, 1, h, w) 0/1 mask of valid MS pixels, or None (all valid).
+        limit: clip bound of the gains.
+
+    Returns:
+        (N, C) float32 gains (0 where the PAN has no high-pass energy).
+    """
+    if pan_lr.ndim != 4 or ms.ndim != 4 or pan_lr.shape[1] != 1 or pan_lr.shape[-2:] != ms.shape[-2:]:
+        raise ValueError(
+            f"expected pan_lr (N, 1, h, w) and ms (N, C, h, w) on one grid, got {tuple(pan_lr.shape)}, {tuple(ms.shape)}"
+        )
+
+    def hp(x: torch.Tensor) -> torch.Tensor:
+        return x - F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, 1)
+
+    p, m = hp(pan_lr.float()), hp(ms.float())
+    if valid is None:
+        w = torch.ones_like(p)
+    else:  # eroded by the 3x3 neighbourhood, so no high-pass value reads an invalid pixel
+        v = valid.float().expand_as(p)
+        w = -F.max_pool2d(-F.pad(v, (1, 1, 1, 1), mode="replicate"), 3, 1)
+    if w.shape[-1] > 2 and w.shape[-2] > 2:
+        w[..., 0, :] = 0
+        w[..., -1, :] = 0
+        w[..., :, 0] = 0
+        w[..., :, -1] = 0
+    num = (m * p * w).sum((-2, -1))  # (N, C)
+    den = (p * p * w).sum((-2, -1))  # (N, 1)
+    g = torch.where(den > 1e-12, num / den.clamp_min(1e-12), torch.zeros_like(num))
+    return g.clamp(-limit, limit)
+
+
+def detail_halo(ratio: int) -> int:
+    """Radius, in fine pixels, of the dependence of :func:`pan_detail_t` on its input (a bound)."""
+    r = int(ratio)
+    return kernel_half_width(r) + r * (UPSAMPLE_HALO + 1)
+
+
+def pan_detail_t(pan: torch.Tensor, gains: Sequence[float], ratio: int) -> torch.Tensor:
+    """The PAN detail each MS band lacks: PAN minus its MTF-GLP low-pass with the band's gain.
+
+    ``detail_b = pan - upsample(mtf_degrade(pan, g_b))``, the detail that MTF-GLP methods inject
+    (DESIGN.md section 3 geometry: the same decimation phase and Keys-cubic upsampling as the MS).
+    Exact inside a tile with a halo of :func:`detail_halo` fine pixels.
+
+    Args:
+        pan: (N, 1, H, W) float tensor; H, W multiples of ``ratio``.
+        gains: C Nyquist gains (one per MS band).
+        ratio: integer ratio >= 2.
+
+    Returns:
+        (N, C, H, W) tensor.
+    """
+    if pan.ndim != 4 or pan.shape[1] != 1:
+        raise ValueError(f"expected pan shaped (N, 1, H, W), got {tuple(pan.shape)}")
+    r = int(ratio)
+    if pan.shape[-2] % r or pan.shape[-1] % r:
+        raise ValueError(f"expected pan sides multiples of the ratio {r}, got {tuple(pan.shape[-2:])}")
+    gains = [float(g) for g in gains]
+    uniq = sorted(set(gains))
+    low = upsample_t(mtf_degrade_t(pan.expand(-1, len(uniq), -1, -1), uniq, r), r)
+    idx = torch.as_tensor([uniq.index(g) for g in gains], device=pan.device)
+    return pan - low.index_select(1, idx)

@@ -37,7 +37,7 @@ from torch import nn
 
 from . import networks
 from .degradation import UPSAMPLE_HALO
-from .torch_ops import mtf_degrade_t, symmetric_pad, upsample_t
+from .torch_ops import detail_gains, detail_halo, mtf_degrade_t, pan_detail_t, symmetric_pad, upsample_t
 
 __all__ = ["ZeroShotConfig", "ZeroShotModel", "SpectralResponse", "fit"]
 
@@ -172,12 +172,16 @@ def _autocast(device: torch.device, amp: bool):
 
 
 class ZeroShotModel:
-    """A network fitted to one scene, with its normalisation and spectral response.
+    """A network fitted to one scene, with its normalisation, detail gains and spectral response.
 
     Attributes:
         net: the network (eval mode) on ``device``.
-        receptive_field: halo, in fine pixels, that tiled inference needs.
+        receptive_field: radius, in fine pixels, of the network's dependence on its inputs.
+        halo: radius, in fine pixels, of the whole fusion's dependence on the PAN and upsampled MS
+            (the network's receptive field plus that of the PAN detail): what tiled inference needs.
         ratio: the PAN/MS ratio it was fitted for.
+        ms_gains: the MS bands' Nyquist MTF gains (they define the PAN detail each band gets).
+        detail_gains: (B,) float32 per-band detail gains measured on the scene.
     """
 
     def __init__(
@@ -187,17 +191,27 @@ class ZeroShotModel:
         ratio: int,
         config: ZeroShotConfig,
         device: torch.device,
+        ms_gains: Sequence[float],
+        detail_gains: Sequence[float],
         response: SpectralResponse | None = None,
         report: dict[str, Any] | None = None,
     ) -> None:
         self.net = net.to(device).eval()
         self.norm = norm
+        b = len(norm.ms_mean)
+        self.ms_gains = [float(g) for g in ms_gains]
+        self.detail_gains = np.asarray(detail_gains, np.float32).reshape(-1)
+        if len(self.ms_gains) != b or self.detail_gains.shape != (b,):
+            raise ValueError(
+                f"expected {b} MS gains and {b} detail gains, got {len(self.ms_gains)} and {self.detail_gains.size}"
+            )
         self.ratio = int(ratio)
         self.config = config
         self.device = device
         self.response = response
         self._report = report or {}
         self.receptive_field = int(net.receptive_field)
+        self.halo = self.receptive_field + detail_halo(self.ratio)
 
     # -- inference -------------------------------------------------------------------------------
     def _check_pair(self, pan: np.ndarray, ms_up: np.ndarray) -> None:
@@ -209,9 +223,27 @@ class ZeroShotModel:
                 f"expected ms_up shaped ({b}, {pan.shape[1]}, {pan.shape[2]}), got {ms_up.shape}"
             )
 
+    def _normalised(self, pan: np.ndarray, ms_up: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        n = self.norm
+        m = torch.as_tensor(n.ms_mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+        s = torch.as_tensor(n.ms_std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+        p = torch.as_tensor(np.asarray(pan, np.float32), device=self.device)[None]
+        x = torch.as_tensor(np.asarray(ms_up, np.float32), device=self.device)[None]
+        return (p - n.pan_mean) / n.pan_std, (x - m) / s
+
+    def _detail(self, pan_n: torch.Tensor) -> torch.Tensor:
+        """Per-band PAN detail of a normalised (1, 1, h, w) PAN, h and w padded (symmetrically, at the
+        bottom and right) to multiples of the ratio and cropped back: (1, B, h, w)."""
+        r = self.ratio
+        h, w = pan_n.shape[-2:]
+        ph, pw = -h % r, -w % r
+        padded = symmetric_pad(pan_n, 0, pw, 0, ph) if ph or pw else pan_n
+        return pan_detail_t(padded, self.ms_gains, r)[..., :h, :w]
+
     @torch.no_grad()
     def predict(self, pan: np.ndarray, ms_up: np.ndarray) -> np.ndarray:
-        """Fuse one tile (zero padding at its border: give it a halo, see :meth:`predict_image`).
+        """Fuse one tile in one pass (its border is the border: give it a halo of :attr:`halo`, or
+        use :meth:`predict_image`).
 
         Args:
             pan: (1, h, w) float PAN, raw units.
@@ -221,23 +253,25 @@ class ZeroShotModel:
             (B, h, w) float32 fused, raw units.
         """
         self._check_pair(pan, ms_up)
+        p, x = self._normalised(pan, ms_up)
+        return self._run(p, x, self._detail(p))
+
+    def _run(self, p: torch.Tensor, x: torch.Tensor, d: torch.Tensor) -> np.ndarray:
         n = self.norm
         m = torch.as_tensor(n.ms_mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
         s = torch.as_tensor(n.ms_std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
-        p = torch.as_tensor(np.asarray(pan, np.float32), device=self.device)[None]
-        x = torch.as_tensor(np.asarray(ms_up, np.float32), device=self.device)[None]
-        p = (p - n.pan_mean) / n.pan_std
-        x = (x - m) / s
+        g = torch.as_tensor(self.detail_gains, device=self.device)[None]
         with _autocast(self.device, self.config.amp):
-            y = self.net(p, x)
+            y = self.net(p, x, d, g)
         y = y.float() * s + m
         return y[0].cpu().numpy().astype(np.float32, copy=False)
 
     def predict_image(self, pan: np.ndarray, ms_up: np.ndarray, tile: int | None = None) -> np.ndarray:
-        """Fuse a whole image by tiles with halos of the receptive field, symmetric outer border.
+        """Fuse a whole image: the PAN detail over the whole image, then the network by tiles with
+        halos of its receptive field (symmetric outer border).
 
-        Equals, to float precision, one pass over the image padded symmetrically by the receptive
-        field (whatever the tile size). On CUDA out-of-memory the tile is halved and retried.
+        The result does not depend on the tile size (to float precision). On CUDA out-of-memory
+        the tile is halved and retried.
 
         Args:
             pan: (1, H, W) float PAN, raw units.
@@ -258,21 +292,20 @@ class ZeroShotModel:
                 torch.cuda.empty_cache()
                 tile //= 2
 
+    @torch.no_grad()
     def _predict_tiled(self, pan: np.ndarray, ms_up: np.ndarray, tile: int) -> np.ndarray:
         halo = self.receptive_field
         _, h, w = pan.shape
-        mode = "symmetric"
-        pan_p = np.pad(np.asarray(pan, np.float32), ((0, 0), (halo, halo), (halo, halo)), mode=mode)
-        ms_p = np.pad(np.asarray(ms_up, np.float32), ((0, 0), (halo, halo), (halo, halo)), mode=mode)
+        p, x = self._normalised(pan, ms_up)
+        d = self._detail(p)
+        p, x, d = (symmetric_pad(t, halo, halo, halo, halo) for t in (p, x, d))
         out = np.empty(ms_up.shape, np.float32)
         for r0 in range(0, h, tile):
             r1 = min(r0 + tile, h)
             for c0 in range(0, w, tile):
                 c1 = min(c0 + tile, w)
-                y = self.predict(
-                    pan_p[:, r0 : r1 + 2 * halo, c0 : c1 + 2 * halo],
-                    ms_p[:, r0 : r1 + 2 * halo, c0 : c1 + 2 * halo],
-                )
+                win = (..., slice(r0, r1 + 2 * halo), slice(c0, c1 + 2 * halo))
+                y = self._run(p[win], x[win], d[win])
                 out[:, r0:r1, c0:c1] = y[:, halo : halo + r1 - r0, halo : halo + c1 - c0]
         return out
 
@@ -286,6 +319,8 @@ class ZeroShotModel:
         rep["receptive_field"] = self.receptive_field
         rep["parameters"] = int(sum(p.numel() for p in self.net.parameters()))
         rep["normalisation"] = self.norm.as_dict()
+        rep["detail_gains"] = [float(v) for v in self.detail_gains]
+        rep["ms_gains"] = list(self.ms_gains)
         return rep
 
     def state_dict(self) -> dict[str, torch.Tensor]:
@@ -293,13 +328,16 @@ class ZeroShotModel:
         return {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()}
 
     def save(self, path: str | Path) -> None:
-        """Write ``{arch, config, state_dict, normalisation, ratio, zeroshot_config}`` with torch.save."""
+        """Write ``{arch, config, state_dict, normalisation, ms_gains, detail_gains, ratio,
+        zeroshot_config}`` with torch.save."""
         torch.save(
             {
                 "arch": self.net.arch,
                 "config": dict(self.net.config),
                 "state_dict": self.state_dict(),
                 "normalisation": self.norm.as_dict(),
+                "ms_gains": list(self.ms_gains),
+                "detail_gains": [float(v) for v in self.detail_gains],
                 "ratio": self.ratio,
                 "zeroshot_config": asdict(self.config),
             },
@@ -319,7 +357,15 @@ class ZeroShotModel:
             float(nd["pan_mean"]),
             float(nd["pan_std"]),
         )
-        return cls(net, norm, d["ratio"], ZeroShotConfig(**d["zeroshot_config"]), device)
+        return cls(
+            net,
+            norm,
+            d["ratio"],
+            ZeroShotConfig(**d["zeroshot_config"]),
+            device,
+            ms_gains=d["ms_gains"],
+            detail_gains=d["detail_gains"],
+        )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -533,6 +579,11 @@ def fit(
         ms_rr_up = upsample_t(ms_rr, r)  # (1,B,hr*r,wr*r)
     pan_rr = pan_lr[..., : hr * r, : wr * r]
     ms_ref = ms_n[..., : hr * r, : wr * r]
+    # per-band detail gains of the scene (MS scale), one network input for every step and tile
+    gains_t = detail_gains(pan_lr, ms_n, torch.as_tensor(valid_ms, device=dev)[None, None])  # (1, B)
+    with torch.no_grad():
+        detail_rr = pan_detail_t(pan_rr, gains, r)  # (1, B, hr*r, wr*r)
+        detail_fr = pan_detail_t(pan_n, gains, r)  # (1, B, H, W)
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
@@ -580,21 +631,22 @@ def fit(
         def cut(t):
             return torch.cat([t[..., i : i + s, j : j + s] for i, j in pos])
 
-        return cut(pan_rr), cut(ms_rr_up), cut(ms_ref), cut(mask_rr_t)
+        return cut(pan_rr), cut(ms_rr_up), cut(detail_rr), cut(ms_ref), cut(mask_rr_t)
 
     def fr_batch():
         pos = [samp_fr.sample(rng) for _ in range(cfg.batch)]
         s, sm = c_fr, c_fr // r
-        pans, ups, mss, vm, vf = [], [], [], [], []
+        pans, ups, dets, mss, vm, vf = [], [], [], [], [], []
         for i, j in pos:
             im, jm = i // r, j // r
             pans.append(pan_n[..., i : i + s, j : j + s])
+            dets.append(detail_fr[..., i : i + s, j : j + s])
             win = ms_pad[..., im : im + sm + 2 * halo, jm : jm + sm + 2 * halo]
             ups.append(upsample_t(win, r)[..., halo * r : halo * r + s, halo * r : halo * r + s])
             mss.append(ms_n[..., im : im + sm, jm : jm + sm])
             vm.append(valid_ms_t[..., im : im + sm, jm : jm + sm])
             vf.append(valid_t[..., i : i + s, j : j + s])
-        return tuple(torch.cat(t) for t in (pans, ups, mss, vm, vf))
+        return tuple(torch.cat(t) for t in (pans, ups, dets, mss, vm, vf))
 
     # spectral-loss mask: ignore one coarse pixel at the crop border (MTF of a cropped image)
     def inner(m: torch.Tensor, k: int) -> torch.Tensor:
@@ -613,10 +665,10 @@ def fit(
             g["lr"] = lr
 
     def step_rr() -> dict[str, float]:
-        p, x, y, m = rr_batch()
+        p, x, d, y, m = rr_batch()
         set_lr(cfg.lr_rr)
         with _autocast(dev, cfg.amp):
-            out = net(p, x)
+            out = net(p, x, d, gains_t.expand(p.shape[0], -1))
         loss = _masked_l1(out.float(), y, m)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -624,10 +676,10 @@ def fit(
         return {"rr": loss.item()}
 
     def step_fr() -> dict[str, float]:
-        p, x, y, vm, vf = fr_batch()
+        p, x, d, y, vm, vf = fr_batch()
         set_lr(cfg.lr_fr)
         with _autocast(dev, cfg.amp):
-            out = net(p, x)
+            out = net(p, x, d, gains_t.expand(p.shape[0], -1))
         out = out.float()
         spec = _masked_l1(mtf_degrade_t(out, gains, r), y, inner(vm, 1))
         spat = _masked_l1(response(out), p, vf)
@@ -656,7 +708,8 @@ def fit(
             i0, j0 = max(0, i - m), max(0, j - m)
             i1, j1 = min(hr * r, i + s + m), min(wr * r, j + s + m)
             with _autocast(dev, cfg.amp):
-                out = net(pan_rr[..., i0:i1, j0:j1], ms_rr_up[..., i0:i1, j0:j1]).float()
+                win = (..., slice(i0, i1), slice(j0, j1))
+                out = net(pan_rr[win], ms_rr_up[win], detail_rr[win], gains_t).float()
             out = out[..., i - i0 : i - i0 + s, j - j0 : j - j0 + s]
             tot += float(
                 _masked_l1(out, ms_ref[..., i : i + s, j : j + s], valid_rr_t[..., i : i + s, j : j + s])
@@ -703,6 +756,7 @@ def fit(
         "seconds": times,
         "final_losses": {k: v for k, v in last.items() if not (isinstance(v, float) and math.isnan(v))},
         "spectral_response": resp_info,
+        "detail_gains": [float(v) for v in gains_t[0]],
         "holdout": {
             "windows": len(hold_windows),
             "best_step": best_step,
@@ -715,4 +769,14 @@ def fit(
         "device": str(dev),
         "pretrained": init_state is not None,
     }
-    return ZeroShotModel(net, norm, r, cfg, dev, response=response, report=report)
+    return ZeroShotModel(
+        net,
+        norm,
+        r,
+        cfg,
+        dev,
+        ms_gains=gains,
+        detail_gains=gains_t[0].cpu().numpy(),
+        response=response,
+        report=report,
+    )

@@ -111,7 +111,7 @@ def prepare_zeroshot(
     if opts.save_model is not None:
         model.save(opts.save_model)
     r = reader.grid.ratio
-    halo = int(math.ceil(model.receptive_field / r)) + UPSAMPLE_HALO
+    halo = int(math.ceil(model.halo / r)) + UPSAMPLE_HALO
 
     def fuser(pan: np.ndarray, ms: np.ndarray, ms_up: np.ndarray) -> np.ndarray:
         return model.predict_image(pan, ms_up)  # sub-tiles, and shrinks them on CUDA out-of-memory

@@ -49,3 +49,47 @@ def test_bad_arguments_say_what_was_expected():
         mtf_sigma(1.5, 4)
     with pytest.raises(ValueError, match="expected 2 gains"):
         mtf_filter(np.ones((2, 8, 8)), [0.3], 4)
+
+
+def test_detail_gains_tell_covered_from_uncovered_bands():
+    import torch
+
+    from pansharpen_cli.torch_ops import detail_gains
+
+    g = torch.Generator().manual_seed(0)
+    pan = torch.randn(1, 1, 40, 40, generator=g)
+    other = torch.randn(1, 1, 40, 40, generator=g)
+    ms = torch.cat([pan, 0.5 * pan + 3.0, other, -pan, torch.zeros_like(pan)], 1)
+    gains = detail_gains(pan, ms)[0]
+    assert gains.shape == (5,)
+    assert abs(gains[0] - 1) < 1e-5 and abs(gains[1] - 0.5) < 1e-5 and abs(gains[3] + 1) < 1e-5
+    assert abs(gains[2]) < 0.15 and gains[4] == 0
+    valid = torch.ones(1, 1, 40, 40)
+    valid[..., :20, :] = 0
+    ms2 = ms.clone()
+    ms2[:, 0, :20] = 100.0 * torch.randn(20, 40, generator=g)  # garbage where invalid is ignored
+    assert abs(detail_gains(pan, ms2, valid)[0, 0] - 1) < 1e-5
+    assert torch.equal(detail_gains(torch.zeros_like(pan), ms), torch.zeros(1, 5))
+
+
+@pytest.mark.parametrize("ratio", [2, 3, 4])
+def test_pan_detail_is_exact_inside_its_halo(ratio):
+    import torch
+
+    from pansharpen_cli.torch_ops import detail_halo, pan_detail_t
+
+    r = ratio
+    n = 24 * r
+    pan = torch.randn(1, 1, n, n, generator=torch.Generator().manual_seed(ratio), dtype=torch.float64)
+    gains = [0.3, 0.25, 0.3]
+    whole = pan_detail_t(pan, gains, r)
+    assert whole.shape == (1, 3, n, n)
+    # constants carry no detail
+    torch.testing.assert_close(pan_detail_t(torch.full_like(pan, 7.0), gains, r), torch.zeros_like(whole))
+    h = -(-detail_halo(r) // r) * r  # halo rounded up to whole MS pixels
+    a, b = h, n - h  # interior
+    if b - a >= r:
+        part = pan_detail_t(pan[..., a - h : b + h, a - h : b + h], gains, r)
+        torch.testing.assert_close(part[..., h:-h, h:-h], whole[..., a:b, a:b])
+    with pytest.raises(ValueError, match="multiples of the ratio"):
+        pan_detail_t(pan[..., :-1, :], gains, r)

@@ -70,11 +70,28 @@ def test_registry_default_and_rebuild() -> None:
 # -- behaviour -------------------------------------------------------------------------------------
 
 
-def test_untrained_network_returns_ms_up() -> None:
+def test_untrained_network_returns_the_classical_fusion() -> None:
     net = networks.build(networks.DEFAULT_ARCH).eval()
     pan, ms_up = torch.randn(2, 1, 20, 24), torch.randn(2, 5, 20, 24)
+    detail, gains = torch.randn(2, 5, 20, 24), torch.rand(2, 5)
     with torch.no_grad():
-        torch.testing.assert_close(net(pan, ms_up), ms_up)
+        torch.testing.assert_close(net(pan, ms_up), ms_up)  # no detail given: the upsampled MS
+        torch.testing.assert_close(net(pan, ms_up, detail, gains), ms_up + gains[..., None, None] * detail)
+    with pytest.raises(ValueError, match="expected gains shaped"):
+        net(pan, ms_up, detail, gains[:, :3])
+    with pytest.raises(ValueError, match="expected detail shaped"):
+        net(pan, ms_up, detail[:, :3], gains)
+
+
+def test_detail_gains_steer_the_injection() -> None:
+    """Shared weights, different bands: the per-band gain input changes what a band gets."""
+    net = _trained_like(networks.build(networks.DEFAULT_ARCH)).eval()
+    pan, ms_up, detail = torch.randn(1, 1, 24, 24), torch.randn(1, 2, 24, 24), torch.randn(1, 2, 24, 24)
+    detail[:, 1] = detail[:, 0]
+    ms_up[:, 1] = ms_up[:, 0]
+    with torch.no_grad():
+        y = net(pan, ms_up, detail, torch.tensor([[1.0, 0.0]]))
+    assert not torch.allclose(y[:, 0], y[:, 1])
 
 
 def test_same_weights_any_band_count() -> None:

@@ -78,6 +78,31 @@ def test_triplet_ms_is_mtf_degraded_reference() -> None:
     assert err < 0.5 * np.abs(low - t.ms[:, ::-1, ::-1])[:, 2:-2, 2:-2].mean() + 1e-6
 
 
+def test_generator_makes_bands_the_pan_does_not_predict() -> None:
+    """p_foreign / p_invert: some bands get detail unrelated or opposite to the PAN's, so the
+    detail gains the network sees span ~0 and negative values, not only ~1."""
+    import torch
+
+    from pansharpen_cli.torch_ops import detail_gains, mtf_degrade_t
+
+    def gains_of(**kw) -> np.ndarray:
+        out = []
+        for t in islice(priors.iter_triplets(_images(), seed=3, crop=48, ratios=(2,), bands=(6, 6), **kw), 40):
+            p = torch.as_tensor(t.pan)[None]
+            m = torch.as_tensor(t.ms)[None]
+            p = (p - p.mean()) / p.std()
+            m = (m - m.mean((-2, -1), keepdim=True)) / m.std((-2, -1), keepdim=True)
+            out.append(detail_gains(mtf_degrade_t(p, [0.15], 2), m)[0].numpy())
+        return np.concatenate(out)
+
+    coupled = gains_of(p_foreign=0.0, p_invert=0.0)
+    mixed = gains_of(p_foreign=0.5, p_invert=0.3)
+    assert (mixed < 0).mean() > (coupled < 0).mean() + 0.05
+    assert (np.abs(mixed) < 0.3).mean() > (np.abs(coupled) < 0.3).mean()
+    with pytest.raises(OptionError, match="p_foreign, p_invert"):
+        priors.SimSettings(p_foreign=0.8, p_invert=0.5)
+
+
 def test_triplets_reproducible_from_seed() -> None:
     a = list(islice(priors.iter_triplets(_images(), seed=7, crop=24), 5))
     b = list(islice(priors.iter_triplets(_images(), seed=7, crop=24), 5))

@@ -1,10 +1,15 @@
 """Band-agnostic residual CNN: every MS band is processed by the same weights.
 
-Per band ``b`` the input is ``[ms_b, pan, mean_c ms_c, pan - ms_b]`` (normalised units), folded into
-the batch dimension as (N*C, 4, H, W). After every residual block a cross-band summary (the mean of
-the features over the bands, through a 1x1 conv) is added back to every band, so bands exchange
-information without tying the weights to a band count. The last conv is zero-initialised: an
-untrained network returns ``ms_up``.
+Per band ``b`` the input is ``[ms_b, pan, mean_c ms_c, d_b, g_b * d_b, g_b]`` (normalised units),
+folded into the batch dimension as (N*C, 6, H, W): ``d_b`` is the PAN detail the band lacks (PAN minus
+its MTF-GLP low-pass with the band's MTF, :func:`pansharpen_cli.torch_ops.pan_detail_t`) and ``g_b``
+its detail gain (:func:`pansharpen_cli.torch_ops.detail_gains`: about 1 for a band the PAN covers,
+about 0 for one it does not), the per-band facts that let shared weights treat bands differently.
+The output is ``ms_b + g_b * d_b`` (MTF-GLP with regression gains, a classical fusion) plus the
+network's correction. After every residual block a cross-band summary (the mean of the features
+over the bands, through a 1x1 conv) is added back to every band, so bands exchange information
+without tying the weights to a band count. The last conv is zero-initialised: an untrained network
+returns the classical fusion ``ms_up + g * d`` (``ms_up`` itself when no detail is given).
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ class BandwiseResNet(nn.Module):
     """
 
     arch = "bandwise-resnet"
-    in_per_band = 4
+    in_per_band = 6
 
     def __init__(self, features: int = 16, blocks: int = 3, cross_band: bool = True) -> None:
         super().__init__()
@@ -60,15 +65,23 @@ class BandwiseResNet(nn.Module):
         nn.init.zeros_(self.tail.weight)
         nn.init.zeros_(self.tail.bias)
 
-    def forward(self, pan: torch.Tensor, ms_up: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        pan: torch.Tensor,
+        ms_up: torch.Tensor,
+        detail: torch.Tensor | None = None,
+        gains: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Fuse.
 
         Args:
             pan: (N, 1, H, W) normalised PAN.
             ms_up: (N, C, H, W) normalised upsampled MS, any C >= 1.
+            detail: (N, C, H, W) per-band PAN detail (None: zeros, no classical injection).
+            gains: (N, C) per-band detail gains (None: 1 for every band).
 
         Returns:
-            (N, C, H, W): ``ms_up`` plus the predicted detail.
+            (N, C, H, W): ``ms_up + gains * detail`` plus the predicted correction.
         """
         if pan.ndim != 4 or ms_up.ndim != 4 or pan.shape[1] != 1:
             raise ValueError(
@@ -77,11 +90,19 @@ class BandwiseResNet(nn.Module):
         if pan.shape[0] != ms_up.shape[0] or pan.shape[-2:] != ms_up.shape[-2:]:
             raise ValueError(f"expected matching N, H, W, got {tuple(pan.shape)} and {tuple(ms_up.shape)}")
         n, c, h, w = ms_up.shape
-        pan_b = pan.expand(n, c, h, w)
+        if detail is None:
+            detail = torch.zeros_like(ms_up)
+        if detail.shape != ms_up.shape:
+            raise ValueError(f"expected detail shaped {tuple(ms_up.shape)}, got {tuple(detail.shape)}")
+        if gains is None:
+            gains = ms_up.new_ones(n, c)
+        if tuple(gains.shape) != (n, c):
+            raise ValueError(f"expected gains shaped ({n}, {c}), got {tuple(gains.shape)}")
+        g = gains.to(ms_up.dtype).view(n, c, 1, 1).expand(n, c, h, w)
+        base = ms_up + g * detail
         mean = ms_up.mean(1, keepdim=True).expand(n, c, h, w)
-        x = torch.stack([ms_up, pan_b, mean, pan_b - ms_up], dim=2).reshape(n * c, self.in_per_band, h, w)
-        z = self.act(self.head(x))
+        x = torch.stack([ms_up, pan.expand(n, c, h, w), mean, detail, g * detail, g], dim=2)
+        z = self.act(self.head(x.reshape(n * c, self.in_per_band, h, w)))
         for blk in self.blocks:
             z = blk(z, n, c)
-        detail = self.tail(self.act(z)).view(n, c, h, w)
-        return ms_up + detail
+        return base + self.tail(self.act(z)).view(n, c, h, w)
