@@ -35,7 +35,7 @@ sys.path.insert(0, str(HERE.parent))
 from pansharpen_cli.baselines import METHODS, fuse_image  # noqa: E402
 from pansharpen_cli.degradation import upsample, wald_pair  # noqa: E402
 from pansharpen_cli.io import PairReader  # noqa: E402
-from pansharpen_cli.metrics import full_resolution_indexes, reference_indexes  # noqa: E402
+from pansharpen_cli.metrics import d_rho, full_resolution_indexes, reference_indexes  # noqa: E402
 from pansharpen_cli.pipeline import resolve_gains  # noqa: E402
 from pansharpen_cli.quicklook import panels_figure, rgb_bands  # noqa: E402
 
@@ -161,6 +161,10 @@ def main() -> None:
             print(f"{scene} rr {v}: {secs:.1f} s", file=sys.stderr)
         for m, f in rr_out.items():
             res["rr"][m] = reference_indexes(ms, f, r)
+            res["rr"][m]["D_rho"] = d_rho(pan_rr, f, r)
+        # what the full-resolution D_rho index says of the truth itself (the reference MS against
+        # the reduced PAN): a fusion with a much lower D_rho injects more PAN than the scene has
+        res["rr_reference_D_rho"] = d_rho(pan_rr, ms, r)
         # Full resolution.
         fr_out: dict[str, np.ndarray] = {}
         if not args.no_fr:
@@ -243,6 +247,12 @@ def tables(results: dict) -> str:
             else "-"
         )
     lines.append("| **mean** | " + " | ".join(avg) + " |")
+    lines.append("\n### Reduced resolution: D_rho of each fusion and of the reference itself\n")
+    lines.append("| scene | reference | " + " | ".join(methods) + " |")
+    lines.append("|---|---|" + "---|" * len(methods))
+    for scene, res in results.items():
+        cells = [f"{res['rr'][m]['D_rho']:.4f}" if m in res["rr"] else "-" for m in methods]
+        lines.append(f"| {scene} | {res.get('rr_reference_D_rho', float('nan')):.4f} | " + " | ".join(cells) + " |")
     fr_methods: list[str] = []
     for res in results.values():
         for m in res["fr"]:

@@ -48,6 +48,7 @@ class OutFormat(str, Enum):
 
 
 DEFAULT_METHOD = Method.zeroshot
+ZS_PANEL = "Zero-shot tuning (defaults are the measured all-scene choice)"
 
 # -- shared options (defined once) -------------------------------------------------------------
 SensorOpt = Annotated[
@@ -226,6 +227,53 @@ def fuse(
     amp: Annotated[
         bool, typer.Option("--amp/--no-amp", help="zeroshot: bf16 autocast on CUDA (ignored on the CPU).")
     ] = False,
+    arch: Annotated[
+        str | None,
+        typer.Option(
+            help="zeroshot: network architecture (default: the prior's, else bandwise-resnet); "
+            "another than the prior's needs --weights none or a matching .pt.",
+            rich_help_panel=ZS_PANEL,
+        ),
+    ] = None,
+    warmup: Annotated[
+        int | None,
+        typer.Option(min=0, help="zeroshot: stage I warm-up steps, stated for 8 bands (default 60).", rich_help_panel=ZS_PANEL),
+    ] = None,
+    p_full: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0, max=1.0, help="zeroshot: probability of a full-resolution step in stage II (default 0.7).",
+            rich_help_panel=ZS_PANEL,
+        ),
+    ] = None,
+    lr_rr: Annotated[
+        float | None,
+        typer.Option(min=1e-9, help="zeroshot: learning rate of reduced-resolution steps (default 1e-3).", rich_help_panel=ZS_PANEL),
+    ] = None,
+    lr_fr: Annotated[
+        float | None,
+        typer.Option(min=1e-9, help="zeroshot: learning rate of full-resolution steps (default 5e-4).", rich_help_panel=ZS_PANEL),
+    ] = None,
+    crop: Annotated[
+        int | None,
+        typer.Option(min=8, help="zeroshot: training crop side in PAN pixels (default 64).", rich_help_panel=ZS_PANEL),
+    ] = None,
+    batch: Annotated[
+        int | None,
+        typer.Option(min=1, help="zeroshot: crops per training step (default 4).", rich_help_panel=ZS_PANEL),
+    ] = None,
+    w_spectral: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="zeroshot: weight of the full-resolution spectral loss (default 1).", rich_help_panel=ZS_PANEL),
+    ] = None,
+    w_spatial: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="zeroshot: weight of the full-resolution spatial loss through the spectral response (default 0.3).", rich_help_panel=ZS_PANEL),
+    ] = None,
+    w_corr: Annotated[
+        float | None,
+        typer.Option(min=0.0, help="zeroshot: weight of the full-resolution local-correlation loss (default 1).", rich_help_panel=ZS_PANEL),
+    ] = None,
     report: Annotated[
         Path | None, typer.Option(help="zeroshot: write a JSON report of the run here.")
     ] = None,
@@ -247,6 +295,11 @@ def fuse(
         raise typer.BadParameter("expected PAN MS [MS ...] OUT", param_hint="MS... OUT")
     *ms, out_path = ms_and_out
     creation = _parse_co(co)
+    if arch is not None:
+        from . import networks
+
+        if arch.lower() not in networks.available():
+            raise typer.BadParameter(f"expected one of {', '.join(networks.available())}, got {arch!r}", param_hint="--arch")
     with _errors(verbose):
         from .pipeline import FuseOptions
         from .pipeline import fuse as run_fuse
@@ -269,11 +322,25 @@ def fuse(
         if method == Method.zeroshot:
             from .zeroshot import ZeroShotConfig
 
-            cfg = ZeroShotConfig(seed=seed, amp=amp)
+            tuned = {
+                "p_full": p_full,
+                "lr_rr": lr_rr,
+                "lr_fr": lr_fr,
+                "crop": crop,
+                "batch": batch,
+                "w_spectral": w_spectral,
+                "w_spatial": w_spatial,
+                "w_corr": w_corr,
+            }
+            cfg = ZeroShotConfig(seed=seed, amp=amp, **{k: v for k, v in tuned.items() if v is not None})
+            if arch is not None:
+                cfg.arch = arch.lower()
             if iterations is not None:
                 # The warm-up keeps its share of the budget; 0 means pure pretrained inference.
                 cfg.warmup = round(cfg.warmup * iterations / max(cfg.iterations, 1))
                 cfg.iterations = iterations
+            if warmup is not None:
+                cfg.warmup = warmup
             opts.zeroshot = cfg
             opts.device = resolve_device(device)
             log.info("device: %s", opts.device)

@@ -74,6 +74,8 @@ class ZeroShotConfig:
             correlation of an output band with the PAN falls below that of the upsampled MS band with
             the low-passed PAN (what the data says the band can reach), the shortfall is penalised;
             bands the PAN does not see (NIR, SWIR) have a low target and feel no pull.
+        corr_extra: the local-correlation windows are ``2 * ceil(ratio / 2) + corr_extra`` PAN
+            pixels a side (``corr_extra`` 0: the window of the D_rho index).
         reference_bands: band count for which ``warmup`` and ``iterations`` are stated; scenes with
             fewer bands get proportionally more steps (at most 2x), see :func:`scaled_steps`.
     """
@@ -99,6 +101,7 @@ class ZeroShotConfig:
     response_steps: int = 200
     reference_bands: int = 8
     w_corr: float = 1.0
+    corr_extra: int = 2
 
     def __post_init__(self) -> None:
         checks = [
@@ -111,6 +114,7 @@ class ZeroShotConfig:
             (0.0 <= self.holdout < 0.5, "holdout in [0, 0.5)", self.holdout),
             (self.eval_every >= 1, "eval_every >= 1", self.eval_every),
             (0.0 <= self.max_invalid < 1.0, "max_invalid in [0, 1)", self.max_invalid),
+            (self.corr_extra >= 0, "corr_extra >= 0", self.corr_extra),
         ]
         for ok, what, got in checks:
             if not ok:
@@ -658,7 +662,7 @@ def fit(
         return m
 
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_rr)
-    corr_win = 2 * math.ceil(r / 2) + 2
+    corr_win = 2 * math.ceil(r / 2) + cfg.corr_extra
 
     def set_lr(lr: float) -> None:
         for g in opt.param_groups:

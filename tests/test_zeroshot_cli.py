@@ -184,3 +184,24 @@ def test_large_scenes_train_on_a_mosaic_spread_over_the_scene(tmp_path, monkeypa
     out = tmp_path / "o.tif"
     res = fuse(pan, [ms], out, opts())
     assert "mosaic" in res.report["training_region"]["region"]
+
+
+def test_cli_zeroshot_tuning_options_reach_the_run(tmp_path):
+    pan, ms, _ = make_pair(tmp_path, size=64)
+    out, rep = tmp_path / "o.tif", tmp_path / "r.json"
+    args = ["fuse", str(pan), str(ms), str(out), "--weights", "none", "--device", "cpu", "-q"]
+    tuning = ["--iterations", "4", "--warmup", "2", "--p-full", "0.5", "--lr-rr", "2e-3", "--lr-fr", "1e-4"]
+    tuning += ["--crop", "32", "--batch", "2", "--w-spectral", "0.5", "--w-spatial", "0", "--w-corr", "2"]
+    res = runner.invoke(app, [*args, *tuning, "--arch", "bandwise-resnet", "--report", str(rep)])
+    assert res.exit_code == 0, res.output
+    r = json.loads(rep.read_text())["zeroshot"]
+    st = r["settings"]
+    assert (st["iterations"], st["warmup"], st["p_full"], st["crop"], st["batch"]) == (4, 2, 0.5, 32, 2)
+    assert (st["lr_rr"], st["lr_fr"], st["w_spectral"], st["w_spatial"], st["w_corr"]) == (2e-3, 1e-4, 0.5, 0, 2)
+    assert r["steps"] == {"warmup": 4, "train": 8}  # 4 bands: twice the 8-band budget
+    assert len(r["detail_gains"]) == 4 and all(np.isfinite(r["detail_gains"]))
+    with rasterio.open(out) as o:
+        assert o.count == 4
+    for bad, hint in ((["--arch", "no-such-net"], "--arch"), (["--p-full", "1.5"], "--p-full")):
+        res = runner.invoke(app, [*args, "--overwrite", *bad])
+        assert res.exit_code == 2 and hint in res.output and "Traceback" not in res.output, res.output
