@@ -65,7 +65,8 @@ class ZeroShotConfig:
         amp: autocast (bf16) on CUDA for training and inference; ignored on CPU.
         tile: inference tile side in fine pixels (without the halo).
         holdout: fraction of the reduced-resolution pair held out to pick the best network state
-            (0 disables: the last state is kept).
+            among the stage II checkpoints, the state after the warm-up and, when starting from a
+            prior, the prior itself (report ``best_step`` < 0); 0 disables: the last state is kept.
         eval_every: stage II steps between hold-out evaluations.
         max_invalid: crops with a larger fraction of invalid pixels are skipped.
         response_hidden: hidden units of the per-pixel MLP spectral response.
@@ -725,6 +726,9 @@ def fit(
     t1 = time.perf_counter()
     last: dict[str, float] = {}
     warmup_steps, train_steps = scaled_steps(cfg, b)
+    # a pretrained start is a candidate too: adaptation keeps it when it never does better
+    prior_loss = holdout_loss() if init_state is not None else float("nan")
+    prior_state = copy.deepcopy(net.state_dict()) if hold_windows and init_state is not None else None
     for k in range(warmup_steps):
         last.update(step_rr())
         if progress:
@@ -737,6 +741,10 @@ def fit(
     best_state = copy.deepcopy(net.state_dict()) if hold_windows else None
     best_step = 0
     history: list[tuple[int, float]] = [(0, best_loss)]
+    if prior_state is not None:
+        history.insert(0, (-warmup_steps, prior_loss))
+        if prior_loss < best_loss:
+            best_loss, best_step, best_state = prior_loss, -warmup_steps, prior_state
     for k in range(train_steps):
         if cfg.p_full > 0 and rng.random() < cfg.p_full:
             last.update(step_fr())

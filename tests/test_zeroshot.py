@@ -147,6 +147,28 @@ def test_init_state_and_save_load(tmp_path, scene: dict, fitted) -> None:
     np.testing.assert_allclose(loaded.predict(pan, ms_up), model.predict(pan, ms_up), atol=1e-6)
 
 
+def test_a_good_prior_is_kept_when_adaptation_does_not_beat_it(scene: dict, fitted) -> None:
+    """The hold-out selection considers the pretrained start itself: a start already fitted to the
+    scene, 'adapted' with a learning rate far too high, comes back unchanged."""
+    model, _ = fitted
+    again = zeroshot.fit(
+        scene["pan"],
+        scene["ms"],
+        RATIO,
+        GAINS,
+        PAN_GAIN,
+        config=_cfg(warmup=4, iterations=4, eval_every=2, lr_rr=0.5, lr_fr=0.5, response_steps=2, crop=8),
+        device=CPU,
+        init_state=model.state_dict(),
+    )
+    hold = again.report()["holdout"]
+    assert hold["windows"] >= 1 and hold["history"][0][0] == -8  # 4 warm-up steps, doubled for 4 bands
+    assert hold["best_step"] == -8
+    ms_up = upsample(scene["ms"][:, :8, :8], RATIO)
+    pan = scene["pan"][:, :32, :32]
+    np.testing.assert_allclose(again.predict(pan, ms_up), model.predict(pan, ms_up), atol=1e-5)
+
+
 def test_bad_shapes_raise(scene: dict) -> None:
     with pytest.raises(ValueError, match="expected pan shaped"):
         zeroshot.fit(scene["pan"][:, :100], scene["ms"], RATIO, GAINS, PAN_GAIN, config=_cfg(), device=CPU)
