@@ -6,7 +6,9 @@
 For each scene (read through the tool's own PairReader, so the MS is on the PAN-aligned working grid):
 
 * reduced resolution (Wald protocol): PAN and MS degraded by their MTFs and decimated by the ratio,
-  fused by every method, compared with the original MS: Q2n, Q, SAM, ERGAS, SCC, PSNR;
+  fused by every method, compared with the original MS: Q2n, Q, SAM, ERGAS, SCC, PSNR; and the
+  no-reference D_rho of every fusion and of the reference itself against the reduced PAN (what that
+  index says of the truth: a fusion far below it injects more PAN detail than the scene has);
 * full resolution: the original pair fused by every method: D_lambda, D_s, QNR, D_lambda_K, HQNR,
   D_rho, R_Q2n;
 * a PNG with true-colour quicklooks (upsampled MS, each method, PAN; one common stretch) and a chart

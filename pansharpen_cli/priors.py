@@ -93,13 +93,9 @@ WEIGHTS_FORMAT = 1
 
 #: Larger GeoTIFFs are read through their central window of this side (memory stays bounded).
 MAX_RASTER_SIDE = 4096
-#: Nyquist gain of the MTF that takes a simulated (sharp) PAN to the MS grid when the per-band detail
-#: gains (the network's per-band input, :func:`torch_ops.detail_gains`) are measured in pretraining:
-#: the generic PAN gain of DESIGN.md section 3, as ``fuse`` uses for an unknown sensor.
-PRETRAIN_PAN_GAIN = 0.15
-#: Nyquist gain of the MS MTF assumed when the network's per-band PAN detail is made in pretraining
-#: (the generic MS gain; the simulated bands' true gains vary from 0.15 to 0.45, as a real sensor's
-#: differ from its nominal values).
+#: Nyquist gain of the MS MTF assumed when the network's per-band PAN detail and detail gains are
+#: made in pretraining (the generic MS gain, as ``fuse`` uses for an unknown sensor; the simulated
+#: bands' true gains vary from 0.15 to 0.45, as a real sensor's differ from its nominal values).
 PRETRAIN_MS_GAIN = 0.3
 _PICTURE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 _REDO = "re-download it or re-create it with `pansharpen pretrain`, or run with --weights none"
@@ -830,7 +826,7 @@ def pretrain(
             with torch.no_grad():
                 ms_up = upsample_t(ms_n, b.ratio)
                 ident = float((ms_up - ref_n).abs().mean())
-                dg = detail_gains(mtf_degrade_t(pan_n, [PRETRAIN_PAN_GAIN], b.ratio), ms_n)
+                dg = detail_gains(mtf_degrade_t(pan_n, [PRETRAIN_MS_GAIN], b.ratio), ms_n)
                 det = pan_detail_t(pan_n, [PRETRAIN_MS_GAIN] * ms_n.shape[1], b.ratio)
             cur_lr = _lr_at(lr, step, steps, cosine)
             for g in opt.param_groups:

@@ -175,7 +175,10 @@ def detail_gains(
 ) -> torch.Tensor:
     """Per-band detail-injection gains: the regression of each MS band's high-pass on the PAN's.
 
-    Both images are on the MS grid (the PAN already MTF-degraded to it). The high-pass is the
+    Both images are on the MS grid: the PAN already MTF-degraded to it, preferably with each band's
+    own MTF (one PAN channel per band), so that band and PAN are compared through the same blur, as
+    the detail of :func:`pan_detail_t` is made; then a band that is ``a`` times the PAN has gain
+    ``a`` at any scale. The high-pass is the
     image minus its 3x3 mean (replicated border); the gain of band ``b`` is
     ``sum(hp(ms_b) * hp(pan)) / sum(hp(pan)^2)`` over the valid pixels whose 3x3 neighbourhood is
     valid (one pixel of border left out), clipped to ``[-limit, limit]``. In normalised units it is about 1 for a band that the
@@ -184,7 +187,8 @@ def detail_gains(
     of the network so that shared weights can treat the bands differently.
 
     Args:
-        pan_lr: (N, 1, h, w) PAN at MS scale (normalised units).
+        pan_lr: (N, 1, h, w) PAN at MS scale, or (N, C, h, w): the PAN degraded with each band's
+            MTF (normalised units).
         ms: (N, C, h, w) MS (normalised units).
         valid: (N or 1, 1, h, w) 0/1 mask of valid MS pixels, or None (all valid).
         limit: clip bound of the gains.
@@ -192,9 +196,15 @@ def detail_gains(
     Returns:
         (N, C) float32 gains (0 where the PAN has no high-pass energy).
     """
-    if pan_lr.ndim != 4 or ms.ndim != 4 or pan_lr.shape[1] != 1 or pan_lr.shape[-2:] != ms.shape[-2:]:
+    if (
+        pan_lr.ndim != 4
+        or ms.ndim != 4
+        or pan_lr.shape[1] not in (1, ms.shape[1])
+        or pan_lr.shape[-2:] != ms.shape[-2:]
+    ):
         raise ValueError(
-            f"expected pan_lr (N, 1, h, w) and ms (N, C, h, w) on one grid, got {tuple(pan_lr.shape)}, {tuple(ms.shape)}"
+            "expected pan_lr (N, 1 or C, h, w) and ms (N, C, h, w) on one grid, "
+            f"got {tuple(pan_lr.shape)}, {tuple(ms.shape)}"
         )
 
     def hp(x: torch.Tensor) -> torch.Tensor:
@@ -212,7 +222,7 @@ def detail_gains(
         w[..., :, 0] = 0
         w[..., :, -1] = 0
     num = (m * p * w).sum((-2, -1))  # (N, C)
-    den = (p * p * w).sum((-2, -1))  # (N, 1)
+    den = (p * p * w).sum((-2, -1))  # (N, 1 or C)
     g = torch.where(den > 1e-12, num / den.clamp_min(1e-12), torch.zeros_like(num))
     return g.clamp(-limit, limit)
 

@@ -102,7 +102,7 @@ class ZeroShotConfig:
     response_steps: int = 200
     reference_bands: int = 8
     w_corr: float = 1.0
-    corr_extra: int = 2
+    corr_extra: int = 0
 
     def __post_init__(self) -> None:
         checks = [
@@ -585,7 +585,10 @@ def fit(
     pan_rr = pan_lr[..., : hr * r, : wr * r]
     ms_ref = ms_n[..., : hr * r, : wr * r]
     # per-band detail gains of the scene (MS scale), one network input for every step and tile
-    gains_t = detail_gains(pan_lr, ms_n, torch.as_tensor(valid_ms, device=dev)[None, None])  # (1, B)
+    with torch.no_grad():
+        pan_lr_bands = mtf_degrade_t(pan_n.expand(-1, b, -1, -1), gains, r)  # through each band's MTF
+    gains_t = detail_gains(pan_lr_bands, ms_n, torch.as_tensor(valid_ms, device=dev)[None, None])  # (1, B)
+    del pan_lr_bands
     with torch.no_grad():
         detail_rr = pan_detail_t(pan_rr, gains, r)  # (1, B, hr*r, wr*r)
         detail_fr = pan_detail_t(pan_n, gains, r)  # (1, B, H, W)
