@@ -16,7 +16,8 @@ For each scene (read through the tool's own PairReader, so the MS is on the PAN-
 
 Methods: the classical baselines and zero-shot variants: ``zs`` (shipped prior, default settings),
 ``zs-q`` (prior, a quarter of the iterations), ``zs-0`` (prior, no adaptation), ``zs-rand`` (random
-init, default settings). Prints a JSON document and markdown tables (per scene and averages).
+init, default settings); on request ``zs-glp`` (the untrained network, i.e. MTF-GLP with the
+scene's per-band detail gains: the classical base the network corrects). Prints a JSON document and markdown tables (per scene and averages).
 """
 
 from __future__ import annotations
@@ -90,6 +91,8 @@ def zeroshot_variant(name: str, base_cfg, prior):
         return replace(base_cfg, iterations=0, warmup=0), prior
     if name == "zs-rand":
         return base_cfg, None
+    if name == "zs-glp":  # the untrained network: MTF-GLP with the scene's detail gains (classical)
+        return replace(base_cfg, iterations=0, warmup=0), None
     raise ValueError(name)
 
 
@@ -112,8 +115,16 @@ def main() -> None:
     ap.add_argument("--no-fr", action="store_true", help="skip the full-resolution part")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
-                    help="override a ZeroShotConfig field (experiments; the defaults are what ships)")
+    ap.add_argument(
+        "--weights", default="default", help="prior of the zs variants: default (shipped) or a .pt"
+    )
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=JSON",
+        help="override a ZeroShotConfig field (experiments; the defaults are what ships)",
+    )
     args = ap.parse_args()
     import torch
 
@@ -130,7 +141,7 @@ def main() -> None:
     prior = None
     prior_name = None
     if any(v != "zs-rand" for v in variants):
-        base_cfg, prior, manifest = load_prior("default", base_cfg)
+        base_cfg, prior, manifest = load_prior(args.weights, base_cfg)
         prior_name = (manifest or {}).get("name", "default")
     results: dict[str, dict] = {}
     for scene in args.scenes.split(","):
@@ -254,7 +265,9 @@ def tables(results: dict) -> str:
     lines.append("|---|---|" + "---|" * len(methods))
     for scene, res in results.items():
         cells = [f"{res['rr'][m]['D_rho']:.4f}" if m in res["rr"] else "-" for m in methods]
-        lines.append(f"| {scene} | {res.get('rr_reference_D_rho', float('nan')):.4f} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {scene} | {res.get('rr_reference_D_rho', float('nan')):.4f} | " + " | ".join(cells) + " |"
+        )
     fr_methods: list[str] = []
     for res in results.values():
         for m in res["fr"]:

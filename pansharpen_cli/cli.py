@@ -237,26 +237,42 @@ def fuse(
     ] = None,
     warmup: Annotated[
         int | None,
-        typer.Option(min=0, help="zeroshot: stage I warm-up steps, stated for 8 bands (default 60).", rich_help_panel=ZS_PANEL),
+        typer.Option(
+            min=0,
+            help="zeroshot: stage I warm-up steps, stated for 8 bands (default 60).",
+            rich_help_panel=ZS_PANEL,
+        ),
     ] = None,
     p_full: Annotated[
         float | None,
         typer.Option(
-            min=0.0, max=1.0, help="zeroshot: probability of a full-resolution step in stage II (default 0.7).",
+            min=0.0,
+            max=1.0,
+            help="zeroshot: probability of a full-resolution step in stage II (default 0.7).",
             rich_help_panel=ZS_PANEL,
         ),
     ] = None,
     lr_rr: Annotated[
         float | None,
-        typer.Option(min=1e-9, help="zeroshot: learning rate of reduced-resolution steps (default 1e-3).", rich_help_panel=ZS_PANEL),
+        typer.Option(
+            min=1e-9,
+            help="zeroshot: learning rate of reduced-resolution steps (default 1e-3).",
+            rich_help_panel=ZS_PANEL,
+        ),
     ] = None,
     lr_fr: Annotated[
         float | None,
-        typer.Option(min=1e-9, help="zeroshot: learning rate of full-resolution steps (default 5e-4).", rich_help_panel=ZS_PANEL),
+        typer.Option(
+            min=1e-9,
+            help="zeroshot: learning rate of full-resolution steps (default 5e-4).",
+            rich_help_panel=ZS_PANEL,
+        ),
     ] = None,
     crop: Annotated[
         int | None,
-        typer.Option(min=8, help="zeroshot: training crop side in PAN pixels (default 64).", rich_help_panel=ZS_PANEL),
+        typer.Option(
+            min=8, help="zeroshot: training crop side in PAN pixels (default 64).", rich_help_panel=ZS_PANEL
+        ),
     ] = None,
     batch: Annotated[
         int | None,
@@ -264,15 +280,27 @@ def fuse(
     ] = None,
     w_spectral: Annotated[
         float | None,
-        typer.Option(min=0.0, help="zeroshot: weight of the full-resolution spectral loss (default 1).", rich_help_panel=ZS_PANEL),
+        typer.Option(
+            min=0.0,
+            help="zeroshot: weight of the full-resolution spectral loss (default 1).",
+            rich_help_panel=ZS_PANEL,
+        ),
     ] = None,
     w_spatial: Annotated[
         float | None,
-        typer.Option(min=0.0, help="zeroshot: weight of the full-resolution spatial loss through the spectral response (default 0.3).", rich_help_panel=ZS_PANEL),
+        typer.Option(
+            min=0.0,
+            help="zeroshot: weight of the full-resolution spatial loss through the spectral response (default 0.3).",
+            rich_help_panel=ZS_PANEL,
+        ),
     ] = None,
     w_corr: Annotated[
         float | None,
-        typer.Option(min=0.0, help="zeroshot: weight of the full-resolution local-correlation loss (default 1).", rich_help_panel=ZS_PANEL),
+        typer.Option(
+            min=0.0,
+            help="zeroshot: weight of the full-resolution local-correlation loss (default 1).",
+            rich_help_panel=ZS_PANEL,
+        ),
     ] = None,
     report: Annotated[
         Path | None, typer.Option(help="zeroshot: write a JSON report of the run here.")
@@ -299,7 +327,9 @@ def fuse(
         from . import networks
 
         if arch.lower() not in networks.available():
-            raise typer.BadParameter(f"expected one of {', '.join(networks.available())}, got {arch!r}", param_hint="--arch")
+            raise typer.BadParameter(
+                f"expected one of {', '.join(networks.available())}, got {arch!r}", param_hint="--arch"
+            )
     with _errors(verbose):
         from .pipeline import FuseOptions
         from .pipeline import fuse as run_fuse

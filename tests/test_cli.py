@@ -278,5 +278,7 @@ def test_nan_in_float_input_is_nodata(tmp_path):
 
 def test_bad_dtype_option(tmp_path, pair):
     pan, ms, _ = pair
-    assert_one_line_error(run("fuse", pan, ms, tmp_path / "o.tif", "-m", "exp", "--dtype", "complex64"), "--dtype")
+    assert_one_line_error(
+        run("fuse", pan, ms, tmp_path / "o.tif", "-m", "exp", "--dtype", "complex64"), "--dtype"
+    )
     assert not (tmp_path / "o.tif").exists()

@@ -87,7 +87,9 @@ def test_generator_makes_bands_the_pan_does_not_predict() -> None:
 
     def gains_of(**kw) -> np.ndarray:
         out = []
-        for t in islice(priors.iter_triplets(_images(), seed=3, crop=48, ratios=(2,), bands=(6, 6), **kw), 40):
+        for t in islice(
+            priors.iter_triplets(_images(), seed=3, crop=48, ratios=(2,), bands=(6, 6), **kw), 40
+        ):
             p = torch.as_tensor(t.pan)[None]
             m = torch.as_tensor(t.ms)[None]
             p = (p - p.mean()) / p.std()

@@ -197,7 +197,13 @@ def test_cli_zeroshot_tuning_options_reach_the_run(tmp_path):
     r = json.loads(rep.read_text())["zeroshot"]
     st = r["settings"]
     assert (st["iterations"], st["warmup"], st["p_full"], st["crop"], st["batch"]) == (4, 2, 0.5, 32, 2)
-    assert (st["lr_rr"], st["lr_fr"], st["w_spectral"], st["w_spatial"], st["w_corr"]) == (2e-3, 1e-4, 0.5, 0, 2)
+    assert (st["lr_rr"], st["lr_fr"], st["w_spectral"], st["w_spatial"], st["w_corr"]) == (
+        2e-3,
+        1e-4,
+        0.5,
+        0,
+        2,
+    )
     assert r["steps"] == {"warmup": 4, "train": 8}  # 4 bands: twice the 8-band budget
     assert len(r["detail_gains"]) == 4 and all(np.isfinite(r["detail_gains"]))
     with rasterio.open(out) as o:

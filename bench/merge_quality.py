@@ -1,0 +1,92 @@
+"""Merge the JSON outputs of `bench/quality.py` runs made side by side on parts of the scenes.
+
+    python bench/merge_quality.py bench/out/f1/quality.json bench/out/f2/quality.json \
+        [--out bench/out/quality_merged] [--manifest pansharpen_cli/weights/prior.json --command "..."]
+
+Prints (and writes to ``--out``) the merged markdown tables, in the scene order of `quality.py`.
+With ``--manifest``, writes the reduced-resolution Q2n/ERGAS of every scene and variant into the
+manifest's ``benchmark`` field (the sha256 covers the .pt file only, so the manifest stays valid).
+All inputs must come from the same commit and prior: the script checks that they name one prior.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from quality import SCENES, tables  # noqa: E402
+
+VARIANT_TEXT = {
+    "zs": "prior, default settings",
+    "zs-q": "prior, a quarter of the warm-up and stage II steps",
+    "zs-0": "prior, no adaptation (--iterations 0)",
+    "zs-rand": "random init (--weights none), default settings",
+}
+
+
+def merge(paths: list[Path]) -> tuple[dict, str | None]:
+    scenes: dict = {}
+    priors = set()
+    for p in paths:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+        priors.add(doc.get("prior"))
+        scenes.update(doc["scenes"])
+    if len(priors) > 1:
+        raise SystemExit(f"expected runs with one prior, got {sorted(map(str, priors))}")
+    ordered = {k: scenes[k] for k in SCENES if k in scenes}
+    return ordered, priors.pop() if priors else None
+
+
+def benchmark_entry(scenes: dict, command: str) -> dict:
+    methods = sorted({m for r in scenes.values() for m in r["rr"]})
+    per_scene = {
+        s: {m: {"Q2n": round(v["Q2n"], 4), "ERGAS": round(v["ERGAS"], 3)} for m, v in r["rr"].items()}
+        for s, r in scenes.items()
+    }
+    mean = {
+        m: {
+            "Q2n": round(float(np.mean([r["rr"][m]["Q2n"] for r in scenes.values() if m in r["rr"]])), 4),
+            "ERGAS": round(float(np.mean([r["rr"][m]["ERGAS"] for r in scenes.values() if m in r["rr"]])), 3),
+        }
+        for m in methods
+    }
+    return {
+        "protocol": "reduced resolution (Wald), every scene of ../shared/data (landsat7 as 3 crops)",
+        "command": command,
+        "variants": {k: v for k, v in VARIANT_TEXT.items() if k in methods},
+        "mean": mean,
+        "per_scene": per_scene,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("inputs", nargs="+", type=Path, help="quality.json files")
+    ap.add_argument("--out", type=Path, default=None, help="folder for quality.json and quality.md")
+    ap.add_argument("--manifest", type=Path, default=None, help="prior manifest to update")
+    ap.add_argument(
+        "--command", default="python bench/quality.py --threads 1 (scenes in two halves, side by side)"
+    )
+    args = ap.parse_args()
+    scenes, prior = merge(args.inputs)
+    md = tables(scenes)
+    print(md)
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "quality.json").write_text(json.dumps({"prior": prior, "scenes": scenes}, indent=1))
+        (args.out / "quality.md").write_text(md)
+    if args.manifest is not None:
+        man = json.loads(args.manifest.read_text(encoding="utf-8"))
+        man["benchmark"] = benchmark_entry(scenes, args.command)
+        args.manifest.write_text(json.dumps(man, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
