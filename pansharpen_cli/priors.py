@@ -322,6 +322,9 @@ class SimSettings:
         sharpen_amount: range of the unsharp-mask amount.
         sharpen_sigma: range of the unsharp-mask Gaussian sigma, fine pixels.
         mtf_gain: range of the per-band Nyquist gain of the MS MTF.
+        p_shift: probability that the MS (and the reference, which keeps the MS geometry) is
+            shifted against the PAN, as real pairs are misregistered ...
+        max_shift: ... by up to this fraction of an MS pixel along each axis.
         pan_min_fraction: the PAN mixes a random subset of at least this fraction of the bands.
         p_foreign: probability that a band outside the PAN's subset is mixed (30-100%) with a band
             made from another window of the image: detail the PAN does not predict.
@@ -348,6 +351,8 @@ class SimSettings:
     sharpen_amount: tuple[float, float] = (0.2, 1.2)
     sharpen_sigma: tuple[float, float] = (0.7, 2.0)
     mtf_gain: tuple[float, float] = (0.15, 0.45)
+    p_shift: float = 0.5
+    max_shift: float = 0.5
     pan_min_fraction: float = 0.5
     p_foreign: float = 0.25
     p_invert: float = 0.1
@@ -474,6 +479,14 @@ class TripletSampler:
         pan = np.tensordot(w, inner[subset], axes=1)[None]
         pan = pan + _u(rng, st.pan_noise) * rng.standard_normal(pan.shape)
         # MS: per-band MTF and decimation with the tool's geometry, plus noise
+        # MS misregistered against the PAN (real pairs are off by a fraction of an MS pixel): the
+        # MS, and the reference that keeps the MS geometry as in the Wald protocol, are shifted
+        if rng.random() < st.p_shift:
+            dy, dx = rng.uniform(-st.max_shift, st.max_shift, 2) * r
+            ref = np.clip(ndimage.shift(ref, (0.0, dy, dx), order=3, mode="reflect"), 0.0, 1.5).astype(
+                np.float32
+            )
+            inner = ref[:, margin : margin + size, margin : margin + size]
         gains = _u(rng, st.mtf_gain, c)
         ms = mtf_degrade(ref, list(gains), r)
         m = margin // r
