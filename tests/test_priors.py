@@ -320,3 +320,17 @@ def test_default_weights_load_or_explain() -> None:
     assert w is not None and w.manifest["verified"]
     net = networks.build(w.arch, **w.config)
     net.load_state_dict(w.state_dict)
+
+
+def test_generator_misregisters_the_ms_and_its_reference_against_the_pan() -> None:
+    def mean_corr(**kw) -> float:
+        out = []
+        opts = dict(crop=48, ratios=(2,), bands=(4, 4), p_foreign=0.0, p_invert=0.0, pan_noise=(0.0, 0.0))
+        for t in islice(priors.iter_triplets(_images(), seed=5, **opts, **kw), 20):
+            a, b = t.pan[0].ravel(), t.reference.mean(0).ravel()
+            out.append(np.corrcoef(a, b)[0, 1])
+        return float(np.mean(out))
+
+    aligned = mean_corr(p_shift=0.0)
+    shifted = mean_corr(p_shift=1.0, max_shift=0.5)
+    assert aligned > 0.95 and shifted < aligned - 0.02
