@@ -759,7 +759,7 @@ def pretrain(
         WeightsError: a resume checkpoint that cannot be read.
     """
     from . import networks
-    from .torch_ops import detail_gains, mtf_degrade_t, pan_detail_t, upsample_t
+    from .torch_ops import detail_inputs, upsample_t
 
     arch = (arch or networks.DEFAULT_ARCH).lower()
     if arch not in networks.available():
@@ -839,8 +839,7 @@ def pretrain(
             with torch.no_grad():
                 ms_up = upsample_t(ms_n, b.ratio)
                 ident = float((ms_up - ref_n).abs().mean())
-                dg = detail_gains(mtf_degrade_t(pan_n, [PRETRAIN_MS_GAIN], b.ratio), ms_n)
-                det = pan_detail_t(pan_n, [PRETRAIN_MS_GAIN] * ms_n.shape[1], b.ratio)
+                det, dg = detail_inputs(pan_n, ms_n, [PRETRAIN_MS_GAIN] * ms_n.shape[1], b.ratio)
             cur_lr = _lr_at(lr, step, steps, cosine)
             for g in opt.param_groups:
                 g["lr"] = cur_lr

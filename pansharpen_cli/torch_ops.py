@@ -27,6 +27,7 @@ __all__ = [
     "pan_detail_t",
     "detail_halo",
     "detail_gains",
+    "detail_inputs",
 ]
 
 
@@ -178,13 +179,13 @@ def detail_gains(
     Both images are on the MS grid: the PAN already MTF-degraded to it, preferably with each band's
     own MTF (one PAN channel per band), so that band and PAN are compared through the same blur, as
     the detail of :func:`pan_detail_t` is made; then a band that is ``a`` times the PAN has gain
-    ``a`` at any scale. The high-pass is the
-    image minus its 3x3 mean (replicated border); the gain of band ``b`` is
-    ``sum(hp(ms_b) * hp(pan)) / sum(hp(pan)^2)`` over the valid pixels whose 3x3 neighbourhood is
-    valid (one pixel of border left out), clipped to ``[-limit, limit]``. In normalised units it is about 1 for a band that the
-    PAN covers and about 0 for a band whose detail the PAN does not predict (NIR or SWIR under a
-    visible PAN): what a classical regression-gain detail injection would use, here a per-band input
-    of the network so that shared weights can treat the bands differently.
+    ``a`` at any scale. The high-pass is the image minus its 3x3 mean (replicated border); the gain
+    of band ``b`` is ``sum(hp(ms_b) * hp(pan)) / sum(hp(pan)^2)`` over the valid pixels whose 3x3
+    neighbourhood is valid (one pixel of border left out), clipped to ``[-limit, limit]``. In
+    normalised units it is about 1 for a band that the PAN covers and about 0 for a band whose
+    detail the PAN does not predict (NIR or SWIR under a visible PAN): what a classical
+    regression-gain detail injection would use, here a per-band input of the network so that shared
+    weights can treat the bands differently.
 
     Args:
         pan_lr: (N, 1, h, w) PAN at MS scale, or (N, C, h, w): the PAN degraded with each band's
@@ -258,3 +259,29 @@ def pan_detail_t(pan: torch.Tensor, gains: Sequence[float], ratio: int) -> torch
     low = upsample_t(mtf_degrade_t(pan.expand(-1, len(uniq), -1, -1), uniq, r), r)
     idx = torch.as_tensor([uniq.index(g) for g in gains], device=pan.device)
     return pan - low.index_select(1, idx)
+
+
+def detail_inputs(
+    pan: torch.Tensor,
+    ms: torch.Tensor,
+    ms_gains: Sequence[float],
+    ratio: int,
+    valid: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The per-band inputs of the fusion networks for one (PAN, MS) pair, made one way everywhere
+    (the zero-shot fit and pretraining), so a prior sees what ``fuse`` gives it.
+
+    Args:
+        pan: (N, 1, H, W) normalised PAN; H, W multiples of ``ratio``.
+        ms: (N, C, H / ratio, W / ratio) normalised MS.
+        ms_gains: C Nyquist gains of the MS bands.
+        ratio: integer ratio >= 2.
+        valid: (N or 1, 1, H / ratio, W / ratio) 0/1 mask of valid MS pixels, or None.
+
+    Returns:
+        ``(detail (N, C, H, W), gains (N, C))``: :func:`pan_detail_t` and :func:`detail_gains`, the
+        latter with the PAN taken to the MS grid through each band's own MTF.
+    """
+    c = ms.shape[1]
+    pan_lr = mtf_degrade_t(pan.expand(-1, c, -1, -1), ms_gains, ratio)
+    return pan_detail_t(pan, ms_gains, ratio), detail_gains(pan_lr, ms, valid)

@@ -37,7 +37,7 @@ from torch import nn
 
 from . import networks
 from .degradation import UPSAMPLE_HALO
-from .torch_ops import detail_gains, detail_halo, mtf_degrade_t, pan_detail_t, symmetric_pad, upsample_t
+from .torch_ops import detail_halo, detail_inputs, mtf_degrade_t, pan_detail_t, symmetric_pad, upsample_t
 
 __all__ = ["ZeroShotConfig", "ZeroShotModel", "SpectralResponse", "fit"]
 
@@ -217,6 +217,9 @@ class ZeroShotModel:
         self._report = report or {}
         self.receptive_field = int(net.receptive_field)
         self.halo = self.receptive_field + detail_halo(self.ratio)
+        self._m = torch.as_tensor(norm.ms_mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+        self._s = torch.as_tensor(norm.ms_std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+        self._g = torch.as_tensor(self.detail_gains, device=device)[None]
 
     # -- inference -------------------------------------------------------------------------------
     def _check_pair(self, pan: np.ndarray, ms_up: np.ndarray) -> None:
@@ -230,11 +233,9 @@ class ZeroShotModel:
 
     def _normalised(self, pan: np.ndarray, ms_up: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         n = self.norm
-        m = torch.as_tensor(n.ms_mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
-        s = torch.as_tensor(n.ms_std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
         p = torch.as_tensor(np.asarray(pan, np.float32), device=self.device)[None]
         x = torch.as_tensor(np.asarray(ms_up, np.float32), device=self.device)[None]
-        return (p - n.pan_mean) / n.pan_std, (x - m) / s
+        return (p - n.pan_mean) / n.pan_std, (x - self._m) / self._s
 
     def _detail(self, pan_n: torch.Tensor) -> torch.Tensor:
         """Per-band PAN detail of a normalised (1, 1, h, w) PAN, h and w padded (symmetrically, at the
@@ -262,13 +263,9 @@ class ZeroShotModel:
         return self._run(p, x, self._detail(p))
 
     def _run(self, p: torch.Tensor, x: torch.Tensor, d: torch.Tensor) -> np.ndarray:
-        n = self.norm
-        m = torch.as_tensor(n.ms_mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
-        s = torch.as_tensor(n.ms_std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
-        g = torch.as_tensor(self.detail_gains, device=self.device)[None]
         with _autocast(self.device, self.config.amp):
-            y = self.net(p, x, d, g)
-        y = y.float() * s + m
+            y = self.net(p, x, d, self._g)
+        y = y.float() * self._s + self._m
         return y[0].cpu().numpy().astype(np.float32, copy=False)
 
     def predict_image(self, pan: np.ndarray, ms_up: np.ndarray, tile: int | None = None) -> np.ndarray:
@@ -584,14 +581,12 @@ def fit(
         ms_rr_up = upsample_t(ms_rr, r)  # (1,B,hr*r,wr*r)
     pan_rr = pan_lr[..., : hr * r, : wr * r]
     ms_ref = ms_n[..., : hr * r, : wr * r]
-    # per-band detail gains of the scene (MS scale), one network input for every step and tile
+    # the network's per-band inputs: the scene's detail gains (one for every step and tile) and the
+    # PAN detail of the full-resolution and reduced-resolution PANs
+    valid_ms_t = torch.as_tensor(valid_ms, dtype=torch.float32, device=dev)[None, None]
     with torch.no_grad():
-        pan_lr_bands = mtf_degrade_t(pan_n.expand(-1, b, -1, -1), gains, r)  # through each band's MTF
-    gains_t = detail_gains(pan_lr_bands, ms_n, torch.as_tensor(valid_ms, device=dev)[None, None])  # (1, B)
-    del pan_lr_bands
-    with torch.no_grad():
+        detail_fr, gains_t = detail_inputs(pan_n, ms_n, gains, r, valid_ms_t)  # (1,B,H,W), (1,B)
         detail_rr = pan_detail_t(pan_rr, gains, r)  # (1, B, hr*r, wr*r)
-        detail_fr = pan_detail_t(pan_n, gains, r)  # (1, B, H, W)
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
@@ -630,7 +625,6 @@ def fit(
     halo = UPSAMPLE_HALO
     ms_pad = symmetric_pad(ms_n, halo, halo, halo, halo)
     valid_t = torch.as_tensor(valid, dtype=torch.float32, device=dev)[None, None]
-    valid_ms_t = torch.as_tensor(valid_ms, dtype=torch.float32, device=dev)[None, None]
 
     def rr_batch():
         pos = [samp_rr.sample(rng) for _ in range(cfg.batch)]

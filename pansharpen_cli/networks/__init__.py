@@ -1,9 +1,10 @@
 """Fusion networks and their registry.
 
-Every network maps ``(pan (N, 1, H, W), ms_up (N, C, H, W), gains (N, C) or None) -> fused (N, C, H,
-W)`` on normalised inputs, is residual on ``ms_up`` and band-agnostic (the same weights for any C);
-``gains`` are the per-band detail gains of the scene (:func:`pansharpen_cli.torch_ops.detail_gains`),
-which a network may use or ignore. Each instance has:
+Every network maps ``(pan (N, 1, H, W), ms_up (N, C, H, W), detail (N, C, H, W) or None, gains (N, C)
+or None) -> fused (N, C, H, W)`` on normalised inputs, is residual on ``ms_up`` and band-agnostic (the
+same weights for any C); ``detail`` and ``gains`` are the per-band PAN detail and detail gains of the
+scene (:func:`pansharpen_cli.torch_ops.detail_inputs`), which a network may use or ignore. Each
+instance has:
 
 - ``arch``: its registry name;
 - ``receptive_field``: the exact radius, in fine pixels, of the output's dependence on the inputs
