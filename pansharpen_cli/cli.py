@@ -302,6 +302,15 @@ def fuse(
             rich_help_panel=ZS_PANEL,
         ),
     ] = None,
+    register: Annotated[
+        bool | None,
+        typer.Option(
+            "--register/--no-register",
+            help="zeroshot: measure the residual MS-PAN shift and move the PAN onto the MS by it "
+            "(default on; the report and the output's tags give the shift).",
+            rich_help_panel=ZS_PANEL,
+        ),
+    ] = None,
     report: Annotated[
         Path | None, typer.Option(help="zeroshot: write a JSON report of the run here.")
     ] = None,
@@ -361,6 +370,7 @@ def fuse(
                 "w_spectral": w_spectral,
                 "w_spatial": w_spatial,
                 "w_corr": w_corr,
+                "register": register,
             }
             cfg = ZeroShotConfig(seed=seed, amp=amp, **{k: v for k, v in tuned.items() if v is not None})
             if arch is not None:

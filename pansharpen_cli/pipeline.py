@@ -373,6 +373,7 @@ def fuse(
             log.warning(w)
         for n in g.notes:
             log.info(n)
+        notes = list(g.notes)
         log.info(
             "fusing %d bands at ratio %d (measured %.4f x %.4f) with %s; output %dx%d %s",
             reader.n_bands,
@@ -390,11 +391,16 @@ def fuse(
         report: dict[str, Any] = {}
         extra: dict[str, Any] = {}
         if opts.method == "zeroshot":
+            from .registration import describe as describe_registration
             from .zeroshot_runner import prepare_zeroshot
 
             t0 = time.perf_counter()
             fuser, halo, report, extra = prepare_zeroshot(reader, rad, stats, opts, progress)
             seconds["train"] = time.perf_counter() - t0
+            said = describe_registration(report["zeroshot"].get("registration"))
+            if said is not None:
+                (warns if said[1] else notes).append(said[0])
+                log.log(logging.WARNING if said[1] else logging.INFO, said[0])
         else:
             fuser, halo = _classical_fuser(opts.method, g.ratio, stats, rad), HALO
         tiles = plan_tiles(g.ms_height, g.ms_width, opts.tile, halo)
@@ -432,7 +438,7 @@ def fuse(
         bands=reader.n_bands,
         seconds=seconds,
         warnings=warns,
-        notes=list(g.notes),
+        notes=notes,
         report=report,
     )
 

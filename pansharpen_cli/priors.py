@@ -323,8 +323,9 @@ class SimSettings:
         sharpen_sigma: range of the unsharp-mask Gaussian sigma, fine pixels.
         mtf_gain: range of the per-band Nyquist gain of the MS MTF.
         p_shift: probability that the MS (and the reference, which keeps the MS geometry) is
-            shifted against the PAN, as real pairs are misregistered ...
-        max_shift: ... by up to this fraction of an MS pixel along each axis.
+            shifted against the PAN, as real pairs stay misregistered after ``fuse`` has measured
+            and removed their global shift (:mod:`registration`) ...
+        max_shift: ... by up to this fraction of an MS pixel along each axis (the residual).
         pan_min_fraction: the PAN mixes a random subset of at least this fraction of the bands.
         p_foreign: probability that a band outside the PAN's subset is mixed (30-100%) with a band
             made from another window of the image: detail the PAN does not predict.
@@ -352,7 +353,7 @@ class SimSettings:
     sharpen_sigma: tuple[float, float] = (0.7, 2.0)
     mtf_gain: tuple[float, float] = (0.15, 0.45)
     p_shift: float = 0.5
-    max_shift: float = 0.5
+    max_shift: float = 0.1
     pan_min_fraction: float = 0.5
     p_foreign: float = 0.25
     p_invert: float = 0.1

@@ -4,7 +4,10 @@ No I/O, no printing, no device choice: the caller passes arrays, a :class:`ZeroS
 ``torch.device``, and gets a :class:`ZeroShotModel` that fuses tiles (DESIGN.md section 4).
 
 Stage I
-    1. Normalise: per-band MS mean/std and PAN mean/std over valid pixels.
+    1. Normalise: per-band MS mean/std and PAN mean/std over valid pixels. Register: measure the
+       residual MS-PAN shift (:mod:`registration`) and move the PAN onto the MS by it, for the
+       fit and for inference (the fused image keeps the MS's geometry, as the reduced-resolution
+       reference does; ``register=False`` leaves the PAN as it is).
     2. Spectral response PAN ~ f(MS) at MS scale (PAN MTF-degraded to the MS grid): a linear fit
        with bias and a tiny per-pixel MLP; the one with the lower error on held-out pixels is kept.
     3. Warm-up on the reduced-resolution (Wald) pair: PAN and MS degraded by the ratio with their
@@ -37,6 +40,7 @@ from torch import nn
 
 from . import networks
 from .degradation import UPSAMPLE_HALO
+from .registration import Registration, estimate_shift, shift_halo, shift_t
 from .torch_ops import detail_halo, detail_inputs, mtf_degrade_t, pan_detail_t, symmetric_pad, upsample_t
 
 __all__ = ["ZeroShotConfig", "ZeroShotModel", "SpectralResponse", "fit"]
@@ -79,6 +83,8 @@ class ZeroShotConfig:
             pixels a side (``corr_extra`` 0: the window of the D_rho index).
         reference_bands: band count for which ``warmup`` and ``iterations`` are stated; scenes with
             fewer bands get proportionally more steps (at most 2x), see :func:`scaled_steps`.
+        register: measure the residual shift between the MS and the PAN and move the PAN onto the
+            MS by it (:func:`registration.estimate_shift`); the report gives the shift.
     """
 
     arch: str = networks.DEFAULT_ARCH
@@ -103,6 +109,7 @@ class ZeroShotConfig:
     reference_bands: int = 8
     w_corr: float = 1.0
     corr_extra: int = 0
+    register: bool = True
 
     def __post_init__(self) -> None:
         checks = [
@@ -187,6 +194,7 @@ class ZeroShotModel:
         ratio: the PAN/MS ratio it was fitted for.
         ms_gains: the MS bands' Nyquist MTF gains (they define the PAN detail each band gets).
         detail_gains: (B,) float32 per-band detail gains measured on the scene.
+        shift: (dy, dx) in fine pixels by which the PAN is moved onto the MS before fusion.
     """
 
     def __init__(
@@ -200,6 +208,7 @@ class ZeroShotModel:
         detail_gains: Sequence[float],
         response: SpectralResponse | None = None,
         report: dict[str, Any] | None = None,
+        shift: Sequence[float] = (0.0, 0.0),
     ) -> None:
         self.net = net.to(device).eval()
         self.norm = norm
@@ -216,7 +225,10 @@ class ZeroShotModel:
         self.response = response
         self._report = report or {}
         self.receptive_field = int(net.receptive_field)
+        self.shift = (float(shift[0]), float(shift[1]))
         self.halo = self.receptive_field + detail_halo(self.ratio)
+        if self.shift != (0.0, 0.0):
+            self.halo += shift_halo(*self.shift)
         self._m = torch.as_tensor(norm.ms_mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
         self._s = torch.as_tensor(norm.ms_std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
         self._g = torch.as_tensor(self.detail_gains, device=device)[None]
@@ -235,7 +247,10 @@ class ZeroShotModel:
         n = self.norm
         p = torch.as_tensor(np.asarray(pan, np.float32), device=self.device)[None]
         x = torch.as_tensor(np.asarray(ms_up, np.float32), device=self.device)[None]
-        return (p - n.pan_mean) / n.pan_std, (x - self._m) / self._s
+        p = (p - n.pan_mean) / n.pan_std
+        if self.shift != (0.0, 0.0):
+            p = shift_t(p, *self.shift)
+        return p, (x - self._m) / self._s
 
     def _detail(self, pan_n: torch.Tensor) -> torch.Tensor:
         """Per-band PAN detail of a normalised (1, 1, h, w) PAN, h and w padded (symmetrically, at the
@@ -323,6 +338,7 @@ class ZeroShotModel:
         rep["normalisation"] = self.norm.as_dict()
         rep["detail_gains"] = [float(v) for v in self.detail_gains]
         rep["ms_gains"] = list(self.ms_gains)
+        rep["shift_pan_pixels"] = list(self.shift)
         return rep
 
     def state_dict(self) -> dict[str, torch.Tensor]:
@@ -341,6 +357,7 @@ class ZeroShotModel:
                 "ms_gains": list(self.ms_gains),
                 "detail_gains": [float(v) for v in self.detail_gains],
                 "ratio": self.ratio,
+                "shift": list(self.shift),
                 "zeroshot_config": asdict(self.config),
             },
             str(path),
@@ -367,6 +384,7 @@ class ZeroShotModel:
             device,
             ms_gains=d["ms_gains"],
             detail_gains=d["detail_gains"],
+            shift=d.get("shift", (0.0, 0.0)),
         )
 
 
@@ -573,6 +591,26 @@ def fit(
     )[None]  # (1,B,hm,wm)
     gains = [float(g) for g in ms_gains]
 
+    # -- registration: move the PAN onto the MS by the residual shift -------------------------------
+    registration: Registration | None = None
+    shift = (0.0, 0.0)
+    if cfg.register:
+        with torch.no_grad():
+            registration = estimate_shift(
+                mtf_degrade_t(pan_n, [float(np.mean(gains))], r),
+                ms_n,
+                torch.as_tensor(valid_ms, dtype=torch.float32, device=dev)[None, None],
+            )
+        shift = (registration.shift[0] * r, registration.shift[1] * r)
+        if registration.applied:
+            with torch.no_grad():
+                pan_n = shift_t(pan_n, *shift)
+            if not valid.all():  # the moved PAN reads its neighbours: erode the mask by that reach
+                k = shift_halo(*shift)
+                inv = torch.as_tensor(~valid, dtype=torch.float32)[None, None]
+                valid = F.max_pool2d(F.pad(inv, (k,) * 4), 2 * k + 1, 1)[0, 0].numpy() < 0.5
+                valid_ms = _block_all(valid, r)
+
     # -- reduced-resolution pair, spectral response ---------------------------------------------
     with torch.no_grad():
         pan_lr = mtf_degrade_t(pan_n, [float(pan_gain)], r)  # (1,1,hm,wm): PAN at MS scale = RR PAN
@@ -777,6 +815,7 @@ def fit(
         "steps": {"warmup": warmup_steps, "train": train_steps},
         "device": str(dev),
         "pretrained": init_state is not None,
+        "registration": None if registration is None else registration.as_dict(r),
     }
     return ZeroShotModel(
         net,
@@ -788,4 +827,5 @@ def fit(
         detail_gains=gains_t[0].cpu().numpy(),
         response=response,
         report=report,
+        shift=shift,
     )

@@ -131,5 +131,8 @@ def prepare_zeroshot(
         "seed": cfg.seed,
         "arch": cfg.arch,
         "device": str(device),
+        "register": cfg.register,
     }
+    if cfg.register:  # rows, columns, in PAN pixels: how far the PAN was moved onto the MS
+        tags["registration_shift_pan_pixels"] = [round(v, 3) for v in model.shift]
     return fuser, halo, report, tags

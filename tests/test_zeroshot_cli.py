@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import rasterio
 import torch
+from rasterio.transform import Affine
 from typer.testing import CliRunner
 
 from pansharpen_cli.cli import app
@@ -192,6 +193,7 @@ def test_cli_zeroshot_tuning_options_reach_the_run(tmp_path):
     args = ["fuse", str(pan), str(ms), str(out), "--weights", "none", "--device", "cpu", "-q"]
     tuning = ["--iterations", "4", "--warmup", "2", "--p-full", "0.5", "--lr-rr", "2e-3", "--lr-fr", "1e-4"]
     tuning += ["--crop", "32", "--batch", "2", "--w-spectral", "0.5", "--w-spatial", "0", "--w-corr", "2"]
+    tuning += ["--no-register"]
     res = runner.invoke(app, [*args, *tuning, "--arch", "bandwise-resnet", "--report", str(rep)])
     assert res.exit_code == 0, res.output
     r = json.loads(rep.read_text())["zeroshot"]
@@ -204,6 +206,7 @@ def test_cli_zeroshot_tuning_options_reach_the_run(tmp_path):
         0,
         2,
     )
+    assert st["register"] is False and r["registration"] is None and r["shift_pan_pixels"] == [0.0, 0.0]
     assert r["steps"] == {"warmup": 4, "train": 8}  # 4 bands: twice the 8-band budget
     assert len(r["detail_gains"]) == 4 and all(np.isfinite(r["detail_gains"]))
     with rasterio.open(out) as o:
@@ -211,3 +214,27 @@ def test_cli_zeroshot_tuning_options_reach_the_run(tmp_path):
     for bad, hint in ((["--arch", "no-such-net"], "--arch"), (["--p-full", "1.5"], "--p-full")):
         res = runner.invoke(app, [*args, "--overwrite", *bad])
         assert res.exit_code == 2 and hint in res.output and "Traceback" not in res.output, res.output
+
+
+def test_misregistered_pair_is_registered_reported_and_tagged(tmp_path):
+    """MS content offset from the PAN by (2, -1.2) PAN pixels under aligned geotransforms."""
+    from tests.test_registration import _misregistered
+
+    pan_a, ms_a, _ = _misregistered((2.0, -1.2), size=128)
+    t = Affine(0.5, 0, 500000.0, 0, -0.5, 4000000.0)
+    pan = write_tif(tmp_path / "pan.tif", pan_a, t, dtype="float32")
+    ms = write_tif(tmp_path / "ms.tif", ms_a, t @ Affine.scale(4), dtype="float32")
+    out, rep = tmp_path / "o.tif", tmp_path / "r.json"
+    args = ["fuse", str(pan), str(ms), str(out), "--weights", "none", "--device", "cpu", "-q"]
+    res = runner.invoke(
+        app, [*args, "--iterations", "2", "--warmup", "2", "--crop", "32", "--report", str(rep)]
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(rep.read_text())
+    reg = doc["zeroshot"]["registration"]
+    assert reg["applied"] and np.allclose(reg["shift_pan_pixels"], (2.0, -1.2), atol=0.25)
+    assert any("misregistered by" in w for w in doc["warnings"])  # over half a PAN pixel
+    with rasterio.open(out) as o:
+        params = json.loads(o.tags()["PANSHARPEN_PARAMETERS"])
+        assert np.allclose(params["registration_shift_pan_pixels"], reg["shift_pan_pixels"], atol=1e-3)
+        assert o.transform == t  # the output stays on the PAN grid
