@@ -6,7 +6,9 @@
 Prints (and writes to ``--out``) the merged markdown tables, in the scene order of `quality.py`.
 With ``--manifest``, writes the reduced-resolution Q2n/ERGAS of every scene and variant into the
 manifest's ``benchmark`` field (the sha256 covers the .pt file only, so the manifest stays valid).
-All inputs must come from the same commit and prior: the script checks that they name one prior.
+All inputs must come from the same commit and prior: the script checks that they name one prior
+(a run of prior-free variants only, such as ``--variants zs-rand``, names none and joins any). Runs
+over the same scene join their columns (the first run's value is kept where both have one).
 """
 
 from __future__ import annotations
@@ -36,8 +38,16 @@ def merge(paths: list[Path]) -> tuple[dict, str | None]:
     priors = set()
     for p in paths:
         doc = json.loads(p.read_text(encoding="utf-8"))
-        priors.add(doc.get("prior"))
-        scenes.update(doc["scenes"])
+        if doc.get("prior") is not None:  # a run of prior-free variants only (zs-rand) names none
+            priors.add(doc["prior"])
+        for name, res in doc["scenes"].items():
+            if name not in scenes:
+                scenes[name] = res
+                continue
+            # the same scene from another run (other variants): join the columns
+            for part in ("rr", "fr", "seconds"):
+                for k, v in res.get(part, {}).items():
+                    scenes[name].setdefault(part, {}).setdefault(k, v)
     if len(priors) > 1:
         raise SystemExit(f"expected runs with one prior, got {sorted(map(str, priors))}")
     ordered = {k: scenes[k] for k in SCENES if k in scenes}

@@ -338,6 +338,11 @@ class SimSettings:
         min_std: ... and its standard deviation (all channels, [0, 1] units) is at least this
             (flat crops would blow up the per-band normalisation).
         cache_mb: memory for loaded source images (least recently used are dropped).
+        scene_scale: after the per-sample normalisation, the sample is scaled by a factor drawn
+            log-uniformly from this range (each band by that factor times 0.8 to 1.25) ...
+        scene_offset: ... and offset by up to this much (the bands by the PAN's offset plus up to
+            half of it): ``fuse`` normalises by the whole scene's statistics, under which a crop has
+            less than unit spread and a mean away from 0, and the prior must see crops like that.
     """
 
     crop: int = 64
@@ -362,6 +367,8 @@ class SimSettings:
     min_valid: float = 0.95
     min_std: float = 0.03
     cache_mb: int = 512
+    scene_scale: tuple[float, float] = (0.25, 1.0)
+    scene_offset: float = 1.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ratios", tuple(int(r) for r in self.ratios))
@@ -694,6 +701,27 @@ def _batch_for_step(sampler: TripletSampler, seed: int, step: int, batch: int) -
     return _stack([sampler.sample(rng, bands=c, ratio=r) for _ in range(batch)])
 
 
+def scene_jitter(
+    pan_n: torch.Tensor, ms_n: torch.Tensor, ref_n: torch.Tensor, sim: SimSettings, rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-sample scale and offset of normalised (PAN, MS, reference), see ``SimSettings.scene_scale``.
+
+    The MS and its reference get the same per-band transform, so the reference stays the MS's.
+    """
+    n, c = ms_n.shape[:2]
+    lo, hi = sim.scene_scale
+    k = np.exp(rng.uniform(np.log(lo), np.log(hi), n))
+    kb = k[:, None] * np.exp(rng.uniform(np.log(0.8), np.log(1.25), (n, c)))
+    op = rng.uniform(-sim.scene_offset, sim.scene_offset, n)
+    ob = op[:, None] + rng.uniform(-0.5, 0.5, (n, c)) * sim.scene_offset
+
+    def t(a: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+        return torch.as_tensor(a, dtype=like.dtype, device=like.device).view(n, -1, 1, 1)
+
+    kp, opp, kbt, obt = t(k, pan_n), t(op, pan_n), t(kb, ms_n), t(ob, ms_n)
+    return pan_n * kp + opp, ms_n * kbt + obt, ref_n * kbt + obt
+
+
 def _lr_at(lr: float, step: int, steps: int, cosine: bool) -> float:
     if not cosine or steps <= 1:
         return lr
@@ -836,6 +864,7 @@ def pretrain(
         while step < steps:
             b = _batch_for_step(sampler, seed, step, batch)
             pan_n, ms_n, ref_n, _, _ = normalise(b)
+            pan_n, ms_n, ref_n = scene_jitter(pan_n, ms_n, ref_n, sim, np.random.default_rng((seed, step, 7)))
             pan_n, ms_n, ref_n = pan_n.to(dev), ms_n.to(dev), ref_n.to(dev)
             with torch.no_grad():
                 ms_up = upsample_t(ms_n, b.ratio)
