@@ -334,3 +334,22 @@ def test_generator_misregisters_the_ms_and_its_reference_against_the_pan() -> No
     aligned = mean_corr(p_shift=0.0)
     shifted = mean_corr(p_shift=1.0, max_shift=0.5)
     assert aligned > 0.95 and shifted < aligned - 0.02
+
+
+def test_scene_jitter_moves_the_statistics_and_keeps_the_reference_the_ms() -> None:
+    sim = priors.SimSettings()
+    g = torch.Generator().manual_seed(0)
+    pan, ms, ref = (torch.randn(s, generator=g) for s in ((6, 1, 32, 32), (6, 4, 8, 8), (6, 4, 32, 32)))
+    a = priors.scene_jitter(pan, ms, ref, sim, np.random.default_rng(3))
+    b = priors.scene_jitter(pan, ms, ref, sim, np.random.default_rng(3))
+    for x, y in zip(a, b, strict=True):
+        torch.testing.assert_close(x, y)  # reproducible from the seed
+    p2, m2, r2 = a
+    k = p2.std(dim=(1, 2, 3)) / pan.std(dim=(1, 2, 3))
+    lo, hi = sim.scene_scale
+    assert ((k > lo * 0.99) & (k < hi * 1.01)).all() and k.min() < 0.8  # spread below 1 as in a scene
+    assert p2.mean(dim=(1, 2, 3)).abs().max() > 0.1  # means away from 0
+    # one affine map per sample and band takes the MS to its jittered self and the reference to its own
+    scale = (m2[..., 0, 0] - m2[..., 0, 1]) / (ms[..., 0, 0] - ms[..., 0, 1])
+    off = m2[..., 0, 0] - scale * ms[..., 0, 0]
+    torch.testing.assert_close(r2, ref * scale[..., None, None] + off[..., None, None], atol=1e-4, rtol=1e-4)
