@@ -83,7 +83,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoint", default=None, help="checkpoint (default: bench/out/pretrain/NAME.ckpt)")
     ap.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     ap.add_argument("--log", default=None, help="loss log TSV (default: bench/out/pretrain/NAME.log.tsv)")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=JSON",
+        help="override a generator setting (priors.SimSettings field; experiments, the defaults ship)",
+    )
     args = ap.parse_args(argv)
+    overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
 
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -129,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         resume=ckpt if args.resume else None,
         progress=progress,
         log=log_path,
+        settings=overrides or None,
     )
     man = res["manifest"]
     losses = np.array(res["losses"], dtype=np.float64).reshape(-1, 3)

@@ -44,7 +44,7 @@ import torch
 from scipy import ndimage
 
 from . import __version__
-from .degradation import kernel_half_width, mtf_degrade
+from .degradation import kernel_half_width, mtf_degrade, mtf_filter
 from .errors import InputFileError, OptionError, WeightsError
 
 logger = logging.getLogger(__name__)
@@ -326,6 +326,8 @@ class SimSettings:
             shifted against the PAN, as real pairs stay misregistered after ``fuse`` has measured
             and removed their global shift (:mod:`registration`) ...
         max_shift: ... by up to this fraction of an MS pixel along each axis (the residual).
+        pan_mtf: range of the Nyquist gain (at the MS's Nyquist) of the PAN's own MTF against the
+            reference (1: as sharp as the reference).
         pan_min_fraction: the PAN mixes a random subset of at least this fraction of the bands.
         p_foreign: probability that a band outside the PAN's subset is mixed (30-100%) with a band
             made from another window of the image: detail the PAN does not predict.
@@ -360,6 +362,7 @@ class SimSettings:
     p_shift: float = 0.5
     max_shift: float = 0.1
     pan_min_fraction: float = 0.5
+    pan_mtf: tuple[float, float] = (0.35, 1.0)
     p_foreign: float = 0.25
     p_invert: float = 0.1
     pan_noise: tuple[float, float] = (0.0, 0.01)
@@ -484,7 +487,13 @@ class TripletSampler:
             elif u < st.p_foreign + st.p_invert:
                 ref[band] = float(ref[band].max()) - ref[band]
         inner = ref[:, margin : margin + size, margin : margin + size]
-        pan = np.tensordot(w, inner[subset], axes=1)[None]
+        # PAN: blurred against the reference by its own MTF (the PAN of a reduced-resolution pair is
+        # the PAN degraded with the PAN's MTF, less sharp than the MS it has to predict)
+        pan = np.tensordot(w, ref[subset], axes=1)[None]
+        g_pan = float(_u(rng, st.pan_mtf))
+        if g_pan < 0.99:
+            pan = mtf_filter(pan, [g_pan], r)
+        pan = pan[:, margin : margin + size, margin : margin + size]
         pan = pan + _u(rng, st.pan_noise) * rng.standard_normal(pan.shape)
         # MS: per-band MTF and decimation with the tool's geometry, plus noise
         # MS misregistered against the PAN (real pairs are off by a fraction of an MS pixel): the
