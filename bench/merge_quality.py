@@ -30,6 +30,7 @@ VARIANT_TEXT = {
     "zs-q": "prior, a quarter of the warm-up and stage II steps",
     "zs-0": "prior, no adaptation (--iterations 0)",
     "zs-rand": "random init (--weights none), default settings",
+    "zs-glp": "the untrained network (--weights none --iterations 0): MTF-GLP with the scene's detail gains",
 }
 
 

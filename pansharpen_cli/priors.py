@@ -326,8 +326,10 @@ class SimSettings:
             shifted against the PAN, as real pairs stay misregistered after ``fuse`` has measured
             and removed their global shift (:mod:`registration`) ...
         max_shift: ... by up to this fraction of an MS pixel along each axis (the residual).
-        pan_mtf: range of the Nyquist gain (at the MS's Nyquist) of the PAN's own MTF against the
-            reference (1: as sharp as the reference).
+        p_pan_mtf: probability that the PAN is blurred by its own MTF against the reference ...
+        pan_mtf: ... with a Nyquist gain (at the MS's Nyquist) in this range. Off by default:
+            always on with (0.35, 1) it lifted the prior alone at ratios 2 and 3 but lowered it at
+            ratio 4, and a quarter-budget adaptation from it did worse (docs/priors.md).
         pan_min_fraction: the PAN mixes a random subset of at least this fraction of the bands.
         p_foreign: probability that a band outside the PAN's subset is mixed (30-100%) with a band
             made from another window of the image: detail the PAN does not predict.
@@ -362,6 +364,7 @@ class SimSettings:
     p_shift: float = 0.5
     max_shift: float = 0.1
     pan_min_fraction: float = 0.5
+    p_pan_mtf: float = 0.0
     pan_mtf: tuple[float, float] = (0.35, 1.0)
     p_foreign: float = 0.25
     p_invert: float = 0.1
@@ -489,11 +492,13 @@ class TripletSampler:
         inner = ref[:, margin : margin + size, margin : margin + size]
         # PAN: blurred against the reference by its own MTF (the PAN of a reduced-resolution pair is
         # the PAN degraded with the PAN's MTF, less sharp than the MS it has to predict)
-        pan = np.tensordot(w, ref[subset], axes=1)[None]
-        g_pan = float(_u(rng, st.pan_mtf))
-        if g_pan < 0.99:
-            pan = mtf_filter(pan, [g_pan], r)
-        pan = pan[:, margin : margin + size, margin : margin + size]
+        if st.p_pan_mtf > 0 and rng.random() < st.p_pan_mtf:
+            pan = np.tensordot(w, ref[subset], axes=1)[None]
+            pan = mtf_filter(pan, [float(_u(rng, st.pan_mtf))], r)[
+                :, margin : margin + size, margin : margin + size
+            ]
+        else:
+            pan = np.tensordot(w, inner[subset], axes=1)[None]
         pan = pan + _u(rng, st.pan_noise) * rng.standard_normal(pan.shape)
         # MS: per-band MTF and decimation with the tool's geometry, plus noise
         # MS misregistered against the PAN (real pairs are off by a fraction of an MS pixel): the
