@@ -365,7 +365,7 @@ class SimSettings:
     max_shift: float = 0.1
     pan_min_fraction: float = 0.5
     p_pan_mtf: float = 0.0
-    pan_mtf: tuple[float, float] = (0.35, 1.0)
+    pan_mtf: tuple[float, float] = (0.35, 0.99)
     p_foreign: float = 0.25
     p_invert: float = 0.1
     pan_noise: tuple[float, float] = (0.0, 0.01)
@@ -402,6 +402,16 @@ class SimSettings:
         z0, z1 = self.zoom
         if not 0.0 < z0 <= z1 <= 1.0:
             raise OptionError(f"expected a zoom range within (0, 1], got {self.zoom}")
+        p0, p1 = self.pan_mtf
+        if not (0.0 <= self.p_pan_mtf <= 1.0 and 0.0 < p0 <= p1 < 1.0):
+            raise OptionError(
+                f"expected p_pan_mtf in [0, 1] and PAN MTF gains within (0, 1), got {self.p_pan_mtf}, {self.pan_mtf}"
+            )
+        k0, k1 = self.scene_scale
+        if not (0.0 < k0 <= k1 and self.scene_offset >= 0.0):
+            raise OptionError(
+                f"expected 0 < scene_scale min <= max and scene_offset >= 0, got {self.scene_scale}, {self.scene_offset}"
+            )
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly dict (tuples as lists)."""

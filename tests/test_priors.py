@@ -353,3 +353,23 @@ def test_scene_jitter_moves_the_statistics_and_keeps_the_reference_the_ms() -> N
     scale = (m2[..., 0, 0] - m2[..., 0, 1]) / (ms[..., 0, 0] - ms[..., 0, 1])
     off = m2[..., 0, 0] - scale * ms[..., 0, 0]
     torch.testing.assert_close(r2, ref * scale[..., None, None] + off[..., None, None], atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "bad", [{"pan_mtf": (0.5, 1.2)}, {"p_pan_mtf": 2.0}, {"scene_scale": (0.0, 1.0)}, {"scene_offset": -1.0}]
+)
+def test_bad_generator_settings_are_clear_errors(bad) -> None:
+    with pytest.raises(OptionError, match="expected"):
+        priors.SimSettings(**bad)
+
+
+def test_pan_blur_makes_the_pan_less_sharp_than_its_reference_mix() -> None:
+    from scipy import ndimage
+
+    def hp_energy(**kw) -> float:
+        sampler = priors.TripletSampler(_images(), priors.SimSettings(crop=32, p_shift=0.0, **kw))
+        t = sampler.sample(np.random.default_rng(5), bands=4, ratio=4)  # the same crop and PAN mix
+        p = t.pan[0] - ndimage.uniform_filter(t.pan[0], 3, mode="reflect")
+        return float((p**2).mean())
+
+    assert hp_energy(p_pan_mtf=1.0, pan_mtf=(0.2, 0.21)) < 0.5 * hp_energy()
