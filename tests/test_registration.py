@@ -91,3 +91,16 @@ def test_fit_registers_the_pan_and_fuses_better_tiles_unchanged() -> None:
     err_off = np.sqrt(((fused_off - truth)[:, c, c] ** 2).mean())
     assert err_on < 0.8 * err_off
     np.testing.assert_allclose(on.predict_image(pan, ms_up, tile=24), fused_on, atol=1e-4, rtol=1e-5)
+
+
+def test_fit_registers_a_scene_with_a_nodata_strip() -> None:
+    pan, ms, _ = _misregistered((2.0, -1.2), size=128)
+    valid = np.ones(pan.shape[1:], bool)
+    valid[:, :24] = False  # 6 MS pixels of nodata on the left, filled as the pipeline fills them
+    pan[:, ~valid] = pan[:, valid].mean()
+    ms[:, :, :6] = ms[:, :, 6:].mean(axis=(1, 2), keepdims=True)
+    cfg = zeroshot.ZeroShotConfig(warmup=4, iterations=4, crop=32, batch=2, response_steps=10, eval_every=2)
+    model = zeroshot.fit(pan, ms, RATIO, GAINS, 0.15, valid=valid, config=cfg, device=CPU)
+    assert model.report()["registration"]["applied"]
+    np.testing.assert_allclose(model.shift, (2.0, -1.2), atol=0.3)
+    assert np.isfinite(model.predict_image(pan, upsample(ms, RATIO))).all()
