@@ -77,20 +77,23 @@ class Registration:
     """What :func:`estimate_shift` found, on the MS grid.
 
     Attributes:
-        shift: (dy, dx) in MS pixels that move the PAN onto the MS (0, 0 when not applied).
-        measured: the shift the phase correlation found, applied or not.
+        measured: (dy, dx) in MS pixels, the shift the phase correlation found, applied or not.
         corr_before: high-pass correlation of PAN and synthesised PAN as given.
         corr_after: the same after moving the PAN by ``measured``.
         applied: whether ``shift`` is the measured one.
         reason: why it was not applied (empty when applied).
     """
 
-    shift: tuple[float, float]
     measured: tuple[float, float]
     corr_before: float
     corr_after: float
     applied: bool
     reason: str = ""
+
+    @property
+    def shift(self) -> tuple[float, float]:
+        """(dy, dx) in MS pixels that move the PAN onto the MS: ``measured`` when applied, else 0."""
+        return self.measured if self.applied else (0.0, 0.0)
 
     def as_dict(self, ratio: int = 1) -> dict:
         """JSON-ready, with the shift also in PAN pixels for ``ratio``."""
@@ -138,7 +141,7 @@ def estimate_shift(
     h, w = ms.shape[-2:]
     zero = (0.0, 0.0)
     if h < 16 or w < 16:
-        return Registration(zero, zero, 0.0, 0.0, False, "image smaller than 16x16 MS pixels")
+        return Registration(zero, 0.0, 0.0, False, "image smaller than 16x16 MS pixels")
     p = pan_lr.detach().double().cpu()[0, 0]  # small (the MS grid), so on the CPU in float64
     m = ms.detach().double().cpu()[0]
     v = torch.ones_like(p) if valid is None else valid.detach().double().cpu()[0, 0]
@@ -147,7 +150,7 @@ def estimate_shift(
     v = -F.max_pool2d(-F.pad(v[None, None], (rad,) * 4, value=0.0), 2 * rad + 1, 1)[0, 0]
     sel = v > 0.5
     if int(sel.sum()) < 256:
-        return Registration(zero, zero, 0.0, 0.0, False, "fewer than 256 valid MS pixels")
+        return Registration(zero, 0.0, 0.0, False, "fewer than 256 valid MS pixels")
     a = torch.cat([m[:, sel].T, torch.ones(int(sel.sum()), 1, dtype=m.dtype)], 1)
     coef = torch.linalg.lstsq(a, p[sel][:, None]).solution[:, 0]
     synth = torch.einsum("b,bhw->hw", coef[:-1], m) + coef[-1]
@@ -162,10 +165,10 @@ def estimate_shift(
     after = _corr(hs, moved, v)
     if max(abs(dy), abs(dx)) > max_shift:
         reason = f"measured shift beyond {max_shift:g} MS pixel: check the geotransforms"
-        return Registration(zero, (dy, dx), before, after, False, reason)
+        return Registration((dy, dx), before, after, False, reason)
     if after <= before:
-        return Registration(zero, (dy, dx), before, after, False, "the shift does not raise the correlation")
-    return Registration((dy, dx), (dy, dx), before, after, True)
+        return Registration((dy, dx), before, after, False, "the shift does not raise the correlation")
+    return Registration((dy, dx), before, after, True)
 
 
 #: Applied shifts larger than this, in PAN pixels, are reported as warnings (notes below it).
