@@ -356,7 +356,16 @@ def test_scene_jitter_moves_the_statistics_and_keeps_the_reference_the_ms() -> N
 
 
 @pytest.mark.parametrize(
-    "bad", [{"pan_mtf": (0.5, 1.2)}, {"p_pan_mtf": 2.0}, {"scene_scale": (0.0, 1.0)}, {"scene_offset": -1.0}]
+    "bad",
+    [
+        {"pan_mtf": (0.5, 1.2)},
+        {"p_pan_mtf": 2.0},
+        {"scene_scale": (0.0, 1.0)},
+        {"scene_offset": -1.0},
+        {"p_pan_hidden": 1.5},
+        {"pan_hidden": (0.6, 0.2)},
+        {"pan_hidden_foreign": -0.1},
+    ],
 )
 def test_bad_generator_settings_are_clear_errors(bad) -> None:
     with pytest.raises(OptionError, match="expected"):
@@ -373,3 +382,22 @@ def test_pan_blur_makes_the_pan_less_sharp_than_its_reference_mix() -> None:
         return float((p**2).mean())
 
     assert hp_energy(p_pan_mtf=1.0, pan_mtf=(0.2, 0.21)) < 0.5 * hp_energy()
+
+
+def test_pan_hidden_band_makes_the_reference_less_predictable_from_the_pan() -> None:
+    from pansharpen_cli.metrics import d_rho
+
+    def mean_drho(**kw) -> float:
+        opts = dict(crop=48, ratios=(2,), bands=(4, 4), p_shift=0.0, pan_noise=(0.0, 0.0), **kw)
+        ts = list(islice(priors.iter_triplets(_images(), seed=3, **opts), 12))
+        for t in ts:
+            assert t.pan.shape == (1, 48, 48) and np.isfinite(t.pan).all()
+        return float(np.mean([d_rho(t.pan, t.reference, 2) for t in ts]))
+
+    pure = mean_drho()
+    hidden = mean_drho(p_pan_hidden=1.0, pan_hidden=(0.5, 0.6), pan_hidden_foreign=1.0)
+    assert hidden > pure + 0.05
+    # off (the default) draws nothing more: the stream is the one without the option
+    a = next(priors.iter_triplets(_images(), seed=4, crop=48))
+    b = next(priors.iter_triplets(_images(), seed=4, crop=48, p_pan_hidden=0.0, pan_hidden=(0.2, 0.3)))
+    np.testing.assert_array_equal(a.pan, b.pan)
