@@ -7,7 +7,7 @@ scenes in ``../shared/data`` (real spectra), on the CPU with one thread, for a f
 
 Usage (from the repository root)::
 
-    python bench/pretrain.py                      # the shipped prior, about 10-15 min on one core
+    python bench/pretrain.py                      # the shipped prior, about 45 min on one core
     python bench/pretrain.py --steps 50 --out /tmp/p   # a quick trial
 
 Re-run it whenever the default architecture changes. A checkpoint is written every 100 steps
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--no-scenes", action="store_true", help="scikit-image samples only")
     ap.add_argument("--arch", default=networks.DEFAULT_ARCH)
-    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--steps", type=int, default=6000)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--crop", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)

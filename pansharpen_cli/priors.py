@@ -337,8 +337,8 @@ class SimSettings:
             the MS does not share), else from the same window through its own spectral mix, jitter
             and sharpening (a PAN response the MS bands do not span). Real PANs are far less
             predictable from their MS than a pure mix: the D_rho of the reduced-resolution
-            reference against its PAN is 0.12 to 0.73 on the shared scenes, a pure mix gives a
-            median of 0.13.
+            reference against its PAN is 0.12 to 0.73 (mean 0.43) on the shared scenes, a pure mix
+            gives a mean of 0.18 (median 0.13), the defaults 0.45 (``bench/sim_stats.py``).
         p_foreign: probability that a band outside the PAN's subset is mixed (30-100%) with a band
             made from another window of the image: detail the PAN does not predict.
         p_invert: probability that a band outside the PAN's subset is inverted (max - band): detail
@@ -374,9 +374,9 @@ class SimSettings:
     pan_min_fraction: float = 0.5
     p_pan_mtf: float = 0.0
     pan_mtf: tuple[float, float] = (0.35, 0.99)
-    p_pan_hidden: float = 0.0
-    pan_hidden: tuple[float, float] = (0.1, 0.5)
-    pan_hidden_foreign: float = 0.5
+    p_pan_hidden: float = 1.0
+    pan_hidden: tuple[float, float] = (0.15, 0.8)
+    pan_hidden_foreign: float = 1.0
     p_foreign: float = 0.25
     p_invert: float = 0.1
     pan_noise: tuple[float, float] = (0.0, 0.01)
