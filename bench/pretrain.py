@@ -7,7 +7,7 @@ scenes in ``../shared/data`` (real spectra), on the CPU with one thread, for a f
 
 Usage (from the repository root)::
 
-    python bench/pretrain.py                      # the shipped prior, about 45 min on one core
+    python bench/pretrain.py                      # the shipped prior, about 35-45 min on one core
     python bench/pretrain.py --steps 50 --out /tmp/p   # a quick trial
 
 Re-run it whenever the default architecture changes. A checkpoint is written every 100 steps
