@@ -1,7 +1,7 @@
 """Merge the JSON outputs of `bench/quality.py` runs made side by side on parts of the scenes.
 
     python bench/merge_quality.py bench/out/f1/quality.json bench/out/f2/quality.json \
-        [--out bench/out/quality_merged] [--manifest pansharpen_cli/weights/prior.json --command "..."]
+        [--out bench/out/quality_merged] [--manifest weights/prior.json --command "..."]
 
 Prints (and writes to ``--out``) the merged markdown tables, in the scene order of `quality.py`.
 With ``--manifest``, writes the reduced-resolution Q2n/ERGAS of every scene and variant into the

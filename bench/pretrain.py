@@ -1,9 +1,10 @@
-"""Produce the shipped prior ``pansharpen_cli/weights/prior.pt`` (+ ``prior.json``), reproducibly.
+"""Produce the shipped prior ``weights/prior.pt`` (+ ``prior.json``), reproducibly.
 
 Trains the default network architecture (``networks.DEFAULT_ARCH``) on simulated triplets
 (:mod:`pansharpen_cli.priors`) made from the scikit-image sample images and the MS bands of the real
-scenes in ``../shared/data`` (real spectra), on the CPU with one thread, for a fixed number of steps
-(the result depends only on the settings and the seed, not on the machine's speed).
+scenes in ``../shared/data`` (real spectra, read through :mod:`pansharpen_cli.io.sources`), on the CPU
+(``--device cpu``, the default) with one thread, for a fixed number of steps (the result depends
+only on the settings and the seed, not on the machine's speed).
 
 Usage (from the repository root)::
 
@@ -30,6 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pansharpen_cli import networks, priors  # noqa: E402
+from pansharpen_cli.base.device import resolve_device  # noqa: E402
+from pansharpen_cli.io.sources import SKIMAGE_SAMPLES, resolve_sources  # noqa: E402
+from pansharpen_cli.pipeline.train import LossLog, tee  # noqa: E402
 
 #: MS files of the real scenes used as spectra (paths relative to the data folder).
 SCENE_MS = (
@@ -61,9 +65,7 @@ NOT_REDISTRIBUTABLE = ("eo1-ali", "wv3-cristianics", "qb-toulouse")
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument(
-        "--out", default=str(ROOT / "pansharpen_cli" / "weights" / "prior"), help="output stem (.pt/.json)"
-    )
+    ap.add_argument("--out", default=str(ROOT / "weights" / "prior"), help="output stem (.pt/.json)")
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"), help="folder of the real scenes")
     ap.add_argument(
         "--exclude",
@@ -80,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="auto, cpu, cuda or cuda:N (the shipped prior: cpu)")
     ap.add_argument("--checkpoint", default=None, help="checkpoint (default: bench/out/pretrain/NAME.ckpt)")
     ap.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     ap.add_argument("--log", default=None, help="loss log TSV (default: bench/out/pretrain/NAME.log.tsv)")
@@ -94,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
 
     torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     pt = out.with_suffix(".pt")
@@ -102,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     ckpt = Path(args.checkpoint) if args.checkpoint else work / f"{out.name}.ckpt"
     log_path = Path(args.log) if args.log else work / f"{out.name}.log.tsv"
 
-    sources: list[str] = [f"skimage:{n}" for n in priors.SKIMAGE_SAMPLES]
+    sources: list[str] = [f"skimage:{n}" for n in SKIMAGE_SAMPLES]
     licences = {s: SKIMAGE_LICENCE for s in sources}
     names: dict[str, str] = {}  # recorded names: scene files relative to the data folder
     if not args.no_scenes:
@@ -119,26 +123,29 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
 
-    def progress(step: int, total: int, loss: float) -> None:
+    def progress(task: str, step: int, total: int, info: dict) -> None:
         if step % 25 == 0 or step == total:
             el = time.perf_counter() - t0
-            print(f"step {step}/{total}  loss {loss:.4f}  {el:.0f} s", file=sys.stderr, flush=True)
+            print(f"step {step}/{total}  loss {info['loss']:.4f}  {el:.0f} s", file=sys.stderr, flush=True)
 
-    res = priors.pretrain(
-        sources,
+    config = priors.PretrainConfig(
         arch=args.arch,
         steps=args.steps,
         batch=args.batch,
         crop=args.crop,
         lr=args.lr,
-        device="cpu",
         seed=args.seed,
-        checkpoint=ckpt,
-        resume=ckpt if args.resume else None,
-        progress=progress,
-        log=log_path,
         settings=overrides or None,
     )
+    with LossLog(log_path, resume=args.resume) as loss_log:
+        res = priors.pretrain(
+            resolve_sources(sources),
+            config,
+            device=device,
+            checkpoint=ckpt,
+            resume=ckpt if args.resume else None,
+            progress=tee(loss_log, progress),
+        )
     man = res["manifest"]
     losses = np.array(res["losses"], dtype=np.float64).reshape(-1, 3)
     curve = []
@@ -166,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     man["description"] = (
         "Band-agnostic spatial-spectral prior for zero-shot pansharpening, pretrained on simulated "
-        "PAN/MS/reference triplets (see pansharpen_cli/priors.py and docs/priors.md)."
+        "PAN/MS/reference triplets (see pansharpen_cli/priors/ and docs/priors.md)."
     )
     man["licence"] = (
         "MIT (as pansharpen). Training images and their licences are listed in training.images; the "

@@ -35,12 +35,13 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from pansharpen_cli.baselines import METHODS, fuse_image  # noqa: E402
-from pansharpen_cli.degradation import upsample, wald_pair  # noqa: E402
-from pansharpen_cli.io import PairReader  # noqa: E402
+from pansharpen_cli.base.sensors import resolve_gains  # noqa: E402
+from pansharpen_cli.io.quicklook import panels_figure, rgb_bands  # noqa: E402
+from pansharpen_cli.io.reader import PairReader  # noqa: E402
+from pansharpen_cli.methods.classical import CLASSICAL as METHODS  # noqa: E402
+from pansharpen_cli.methods.classical import fuse_image  # noqa: E402
 from pansharpen_cli.metrics import d_rho, full_resolution_indexes, reference_indexes  # noqa: E402
-from pansharpen_cli.pipeline import resolve_gains  # noqa: E402
-from pansharpen_cli.quicklook import panels_figure, rgb_bands  # noqa: E402
+from pansharpen_cli.physics.degradation import upsample, wald_pair  # noqa: E402
 
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data"
 
@@ -97,7 +98,7 @@ def zeroshot_variant(name: str, base_cfg, prior):
 
 
 def run_zeroshot(pan, ms, r, rad, cfg, prior, device):
-    from pansharpen_cli.zeroshot import fit
+    from pansharpen_cli.methods.zeroshot import fit
 
     t0 = time.perf_counter()
     model = fit(pan, ms, r, rad.ms_gains, rad.pan_gain, config=cfg, device=device, init_state=prior)
@@ -128,8 +129,10 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
-    from pansharpen_cli.zeroshot import ZeroShotConfig
-    from pansharpen_cli.zeroshot_runner import load_prior
+    from pansharpen_cli.methods.base import StartWeights
+    from pansharpen_cli.methods.zeroshot import ZeroShotConfig
+    from pansharpen_cli.methods.zeroshot.method import config_for_weights
+    from pansharpen_cli.priors.weights import load_weights
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -141,7 +144,10 @@ def main() -> None:
     prior = None
     prior_name = None
     if any(v != "zs-rand" for v in variants):
-        base_cfg, prior, manifest = load_prior(args.weights, base_cfg)
+        loaded = load_weights(args.weights, arch=base_cfg.arch)
+        manifest = loaded.manifest if loaded is not None else None
+        prior = loaded.state_dict if loaded is not None else None
+        base_cfg = config_for_weights(base_cfg, StartWeights(args.weights, prior, manifest))
         prior_name = (manifest or {}).get("name", "default")
     results: dict[str, dict] = {}
     for scene in args.scenes.split(","):

@@ -41,10 +41,10 @@ def main() -> None:
     args = ap.parse_args()
     import torch
 
-    from pansharpen_cli.degradation import upsample, wald_pair
+    from pansharpen_cli.methods.zeroshot import ZeroShotConfig, fit
     from pansharpen_cli.metrics import d_lambda_k, d_rho, q2n
-    from pansharpen_cli.registration import shift_t
-    from pansharpen_cli.zeroshot import ZeroShotConfig, fit
+    from pansharpen_cli.physics.degradation import upsample, wald_pair
+    from pansharpen_cli.physics.registration import shift_t
 
     torch.set_num_threads(args.threads)
     cpu = torch.device("cpu")

@@ -30,8 +30,9 @@ from pretrain import NOT_REDISTRIBUTABLE, SCENE_MS  # noqa: E402
 from quality import DEFAULT_DATA, SCENES, crop_multiple, load_scene  # noqa: E402
 
 from pansharpen_cli import priors  # noqa: E402
-from pansharpen_cli.degradation import wald_pair  # noqa: E402
+from pansharpen_cli.io.sources import SKIMAGE_SAMPLES, resolve_sources  # noqa: E402
 from pansharpen_cli.metrics import d_rho  # noqa: E402
+from pansharpen_cli.physics.degradation import wald_pair  # noqa: E402
 
 
 def _summary(v: list[float]) -> dict[str, float]:
@@ -63,14 +64,14 @@ def main() -> None:
         pan_rr, _ = wald_pair(pan, ms, r, rad.ms_gains, rad.pan_gain)
         real[scene] = d_rho(pan_rr, ms, r)
 
-    sources = [f"skimage:{n}" for n in priors.SKIMAGE_SAMPLES]
+    sources = [f"skimage:{n}" for n in SKIMAGE_SAMPLES]
     sources += [
         str(args.data / rel)
         for rel in SCENE_MS
         if rel.split("/")[0] not in NOT_REDISTRIBUTABLE and (args.data / rel).is_file()
     ]
     settings = priors.SimSettings(**overrides)
-    sampler = priors.TripletSampler(sources, settings)
+    sampler = priors.TripletSampler(resolve_sources(sources), settings)
     rng = np.random.default_rng(args.seed)
     by_ratio: dict[int, list[float]] = {r: [] for r in settings.ratios}
     with warnings.catch_warnings():

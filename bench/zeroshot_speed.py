@@ -19,52 +19,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from tests.conftest import make_pair  # noqa: E402
 
 
 def make_scene(folder: Path, size: int, bands: int, ratio: int = 4) -> tuple[Path, Path]:
-    """A synthetic 11-bit-like scene with texture, edges and band-dependent spectra."""
-    import rasterio
-    from rasterio.transform import Affine
-    from scipy import ndimage
-
-    rng = np.random.default_rng(0)
-    base = ndimage.gaussian_filter(rng.standard_normal((size, size)), 4)
-    fine = ndimage.gaussian_filter(rng.standard_normal((size, size)), 1)
-    yy, xx = np.mgrid[:size, :size]
-    blocks = ((xx // 37 + yy // 29) % 3).astype(float)
-    mix = rng.uniform(0.5, 1.5, (bands, 3))
-    ref = np.stack(
-        [
-            600
-            + 200 * mix[b, 0] * base / base.std()
-            + 80 * mix[b, 1] * fine / fine.std()
-            + 150 * mix[b, 2] * blocks
-            for b in range(bands)
-        ]
-    )
-    ref = np.clip(ref, 1, 2047)
-    w = rng.dirichlet(np.ones(bands))
-    pan = np.clip((w[:, None, None] * ref).sum(0) + rng.normal(0, 3, (size, size)), 1, 2047)
-    ms = ref.reshape(bands, size // ratio, ratio, size // ratio, ratio).mean(axis=(2, 4))
-    t = Affine(0.3, 0, 400000, 0, -0.3, 4200000)
-    prof = dict(driver="GTiff", crs="EPSG:32642", dtype="uint16", tiled=True, compress="deflate")
-    pan_p, ms_p = folder / "pan.tif", folder / "ms.tif"
-    with rasterio.open(pan_p, "w", width=size, height=size, count=1, transform=t, **prof) as d:
-        d.write(pan.astype("uint16")[None])
-    with rasterio.open(
-        ms_p,
-        "w",
-        width=size // ratio,
-        height=size // ratio,
-        count=bands,
-        transform=t @ Affine.scale(ratio),
-        **prof,
-    ) as d:
-        d.write(np.rint(ms).astype("uint16"))
-    return pan_p, ms_p
+    """The test suite's synthetic scene (tests/conftest.py ``make_pair``), uint16 at 0.3 m."""
+    pan, ms, _ = make_pair(folder, bands=bands, size=size, ratio=ratio, dtype="uint16", pan_res=0.3)
+    return pan, ms
 
 
 def main() -> None:

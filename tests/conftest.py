@@ -12,7 +12,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.transform import Affine
 from scipy import ndimage
 
-from pansharpen_cli.degradation import mtf_degrade
+from pansharpen_cli.physics.degradation import mtf_degrade
 
 DATA = Path(__file__).parent / "data"
 CRS = "EPSG:32633"

@@ -15,8 +15,9 @@ import numpy as np
 import rasterio
 import torch
 
-from pansharpen_cli import baselines, zeroshot
-from pansharpen_cli.degradation import upsample, wald_pair
+from pansharpen_cli.methods import classical as baselines
+from pansharpen_cli.methods import zeroshot
+from pansharpen_cli.physics.degradation import upsample, wald_pair
 
 D = "/work/shared/data"
 L8 = (0.55, 0.55, 0.55, 0.53)

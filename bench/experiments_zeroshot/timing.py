@@ -6,8 +6,8 @@ import time
 import numpy as np
 import torch
 
-from pansharpen_cli import zeroshot
-from pansharpen_cli.degradation import upsample
+from pansharpen_cli.methods import zeroshot
+from pansharpen_cli.physics.degradation import upsample
 
 torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
 rng = np.random.default_rng(0)

@@ -1,0 +1,186 @@
+"""``pansharpen fuse PAN MS... OUT``: parse the options, build the configs, call the pipeline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from .. import methods
+from .app import app, err, errors, log, progress_bars, setup_logging
+from .options import (
+    DEFAULT_METHOD,
+    AmpOpt,
+    ArchOpt,
+    BatchOpt,
+    CreationOpt,
+    CropOpt,
+    DeviceOpt,
+    DtypeOpt,
+    FormatOpt,
+    GainsOpt,
+    IterationsOpt,
+    LrFrOpt,
+    LrRrOpt,
+    MethodOpt,
+    OutFormat,
+    OverwriteOpt,
+    PanBandOpt,
+    PFullOpt,
+    PreviewOpt,
+    QuietOpt,
+    RatioOpt,
+    RegisterOpt,
+    ReportOpt,
+    SaveModelOpt,
+    SeedOpt,
+    SensorOpt,
+    TileOpt,
+    VerboseOpt,
+    WarmupOpt,
+    WCorrOpt,
+    WeightsOpt,
+    WSpatialOpt,
+    WSpectralOpt,
+    parse_co,
+    split_last,
+)
+
+if TYPE_CHECKING:
+    from ..methods.zeroshot.config import ZeroShotConfig
+    from ..pipeline.fuse import FuseResult
+
+
+def _check_arch(arch: str | None) -> None:
+    if arch is None:
+        return
+    from .. import networks
+
+    if arch.lower() not in networks.available():
+        raise typer.BadParameter(
+            f"expected one of {', '.join(networks.available())}, got {arch!r}", param_hint="--arch"
+        )
+
+
+def zeroshot_config(
+    tuned: dict[str, Any], seed: int, amp: bool, arch: str | None, iterations: int | None, warmup: int | None
+) -> ZeroShotConfig:
+    """The zero-shot settings from the command line (options left out keep their defaults).
+
+    ``--iterations`` scales the warm-up with it (it keeps its share of the budget; 0 means pure
+    pretrained inference) unless ``--warmup`` is given too.
+    """
+    from ..methods.zeroshot.config import ZeroShotConfig
+
+    cfg = ZeroShotConfig(seed=seed, amp=amp, **{k: v for k, v in tuned.items() if v is not None})
+    if arch is not None:
+        cfg.arch = arch.lower()
+    if iterations is not None:
+        cfg.warmup = round(cfg.warmup * iterations / max(cfg.iterations, 1))
+        cfg.iterations = iterations
+    if warmup is not None:
+        cfg.warmup = warmup
+    return cfg
+
+
+def _write_report(path: Path, res: FuseResult) -> None:
+    payload = {
+        "output": str(res.output),
+        "method": res.method,
+        "ratio": res.ratio,
+        "size": [res.height, res.width, res.bands],
+        "seconds": res.seconds,
+        "warnings": res.warnings,
+        "notes": res.notes,
+        **res.report,
+    }
+    path.write_text(json.dumps(payload, indent=2, default=str))
+
+
+def _run(pan: Path, ms: list[Path], out_path: Path, a: SimpleNamespace) -> FuseResult:
+    """Build the pipeline's options from the parsed command line ``a`` and fuse."""
+    from ..base.device import resolve_device
+    from ..pipeline.fuse import FuseOptions
+    from ..pipeline.fuse import fuse as run_fuse
+
+    opts = FuseOptions(
+        a.method.value,
+        a.sensor,
+        a.gains,
+        a.ratio,
+        a.pan_band,
+        a.dtype,
+        a.of.value,
+        a.creation,
+        a.overwrite,
+        a.tile,
+    )
+    opts.weights, opts.save_model, opts.preview = a.weights, a.save_model, a.preview
+    if methods.get(a.method.value).adapts:
+        names = ("p_full", "lr_rr", "lr_fr", "crop", "batch", "w_spectral", "w_spatial", "w_corr", "register")
+        tuned = {k: getattr(a, k) for k in names}
+        opts.zeroshot = zeroshot_config(tuned, a.seed, a.amp, a.arch, a.iterations, a.warmup)
+        opts.device = resolve_device(a.device)
+        log.info("device: %s", opts.device)
+    with progress_bars(a.quiet) as cb:
+        return run_fuse(pan, ms, out_path, opts, progress=cb)
+
+
+@app.command()
+def fuse(
+    pan: Annotated[Path, typer.Argument(help="PAN raster (one band, or choose with --pan-band).")],
+    ms_and_out: Annotated[
+        list[Path],
+        typer.Argument(metavar="MS... OUT", help="MS raster(s) in band order, then the output path."),
+    ],
+    method: MethodOpt = DEFAULT_METHOD,
+    sensor: SensorOpt = None,
+    gains: GainsOpt = None,
+    ratio: RatioOpt = None,
+    pan_band: PanBandOpt = None,
+    dtype: DtypeOpt = None,
+    of: FormatOpt = OutFormat.GTiff,
+    co: CreationOpt = None,
+    overwrite: OverwriteOpt = False,
+    tile: TileOpt = 256,
+    weights: WeightsOpt = "default",
+    device: DeviceOpt = "auto",
+    iterations: IterationsOpt = None,
+    seed: SeedOpt = 0,
+    amp: AmpOpt = False,
+    arch: ArchOpt = None,
+    warmup: WarmupOpt = None,
+    p_full: PFullOpt = None,
+    lr_rr: LrRrOpt = None,
+    lr_fr: LrFrOpt = None,
+    crop: CropOpt = None,
+    batch: BatchOpt = None,
+    w_spectral: WSpectralOpt = None,
+    w_spatial: WSpatialOpt = None,
+    w_corr: WCorrOpt = None,
+    register: RegisterOpt = None,
+    report: ReportOpt = None,
+    save_model: SaveModelOpt = None,
+    preview: PreviewOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Fuse PAN and MS into a pansharpened GeoTIFF on the PAN grid.
+
+    Like gdal_pansharpen: MS is one multiband file or several single-band files in band order.
+    """
+    args = SimpleNamespace(**locals())
+    setup_logging(quiet, verbose)
+    ms, out_path = split_last(ms_and_out, "OUT")
+    args.creation = parse_co(co)
+    _check_arch(arch)
+    with errors(verbose):
+        res = _run(pan, ms, out_path, args)
+        if report is not None:
+            _write_report(report, res)
+        if not quiet:
+            done = f"wrote {res.output} ({res.width}x{res.height}x{res.bands}, {res.method})"
+            err.print(f"{done} in {res.seconds['total']:.1f} s", highlight=False)

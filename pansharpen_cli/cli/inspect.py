@@ -1,0 +1,125 @@
+"""``pansharpen info`` (a pair and what fuse would do with it) and ``pansharpen sensors``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from .app import app, errors, out, setup_logging
+from .options import JsonOpt, PanBandOpt, RatioOpt, VerboseOpt
+
+if TYPE_CHECKING:
+    from ..io.reader import PairReader, RasterSummary
+
+
+def _plan(reader: PairReader) -> dict[str, Any]:
+    """What fuse would do with the pair (the ``fuse`` part of ``info --json``)."""
+    g = reader.grid
+    return {
+        "ratio": g.ratio,
+        "measured_ratio": [round(x, 6) for x in g.measured_ratio],
+        "output_size": [g.height, g.width],
+        "output_bands": reader.n_bands,
+        "pan_window": {"row_off": g.row_off, "col_off": g.col_off, "height": g.height, "width": g.width},
+        "ms_resampled": g.resample,
+        "georeferenced": g.georeferenced,
+        "output_transform": list(g.transform)[:6] if g.georeferenced else None,
+        "crs": g.crs.to_string() if g.crs else None,
+        "notes": g.notes,
+        "warnings": g.warnings,
+    }
+
+
+def _inputs_table(summaries: list[tuple[str, RasterSummary]]) -> Table:
+    t = Table(title="Inputs")
+    for col in ("role", "file", "size", "bands", "dtype", "CRS", "pixel size", "nodata", "values", "grid"):
+        t.add_column(col)
+    for role, s in summaries:
+        vr = f"{s.value_range[0]:g}..{s.value_range[1]:g}" if s.value_range else "-"
+        t.add_row(
+            role,
+            Path(s.path).name,
+            f"{s.width}x{s.height}",
+            str(s.count),
+            s.dtype,
+            s.crs or "none",
+            f"{s.res[0]:g} x {s.res[1]:g}",
+            "-" if s.nodata is None else f"{s.nodata:g}",
+            vr,
+            s.area_or_point if s.georeferenced else "no georef",
+        )
+    return t
+
+
+def _plan_table(plan: dict[str, Any]) -> Table:
+    p = Table(title="What fuse would do", show_header=False)
+    p.add_column("key")
+    p.add_column("value")
+    (mx, my), (h, w) = plan["measured_ratio"], plan["output_size"]
+    win = plan["pan_window"]
+    p.add_row("ratio", f"{plan['ratio']} (measured {mx:.4f} x {my:.4f})")
+    p.add_row("output", f"{w}x{h} PAN pixels x {plan['output_bands']} bands")
+    r0, c0 = win["row_off"], win["col_off"]
+    p.add_row("PAN window", f"rows {r0}..{r0 + h - 1}, cols {c0}..{c0 + w - 1}")
+    p.add_row(
+        "MS",
+        "resampled onto the PAN-aligned grid (cubic)" if plan["ms_resampled"] else "used as is (aligned)",
+    )
+    p.add_row("georeferencing", plan["crs"] or ("yes" if plan["georeferenced"] else "none (array geometry)"))
+    for n in plan["notes"]:
+        p.add_row("note", n)
+    for w_ in plan["warnings"]:
+        p.add_row("[yellow]warning[/yellow]", w_)
+    return p
+
+
+@app.command()
+def info(
+    pan: Annotated[Path, typer.Argument(help="PAN raster.")],
+    ms: Annotated[list[Path], typer.Argument(help="MS raster(s) in band order.")],
+    ratio: RatioOpt = None,
+    pan_band: PanBandOpt = None,
+    json_out: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Describe a PAN/MS pair and what `fuse` would do with it."""
+    setup_logging(False, verbose)
+    with errors(verbose):
+        from ..io.reader import PairReader, summarize
+
+        files = [("PAN", pan), *[("MS", m) for m in ms]]
+        summaries = [(role, summarize(p, role)) for role, p in files]
+        with PairReader(pan, ms, pan_band=pan_band, ratio=ratio) as reader:
+            plan = _plan(reader)
+        if json_out:
+            payload = {"files": [{"role": r, **s.__dict__} for r, s in summaries], "fuse": plan}
+            out.print_json(json.dumps(payload, default=str))
+            return
+        out.print(_inputs_table(summaries))
+        out.print(_plan_table(plan))
+
+
+@app.command()
+def sensors(
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the sensor presets and their MTF gains."""
+    from ..base.sensors import list_sensors
+
+    rows = list_sensors()
+    if json_out:
+        keys = ("name", "long_name", "aliases", "ratio", "ms_gains", "pan_gain")
+        data = [{k: list(v) if isinstance(v := getattr(s, k), tuple) else v for k in keys} for s in rows]
+        out.print_json(json.dumps(data))
+        return
+    t = Table(title="Sensor presets (Nyquist MTF gains)")
+    for col in ("name", "sensor", "aliases", "ratio", "MS gains", "PAN gain"):
+        t.add_column(col)
+    for s in rows:
+        gains = " ".join(f"{g:g}" for g in s.ms_gains) + ("  (all bands)" if len(s.ms_gains) == 1 else "")
+        t.add_row(s.name, s.long_name, ", ".join(s.aliases), str(s.ratio), gains, f"{s.pan_gain:g}")
+    out.print(t)

@@ -1,0 +1,122 @@
+"""``pansharpen simulate`` (the Wald-protocol pair) and ``pansharpen evaluate`` (quality indexes)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from .app import app, err, errors, log, out, progress_bars, setup_logging
+from .options import GainsOpt, OverwriteOpt, PanBandOpt, QuietOpt, RatioOpt, SensorOpt, VerboseOpt, split_last
+
+#: Which way is better, per index (the table's third column).
+BETTER = {
+    "Q2n": "higher",
+    "Q": "higher",
+    "SAM": "lower",
+    "ERGAS": "lower",
+    "SCC": "higher",
+    "PSNR": "higher",
+    "D_lambda": "lower",
+    "D_s": "lower",
+    "QNR": "higher",
+    "D_lambda_K": "lower",
+    "HQNR": "higher",
+    "D_rho": "lower",
+    "R_Q2n": "higher",
+}
+
+
+@app.command()
+def simulate(
+    pan: Annotated[Path, typer.Argument(help="PAN raster.")],
+    ms_and_outdir: Annotated[
+        list[Path], typer.Argument(metavar="MS... OUTDIR", help="MS raster(s), then the output directory.")
+    ],
+    sensor: SensorOpt = None,
+    gains: GainsOpt = None,
+    ratio: RatioOpt = None,
+    pan_band: PanBandOpt = None,
+    overwrite: OverwriteOpt = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Write the reduced-resolution (Wald protocol) pair and the reference: OUTDIR/{pan,ms,reference}.tif."""
+    setup_logging(quiet, verbose)
+    ms, outdir = split_last(ms_and_outdir, "OUTDIR")
+    with errors(verbose):
+        from ..pipeline.quality import simulate as run_sim
+
+        with progress_bars(quiet) as cb:
+            res = run_sim(
+                pan,
+                ms,
+                outdir,
+                sensor=sensor,
+                gains=gains,
+                ratio=ratio,
+                pan_band=pan_band,
+                overwrite=overwrite,
+                progress=cb,
+            )
+        for w in res.warnings:
+            log.warning(w)
+        if not quiet:
+            err.print(f"wrote {res.pan}, {res.ms}, {res.reference} (ratio {res.ratio})", highlight=False)
+
+
+def _indexes_table(res: dict[str, float], fused: Path, reference: Path | None) -> Table:
+    against = f" against {reference.name}" if reference else " (full resolution)"
+    t = Table(title=f"Quality of {fused.name}{against}")
+    t.add_column("index")
+    t.add_column("value", justify="right")
+    t.add_column("better")
+    for k, v in res.items():
+        t.add_row(k, f"{v:.4f}", BETTER.get(k, ""))
+    return t
+
+
+@app.command()
+def evaluate(
+    pan: Annotated[Path, typer.Argument(help="PAN raster.")],
+    ms_and_fused: Annotated[
+        list[Path], typer.Argument(metavar="MS... FUSED", help="MS raster(s), then the fused raster.")
+    ],
+    reference: Annotated[
+        Path | None, typer.Option(help="Reference MS on FUSED's grid: compute Q2n, Q, SAM, ERGAS, SCC, PSNR.")
+    ] = None,
+    sensor: SensorOpt = None,
+    gains: GainsOpt = None,
+    ratio: RatioOpt = None,
+    pan_band: PanBandOpt = None,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object keyed by index name.")
+    ] = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Quality indexes of a fusion: full resolution (no reference) or against --reference."""
+    setup_logging(quiet or json_out, verbose)
+    ms, fused = split_last(ms_and_fused, "FUSED")
+    with errors(verbose):
+        from ..pipeline.quality import evaluate as run_eval
+
+        with progress_bars(quiet or json_out) as cb:
+            res = run_eval(
+                pan,
+                ms,
+                fused,
+                reference=reference,
+                sensor=sensor,
+                gains=gains,
+                ratio=ratio,
+                pan_band=pan_band,
+                progress=cb,
+            )
+        if json_out:
+            out.print(json.dumps(res), highlight=False, soft_wrap=True)
+            return
+        out.print(_indexes_table(res, fused, reference))

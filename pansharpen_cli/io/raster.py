@@ -1,0 +1,114 @@
+"""Opening single rasters, the GDAL environment, and windowed reads of one file.
+
+Everything that touches a raster file goes through :mod:`pansharpen_cli.io`; this module holds
+what the rest of it shares, and the windowed reads of one opened file that the pipeline needs
+(:func:`read_filled`, :func:`read_masked`), so that it never calls rasterio itself. Windows are
+given as (row, col, height, width) in the file's pixels.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+from rasterio.transform import Affine
+from rasterio.windows import Window
+
+from ..base.errors import InputError, InputFileError
+
+#: GDAL block cache for our reads and writes (MB): bounded, so memory does not grow with the scene.
+GDAL_CACHE_MB = 256
+
+__all__ = [
+    "GDAL_CACHE_MB",
+    "SUPPORTED_DTYPES",
+    "check_dtype",
+    "gdal_env",
+    "is_georeferenced",
+    "open_raster",
+    "read_filled",
+    "read_masked",
+]
+
+SUPPORTED_DTYPES = ("uint8", "uint16", "int16", "uint32", "int32", "float32", "float64")
+
+
+def gdal_env() -> rasterio.Env:
+    """The GDAL configuration used by every command (bounded block cache, multithreaded DEFLATE)."""
+    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB, GDAL_NUM_THREADS="ALL_CPUS")
+
+
+def open_raster(path: str | os.PathLike, role: str) -> rasterio.io.DatasetReader:
+    """Open a raster for reading; ``role`` ("PAN", "MS", "fused", ...) names it in errors.
+
+    Raises:
+        InputFileError: missing, a directory, or not readable as a raster.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError(f"{role} file not found: {p}")
+    if p.is_dir():
+        raise InputFileError(f"{role} path is a directory, expected a raster file: {p}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            return rasterio.open(p)
+    except RasterioIOError as exc:
+        raise InputFileError(f"cannot open {role} {p} as a raster: {str(exc).splitlines()[0]}") from None
+
+
+def is_georeferenced(ds: rasterio.io.DatasetReader) -> bool:
+    """True when the dataset has a CRS or a non-identity geotransform."""
+    return ds.crs is not None or ds.transform != Affine.identity()
+
+
+def check_dtype(ds: rasterio.io.DatasetReader, role: str) -> None:
+    """Refuse data types the tool does not handle (complex, int8, ...).
+
+    Raises:
+        InputError: naming the file and how to convert it.
+    """
+    dt = ds.dtypes[0]
+    if dt not in SUPPORTED_DTYPES:
+        raise InputError(
+            f"{role} {ds.name} has data type {dt}: expected one of {', '.join(SUPPORTED_DTYPES)} "
+            "(convert it with gdal_translate -ot Float32)"
+        )
+
+
+def read_filled(ds: rasterio.io.DatasetReader, row: int, col: int, height: int, width: int) -> np.ndarray:
+    """Read a window of every band with its invalid pixels filled.
+
+    Nodata (the dataset's mask) and non-finite values are invalid; they are replaced by the mean of
+    the band's valid pixels in the window (0 for a band with none).
+
+    Args:
+        ds: an opened dataset.
+        row, col, height, width: the window, in the dataset's pixels.
+
+    Returns:
+        (B, height, width) float64.
+    """
+    a = ds.read(window=Window(col, row, width, height), masked=True).astype(np.float64)
+    a = np.ma.masked_invalid(a)
+    if a.mask is np.ma.nomask or not a.mask.any():
+        return np.asarray(a.filled(0.0) if np.ma.isMaskedArray(a) else a)
+    means = a.mean(axis=(1, 2)).filled(0.0)
+    return np.where(a.mask, means[:, None, None], a.data)
+
+
+def read_masked(ds: rasterio.io.DatasetReader, row: int, col: int, height: int, width: int) -> np.ndarray:
+    """Read a window of every band with NaN where the dataset's mask says nodata.
+
+    Args:
+        ds: an opened dataset.
+        row, col, height, width: the window, in the dataset's pixels.
+
+    Returns:
+        (B, height, width) float64.
+    """
+    return ds.read(window=Window(col, row, width, height), masked=True).astype(np.float64).filled(np.nan)

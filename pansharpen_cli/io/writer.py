@@ -1,0 +1,265 @@
+"""Writing rasters: output-path checks, conversion to the output dtype, an atomic tiled writer.
+
+:class:`OutputWriter` writes a tiled, compressed GeoTIFF by windows into a temporary file in the
+destination directory and renames it over the destination only on :meth:`OutputWriter.commit`, so
+an error or Ctrl-C never leaves a partial output. A COG is built as a tiled GeoTIFF first and
+copied by GDAL's COG driver (overviews, layout) at commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import uuid
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+from rasterio.enums import ColorInterp
+from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+from rasterio.transform import Affine
+from rasterio.windows import Window
+
+from ..base.errors import OutputError
+
+__all__ = [
+    "OutputSpec",
+    "OutputWriter",
+    "check_output_path",
+    "default_creation_options",
+    "dtype_range",
+    "to_dtype",
+]
+
+log = logging.getLogger(__name__)
+
+#: Creation options that set the tiling; rasterio takes them as profile keys of their own.
+_TILING_KEYS = ("TILED", "BLOCKXSIZE", "BLOCKYSIZE")
+
+
+def check_output_path(out: str | os.PathLike, inputs: Sequence[str | os.PathLike], overwrite: bool) -> Path:
+    """Refuse an output in a missing directory, a directory, an input, or an existing file without
+    ``overwrite``.
+
+    Returns:
+        The output as a Path.
+
+    Raises:
+        OutputError: with the option to change.
+    """
+    p = Path(out)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.exists():
+        raise OutputError(f"output directory does not exist: {parent} (create it first)")
+    if p.is_dir():
+        raise OutputError(f"output {p} is a directory: expected a file path like out.tif")
+    for i in inputs:
+        if p.resolve() == Path(i).resolve():
+            raise OutputError(f"output {p} is also an input: choose another output path")
+    if p.exists() and not overwrite:
+        raise OutputError(f"output {p} exists: pass --overwrite to replace it")
+    return p
+
+
+def dtype_range(dtype: str) -> tuple[float, float]:
+    """Representable (min, max) of a numpy dtype name."""
+    if np.issubdtype(np.dtype(dtype), np.integer):
+        info = np.iinfo(dtype)
+        return float(info.min), float(info.max)
+    info = np.finfo(dtype)
+    return float(info.min), float(info.max)
+
+
+def to_dtype(arr: np.ndarray, dtype: str, nodata: float | None, valid: np.ndarray | None) -> np.ndarray:
+    """Convert fused float values to the output dtype: round and clip integers, keep nodata as nodata.
+
+    Args:
+        arr: (B, H, W) float array.
+        dtype: output dtype name.
+        nodata: output nodata value (None: no nodata).
+        valid: (H, W) bool, False where the output is nodata; None means all valid.
+
+    Returns:
+        (B, H, W) array of ``dtype``. Valid pixels of integer outputs that would round to the nodata
+        value at either end of the range are moved one step away from it (floats: to the next
+        representable value up), so data never reads as nodata. Invalid pixels are ``nodata`` (NaN
+        for a float output without one). NaN in a valid pixel of an integer output becomes the bottom
+        of the usable range.
+    """
+    out_dt = np.dtype(dtype)
+    lo, hi = dtype_range(dtype)
+    if np.issubdtype(out_dt, np.integer):
+        if nodata is not None and nodata == lo:
+            lo += 1
+        elif nodata is not None and nodata == hi:
+            hi -= 1
+        res = np.clip(np.rint(np.nan_to_num(arr, nan=lo)), lo, hi).astype(out_dt)
+    else:
+        res = arr.astype(out_dt)
+        if nodata is not None and not math.isnan(nodata):
+            # Valid data equal to the nodata value (a clipped 0, say) moves to the next float up.
+            hit = res == nodata
+            if hit.any():
+                res[hit] = np.nextafter(out_dt.type(nodata), out_dt.type(np.inf))
+    if valid is not None and nodata is not None:
+        res[:, ~valid] = nodata
+    elif valid is not None and np.issubdtype(out_dt, np.floating):
+        res[:, ~valid] = np.nan
+    return res
+
+
+@dataclass
+class OutputSpec:
+    """What to write: grid, dtype, bands, metadata and creation options.
+
+    Attributes:
+        path: the destination file.
+        width, height, count, dtype: raster size, band count and dtype name.
+        crs, transform: georeferencing (None: none).
+        nodata: nodata value (None: none).
+        fmt: "GTiff" or "COG".
+        creation_options: GDAL creation options, over :func:`default_creation_options`.
+        descriptions: band descriptions (empty ones are skipped).
+        colorinterp: colour interpretation per band (used when there is one per band).
+        tags: dataset metadata.
+        area_or_point: "Point" sets the AREA_OR_POINT=Point tag.
+        block: tile side in pixels.
+    """
+
+    path: Path
+    width: int
+    height: int
+    count: int
+    dtype: str
+    crs: rasterio.crs.CRS | None
+    transform: Affine | None
+    nodata: float | None
+    fmt: str = "GTiff"
+    creation_options: dict[str, str] = field(default_factory=dict)
+    descriptions: Sequence[str | None] = ()
+    colorinterp: Sequence[ColorInterp] = ()
+    tags: dict[str, str] = field(default_factory=dict)
+    area_or_point: str = "Area"
+    block: int = 256
+
+
+def default_creation_options(dtype: str) -> dict[str, str]:
+    """Tiled, DEFLATE-compressed, with the predictor that suits the dtype, BIGTIFF when needed."""
+    pred = "3" if np.issubdtype(np.dtype(dtype), np.floating) else "2"
+    return {"COMPRESS": "DEFLATE", "PREDICTOR": pred, "BIGTIFF": "IF_SAFER", "NUM_THREADS": "ALL_CPUS"}
+
+
+def _gtiff_profile(spec: OutputSpec, opts: dict[str, str]) -> dict[str, Any]:
+    """The rasterio profile of the tiled GeoTIFF for ``spec`` with creation options ``opts``."""
+    profile: dict[str, Any] = {
+        "driver": "GTiff",
+        "width": spec.width,
+        "height": spec.height,
+        "count": spec.count,
+        "dtype": spec.dtype,
+        "nodata": spec.nodata,
+        "tiled": True,
+        "blockxsize": spec.block,
+        "blockysize": spec.block,
+        **{k.lower(): v for k, v in opts.items() if k not in _TILING_KEYS},
+    }
+    for k in _TILING_KEYS:
+        if k in opts:
+            profile[k.lower()] = opts[k]
+    if spec.crs is not None:
+        profile["crs"] = spec.crs
+    if spec.transform is not None:
+        profile["transform"] = spec.transform
+    return profile
+
+
+class OutputWriter:
+    """Write a raster by windows into a temporary file, renamed over the destination on commit.
+
+    Use as a context manager: leaving the block with an exception (or Ctrl-C) removes the temporary
+    file and leaves no partial output. Call :meth:`commit` inside the block to publish the file.
+
+    Args:
+        spec: what to write.
+
+    Raises:
+        OutputError: an unknown format, or the temporary file cannot be created.
+    """
+
+    def __init__(self, spec: OutputSpec) -> None:
+        self.spec = spec
+        self.tmp = spec.path.with_name(f".{spec.path.name}.{uuid.uuid4().hex[:8]}.tmp.tif")
+        self._cog_tmp: Path | None = None
+        opts = default_creation_options(spec.dtype)
+        opts.update({k.upper(): v for k, v in spec.creation_options.items()})
+        fmt = spec.fmt.upper()
+        if fmt not in ("GTIFF", "COG"):
+            raise OutputError(f"--of {spec.fmt}: expected GTiff or COG")
+        if fmt == "COG":
+            # Build a tiled GTiff first, then let GDAL's COG driver copy it (overviews, layout).
+            self._cog_opts = opts
+            opts = dict(default_creation_options(spec.dtype))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                self.ds = rasterio.open(self.tmp, "w", **_gtiff_profile(spec, opts))
+        except (RasterioIOError, rasterio.errors.RasterioError, OSError) as exc:
+            raise OutputError(f"cannot create {spec.path}: {str(exc).splitlines()[0]}") from None
+        self.fmt = fmt
+
+    def write(self, arr: np.ndarray, row: int, col: int) -> None:
+        """Write (B, h, w) at (row, col) of the output."""
+        self.ds.write(arr, window=Window(col, row, arr.shape[2], arr.shape[1]))
+
+    def _finish_metadata(self) -> None:
+        s = self.spec
+        tags = dict(s.tags)
+        if s.area_or_point.lower() == "point":
+            tags["AREA_OR_POINT"] = "Point"
+        self.ds.update_tags(**tags)
+        for i, d in enumerate(s.descriptions, start=1):
+            if d:
+                self.ds.set_band_description(i, d)
+        if len(s.colorinterp) == s.count:
+            try:
+                self.ds.colorinterp = list(s.colorinterp)
+            except Exception:  # noqa: BLE001 - GDAL refuses some combinations; keep its default
+                log.debug("colour interpretation not carried over", exc_info=True)
+
+    def commit(self) -> None:
+        """Write the metadata, close, and move the temporary file over the destination."""
+        self._finish_metadata()
+        self.ds.close()
+        final_tmp = self.tmp
+        if self.fmt == "COG":
+            from rasterio.shutil import copy as rio_copy
+
+            self._cog_tmp = self.tmp.with_name(self.tmp.name + ".cog.tif")
+            opts = {k: v for k, v in self._cog_opts.items() if k not in _TILING_KEYS}
+            opts.setdefault("BLOCKSIZE", str(self.spec.block * 2))
+            rio_copy(self.tmp, self._cog_tmp, driver="COG", **opts)
+            self.tmp.unlink()
+            final_tmp = self._cog_tmp
+        os.replace(final_tmp, self.spec.path)
+
+    def abort(self) -> None:
+        """Close and remove the temporary file(s); the destination is left untouched."""
+        try:
+            if not self.ds.closed:
+                self.ds.close()
+        finally:
+            for p in (self.tmp, self._cog_tmp):
+                if p is not None and p.exists():
+                    p.unlink()
+
+    def __enter__(self) -> OutputWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()

@@ -1,0 +1,237 @@
+"""Zero-shot pansharpening: optimise a small band-agnostic network on the scene itself.
+
+No I/O, no printing, no device choice: the caller passes arrays, a :class:`ZeroShotConfig` and a
+``torch.device``, and gets a :class:`ZeroShotModel` that fuses tiles (DESIGN.md section 4).
+
+Stage I
+    1. Normalise: per-band MS mean/std and PAN mean/std over valid pixels. Register: measure the
+       residual MS-PAN shift (:mod:`~pansharpen_cli.physics.registration`) and move the PAN onto
+       the MS by it, for the fit and for inference (the fused image keeps the MS's geometry, as the
+       reduced-resolution reference does; ``register=False`` leaves the PAN as it is)
+       (:mod:`.scene`).
+    2. Spectral response PAN ~ f(MS) at MS scale (PAN MTF-degraded to the MS grid): a linear fit
+       with bias and a tiny per-pixel MLP; the one with the lower error on held-out pixels is kept
+       (:mod:`.response`).
+    3. Warm-up on the reduced-resolution (Wald) pair: PAN and MS degraded by the ratio with their
+       MTFs, the degraded MS upsampled; the network learns to give back the original MS (L1).
+Stage II
+    Each iteration is, with probability ``p_full``, a full-resolution step (spectral: the MTF-degraded
+    output vs the MS; spatial: the spectral response of the output vs the PAN; local correlation),
+    else a reduced-resolution step (:mod:`.trainer`). Held-out reduced-resolution windows are scored
+    every ``eval_every`` steps and the best network state is kept (the reduced-resolution pair is
+    small: over-fitting is real).
+
+All crops are sampled from the whole scene; crops with too much invalid (nodata) area are skipped and
+invalid pixels do not enter the losses.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ... import networks
+from ...base.progress import Progress, no_progress
+from .config import ZeroShotConfig, scaled_steps
+from .model import ZeroShotModel
+from .response import fit_response
+from .scene import Scene, prepare_scene
+from .trainer import Trainer
+
+
+def _checked(
+    pan: np.ndarray, ms: np.ndarray, r: int, ms_gains: Sequence[float], valid: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """float32 PAN and MS and a bool mask, after checking shapes, ratio and gains."""
+    pan = np.asarray(pan, np.float32)
+    ms = np.asarray(ms, np.float32)
+    if r < 2:
+        raise ValueError(f"expected ratio >= 2, got {r}")
+    if pan.ndim != 3 or pan.shape[0] != 1:
+        raise ValueError(f"expected pan shaped (1, H, W), got {pan.shape}")
+    if ms.ndim != 3:
+        raise ValueError(f"expected ms shaped (B, h, w), got {ms.shape}")
+    b, hm, wm = ms.shape
+    if pan.shape[1] != hm * r or pan.shape[2] != wm * r:
+        raise ValueError(
+            f"expected pan shaped (1, {hm * r}, {wm * r}) for ms {ms.shape} at ratio {r}, got {pan.shape}"
+        )
+    if len(ms_gains) != b:
+        raise ValueError(f"expected {b} MS gains, got {len(ms_gains)}")
+    valid = np.ones(pan.shape[1:], bool) if valid is None else np.asarray(valid, bool)
+    if valid.shape != pan.shape[1:]:
+        raise ValueError(f"expected valid shaped {pan.shape[1:]}, got {valid.shape}")
+    if hm < 2 * r or wm < 2 * r:
+        raise ValueError(f"expected an MS of at least {2 * r}x{2 * r} pixels, got {hm}x{wm}")
+    return pan, ms, valid
+
+
+@dataclass
+class _Selection:
+    """The best network state seen so far by the hold-out score."""
+
+    loss: float
+    step: int
+    state: dict[str, torch.Tensor] | None
+    history: list[tuple[int, float]] = field(default_factory=list)
+
+    def offer(self, step: int, loss: float, net: torch.nn.Module) -> None:
+        self.history.append((step, loss))
+        if loss < self.loss:
+            self.loss, self.step = loss, step
+            self.state = copy.deepcopy(net.state_dict())
+
+
+def _warmup(tr: Trainer, steps: int, last: dict[str, float], progress: Progress) -> None:
+    """Stage I: reduced-resolution steps only."""
+    for k in range(steps):
+        last.update(tr.step_rr())
+        progress("warmup", k + 1, steps, dict(last))
+
+
+def _alternate(tr: Trainer, steps: int, sel: _Selection, last: dict[str, float], progress: Progress) -> None:
+    """Stage II: random alternation of full- and reduced-resolution steps, scored on the hold-out."""
+    cfg = tr.cfg
+    for k in range(steps):
+        if cfg.p_full > 0 and tr.rng.random() < cfg.p_full:
+            last.update(tr.step_fr())
+        else:
+            last.update(tr.step_rr())
+        if tr.hold and ((k + 1) % cfg.eval_every == 0 or k + 1 == steps):
+            hl = tr.holdout_loss()
+            last["holdout"] = hl
+            sel.offer(k + 1, hl, tr.net)
+        progress("train", k + 1, steps, dict(last))
+
+
+def _run_stages(
+    tr: Trainer, bands: int, pretrained: bool, progress: Progress, times: dict[str, float]
+) -> tuple[_Selection, dict[str, float], tuple[int, int]]:
+    """Warm-up, then alternation; the best state (a stage II checkpoint, the state after the
+    warm-up, or the pretrained start itself) is loaded into the network at the end."""
+    t1 = time.perf_counter()
+    last: dict[str, float] = {}
+    warmup_steps, train_steps = scaled_steps(tr.cfg, bands)
+    # a pretrained start is a candidate too: adaptation keeps it when it never does better
+    prior_loss = tr.holdout_loss() if pretrained else float("nan")
+    prior_state = copy.deepcopy(tr.net.state_dict()) if tr.hold and pretrained else None
+    _warmup(tr, warmup_steps, last, progress)
+    times["warmup_s"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    first = tr.holdout_loss()
+    sel = _Selection(first, 0, copy.deepcopy(tr.net.state_dict()) if tr.hold else None, [(0, first)])
+    if prior_state is not None:
+        sel.history.insert(0, (-warmup_steps, prior_loss))
+        if prior_loss < sel.loss:
+            sel.loss, sel.step, sel.state = prior_loss, -warmup_steps, prior_state
+    _alternate(tr, train_steps, sel, last, progress)
+    if sel.state is not None:
+        tr.net.load_state_dict(sel.state)
+    times["train_s"] = time.perf_counter() - t2
+    return sel, last, (warmup_steps, train_steps)
+
+
+def _nan_to_none(v: float) -> float | None:
+    return None if math.isnan(v) else v
+
+
+def _report(
+    scene: Scene, tr: Trainer, sel: _Selection, last: dict, resp_info: dict, steps: tuple, times: dict
+) -> dict[str, Any]:
+    """The fit's facts for ``--report`` (before the model adds its settings)."""
+    return {
+        "seconds": times,
+        "final_losses": {k: v for k, v in last.items() if not (isinstance(v, float) and math.isnan(v))},
+        "spectral_response": resp_info,
+        "detail_gains": [float(v) for v in scene.gains_t[0]],
+        "holdout": {
+            "windows": len(tr.hold),
+            "best_step": sel.step,
+            "best_loss": _nan_to_none(sel.loss),
+            "history": [(s, _nan_to_none(v)) for s, v in sel.history],
+        },
+        "ratio": scene.ratio,
+        "bands": len(scene.gains),
+        "steps": {"warmup": steps[0], "train": steps[1]},
+        "device": str(tr.dev),
+        "pretrained": tr.pretrained,
+        "registration": None if scene.registration is None else scene.registration.as_dict(scene.ratio),
+    }
+
+
+def _start(
+    scene: Scene, cfg: ZeroShotConfig, rng: np.random.Generator, init_state: dict | None, dev: torch.device
+) -> tuple[torch.nn.Module, Any, dict[str, Any]]:
+    """Fit the spectral response and build the network (from ``init_state`` when given), both
+    seeded by ``cfg.seed`` without touching the caller's torch random state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        response, resp_info = fit_response(scene.ms_n, scene.pan_lr, scene.valid_ms, cfg, rng)
+        net = networks.build(cfg.arch, **cfg.net_kwargs)
+    if init_state is not None:
+        net.load_state_dict(init_state)
+    net.to(dev).train()
+    return net, response, resp_info
+
+
+def fit(
+    pan: np.ndarray,
+    ms: np.ndarray,
+    ratio: int,
+    ms_gains: Sequence[float],
+    pan_gain: float,
+    *,
+    valid: np.ndarray | None = None,
+    config: ZeroShotConfig | None = None,
+    device: torch.device | None = None,
+    init_state: dict[str, torch.Tensor] | None = None,
+    progress: Progress | None = None,
+) -> ZeroShotModel:
+    """Optimise a fusion network on one scene.
+
+    Args:
+        pan: (1, H, W) float PAN, raw units; H, W multiples of ``ratio``.
+        ms: (B, H/ratio, W/ratio) float MS, raw units (nodata already filled, e.g. band means).
+        ratio: integer PAN/MS ratio >= 2.
+        ms_gains: B Nyquist MTF gains of the MS bands.
+        pan_gain: Nyquist MTF gain of the PAN.
+        valid: (H, W) bool, True where PAN and MS hold data (None: all valid).
+        config: settings (default :class:`ZeroShotConfig`).
+        device: torch device to train on (default CPU).
+        init_state: state dict of a pretrained network of ``config.arch`` to start from.
+        progress: ``progress(stage, step, total, losses)`` called after every step; stages are
+            ``"response"``, ``"warmup"`` and ``"train"``.
+
+    Returns:
+        A :class:`ZeroShotModel` on ``device``, in eval mode.
+
+    Raises:
+        ValueError: shapes, ratio or gains inconsistent.
+    """
+    cfg = config or ZeroShotConfig()
+    dev = device or torch.device("cpu")
+    progress = progress or no_progress
+    pan, ms, valid = _checked(pan, ms, int(ratio), ms_gains, valid)
+    times: dict[str, float] = {}
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(cfg.seed)
+    scene = prepare_scene(pan, ms, valid, int(ratio), ms_gains, pan_gain, cfg, dev)
+    net, response, resp_info = _start(scene, cfg, rng, init_state, dev)
+    progress("response", 1, 1, {"holdout_mse": min(v for k, v in resp_info.items() if k.endswith("mse"))})
+    times["response_s"] = time.perf_counter() - t0
+    tr = Trainer(net, response, scene, cfg, rng, dev)
+    tr.pretrained = init_state is not None
+    sel, last, steps = _run_stages(tr, ms.shape[0], tr.pretrained, progress, times)
+    times["total_s"] = time.perf_counter() - t0
+    report = _report(scene, tr, sel, last, resp_info, steps, times)
+    gains = scene.gains_t[0].cpu().numpy()
+    return ZeroShotModel(
+        net, scene.norm, scene.ratio, cfg, dev, scene.gains, gains, response, report, scene.shift
+    )

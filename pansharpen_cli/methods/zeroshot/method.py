@@ -1,0 +1,90 @@
+"""The zero-shot method behind the pipeline's contract: fit on the training region the pipeline
+read, from the weights it loaded, and return a tiled :class:`~pansharpen_cli.methods.base.Fuser`
+whose halo covers the network's receptive field, the PAN detail and the cubic upsampling."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from ...physics.degradation import UPSAMPLE_HALO
+from ...physics.registration import describe
+from ..base import Fuser, SceneInputs, StartWeights
+from .config import ZeroShotConfig
+from .fit import fit
+from .model import ZeroShotModel
+
+
+def config_for_weights(cfg: ZeroShotConfig, weights: StartWeights | None) -> ZeroShotConfig:
+    """The config whose network is the one the weights belong to (their arch and settings)."""
+    if weights is None or weights.manifest is None or weights.state_dict is None:
+        return cfg
+    man = weights.manifest
+    return replace(cfg, arch=man["arch"], net_kwargs=dict(man["config"]))
+
+
+def _tags(cfg: ZeroShotConfig, model: ZeroShotModel, weights: StartWeights, device: str) -> dict[str, Any]:
+    """The entries of the output's PANSHARPEN_PARAMETERS tag."""
+    man = weights.manifest
+    name = weights.spec if man is None else f"{weights.spec} ({man.get('name', 'prior')})"
+    tags: dict[str, Any] = {
+        "weights": name,
+        "iterations": cfg.iterations,
+        "warmup": cfg.warmup,
+        "seed": cfg.seed,
+        "arch": cfg.arch,
+        "device": device,
+        "register": cfg.register,
+    }
+    if cfg.register:  # rows, columns, in PAN pixels: how far the PAN was moved onto the MS
+        tags["registration_shift_pan_pixels"] = [round(v, 3) for v in model.shift]
+    return tags
+
+
+def prepare(inputs: SceneInputs) -> Fuser:
+    """Fit the zero-shot model on ``inputs.training`` and wrap it as a Fuser.
+
+    Raises:
+        ValueError: no training region given (the pipeline gives one to methods that adapt).
+    """
+    import torch
+
+    if inputs.training is None:
+        raise ValueError("expected a training region for the zero-shot method, got none")
+    device = inputs.device or torch.device("cpu")
+    weights = inputs.weights or StartWeights()
+    cfg = config_for_weights(inputs.config or ZeroShotConfig(), weights)
+    t = inputs.training
+    model = fit(
+        t.pan,
+        t.ms,
+        inputs.ratio,
+        inputs.ms_gains,
+        inputs.pan_gain,
+        valid=None if t.valid.all() else t.valid,
+        config=cfg,
+        device=device,
+        init_state=weights.state_dict,
+        progress=inputs.progress,
+    )
+    halo = int(math.ceil(model.halo / inputs.ratio)) + UPSAMPLE_HALO
+
+    def run(pan: np.ndarray, ms: np.ndarray, ms_up: np.ndarray) -> np.ndarray:
+        return model.predict_image(pan, ms_up)  # sub-tiles, and shrinks them on CUDA out-of-memory
+
+    report = {
+        "zeroshot": model.report(),
+        "training_region": t.info,
+        "weights": weights.spec,
+        "weights_manifest": weights.manifest,
+        "device": str(device),
+    }
+    tags = _tags(cfg, model, weights, str(device))
+    fuser = Fuser(fuse=run, halo=halo, report=report, tags=tags, save_model=model.save)
+    said = describe(report["zeroshot"].get("registration"))
+    if said is not None:
+        (fuser.warnings if said[1] else fuser.notes).append(said[0])
+    return fuser

@@ -1,0 +1,248 @@
+"""A fitted zero-shot model: normalisation, detail gains, registration shift and the network;
+tiled inference whose result does not depend on the tile size; save and load."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ... import networks
+from ...physics.registration import shift_halo, shift_t
+from ...physics.torch_ops import detail_halo, pan_detail_t, symmetric_pad
+from .config import ZeroShotConfig
+from .response import SpectralResponse
+
+
+@dataclass
+class Normalisation:
+    """Per-band MS and PAN mean/std of the scene (float64): the network's units."""
+
+    ms_mean: np.ndarray  # (B,)
+    ms_std: np.ndarray  # (B,)
+    pan_mean: float
+    pan_std: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ms_mean": self.ms_mean.tolist(),
+            "ms_std": self.ms_std.tolist(),
+            "pan_mean": self.pan_mean,
+            "pan_std": self.pan_std,
+        }
+
+
+def autocast(device: torch.device, amp: bool):
+    enabled = bool(amp) and device.type == "cuda"
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
+class ZeroShotModel:
+    """A network fitted to one scene, with its normalisation, detail gains and spectral response.
+
+    Attributes:
+        net: the network (eval mode) on ``device``.
+        receptive_field: radius, in fine pixels, of the network's dependence on its inputs.
+        halo: radius, in fine pixels, of the whole fusion's dependence on the PAN and upsampled MS
+            (the network's receptive field plus that of the PAN detail): what tiled inference needs.
+        ratio: the PAN/MS ratio it was fitted for.
+        ms_gains: the MS bands' Nyquist MTF gains (they define the PAN detail each band gets).
+        detail_gains: (B,) float32 per-band detail gains measured on the scene.
+        shift: (dy, dx) in fine pixels by which the PAN is moved onto the MS before fusion.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        norm: Normalisation,
+        ratio: int,
+        config: ZeroShotConfig,
+        device: torch.device,
+        ms_gains: Sequence[float],
+        detail_gains: Sequence[float],
+        response: SpectralResponse | None = None,
+        report: dict[str, Any] | None = None,
+        shift: Sequence[float] = (0.0, 0.0),
+    ) -> None:
+        self.net = net.to(device).eval()
+        self.norm = norm
+        b = len(norm.ms_mean)
+        self.ms_gains = [float(g) for g in ms_gains]
+        self.detail_gains = np.asarray(detail_gains, np.float32).reshape(-1)
+        if len(self.ms_gains) != b or self.detail_gains.shape != (b,):
+            raise ValueError(
+                f"expected {b} MS gains and {b} detail gains, got {len(self.ms_gains)} and {self.detail_gains.size}"
+            )
+        self.ratio = int(ratio)
+        self.config = config
+        self.device = device
+        self.response = response
+        self._report = report or {}
+        self.receptive_field = int(net.receptive_field)
+        self.shift = (float(shift[0]), float(shift[1]))
+        self.halo = self.receptive_field + detail_halo(self.ratio)
+        if self.shift != (0.0, 0.0):
+            self.halo += shift_halo(*self.shift)
+        self._m = torch.as_tensor(norm.ms_mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+        self._s = torch.as_tensor(norm.ms_std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+        self._g = torch.as_tensor(self.detail_gains, device=device)[None]
+
+    # -- inference -------------------------------------------------------------------------------
+    def _check_pair(self, pan: np.ndarray, ms_up: np.ndarray) -> None:
+        b = len(self.norm.ms_mean)
+        if pan.ndim != 3 or pan.shape[0] != 1:
+            raise ValueError(f"expected pan shaped (1, h, w), got {pan.shape}")
+        if ms_up.ndim != 3 or ms_up.shape[0] != b or ms_up.shape[1:] != pan.shape[1:]:
+            raise ValueError(
+                f"expected ms_up shaped ({b}, {pan.shape[1]}, {pan.shape[2]}), got {ms_up.shape}"
+            )
+
+    def _normalised(self, pan: np.ndarray, ms_up: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        n = self.norm
+        p = torch.as_tensor(np.asarray(pan, np.float32), device=self.device)[None]
+        x = torch.as_tensor(np.asarray(ms_up, np.float32), device=self.device)[None]
+        p = (p - n.pan_mean) / n.pan_std
+        if self.shift != (0.0, 0.0):
+            p = shift_t(p, *self.shift)
+        return p, (x - self._m) / self._s
+
+    def _detail(self, pan_n: torch.Tensor) -> torch.Tensor:
+        """Per-band PAN detail of a normalised (1, 1, h, w) PAN, h and w padded (symmetrically, at the
+        bottom and right) to multiples of the ratio and cropped back: (1, B, h, w)."""
+        r = self.ratio
+        h, w = pan_n.shape[-2:]
+        ph, pw = -h % r, -w % r
+        padded = symmetric_pad(pan_n, 0, pw, 0, ph) if ph or pw else pan_n
+        return pan_detail_t(padded, self.ms_gains, r)[..., :h, :w]
+
+    @torch.no_grad()
+    def predict(self, pan: np.ndarray, ms_up: np.ndarray) -> np.ndarray:
+        """Fuse one tile in one pass (its border is the border: give it a halo of :attr:`halo`, or
+        use :meth:`predict_image`).
+
+        Args:
+            pan: (1, h, w) float PAN, raw units.
+            ms_up: (B, h, w) float MS upsampled to the PAN grid, raw units.
+
+        Returns:
+            (B, h, w) float32 fused, raw units.
+        """
+        self._check_pair(pan, ms_up)
+        p, x = self._normalised(pan, ms_up)
+        return self._run(p, x, self._detail(p))
+
+    def _run(self, p: torch.Tensor, x: torch.Tensor, d: torch.Tensor) -> np.ndarray:
+        with autocast(self.device, self.config.amp):
+            y = self.net(p, x, d, self._g)
+        y = y.float() * self._s + self._m
+        return y[0].cpu().numpy().astype(np.float32, copy=False)
+
+    def predict_image(self, pan: np.ndarray, ms_up: np.ndarray, tile: int | None = None) -> np.ndarray:
+        """Fuse a whole image: the PAN detail over the whole image, then the network by tiles with
+        halos of its receptive field (symmetric outer border).
+
+        The result does not depend on the tile size (to float precision). On CUDA out-of-memory
+        the tile is halved and retried.
+
+        Args:
+            pan: (1, H, W) float PAN, raw units.
+            ms_up: (B, H, W) float upsampled MS, raw units.
+            tile: tile side in fine pixels without the halo (default ``config.tile``).
+
+        Returns:
+            (B, H, W) float32 fused, raw units.
+        """
+        self._check_pair(pan, ms_up)
+        tile = int(tile or self.config.tile)
+        while True:
+            try:
+                return self._predict_tiled(pan, ms_up, tile)
+            except torch.cuda.OutOfMemoryError:
+                if tile <= 32:
+                    raise
+                torch.cuda.empty_cache()
+                tile //= 2
+
+    @torch.no_grad()
+    def _predict_tiled(self, pan: np.ndarray, ms_up: np.ndarray, tile: int) -> np.ndarray:
+        halo = self.receptive_field
+        _, h, w = pan.shape
+        p, x = self._normalised(pan, ms_up)
+        d = self._detail(p)
+        p, x, d = (symmetric_pad(t, halo, halo, halo, halo) for t in (p, x, d))
+        out = np.empty(ms_up.shape, np.float32)
+        for r0 in range(0, h, tile):
+            r1 = min(r0 + tile, h)
+            for c0 in range(0, w, tile):
+                c1 = min(c0 + tile, w)
+                win = (..., slice(r0, r1 + 2 * halo), slice(c0, c1 + 2 * halo))
+                y = self._run(p[win], x[win], d[win])
+                out[:, r0:r1, c0:c1] = y[:, halo : halo + r1 - r0, halo : halo + c1 - c0]
+        return out
+
+    # -- bookkeeping -----------------------------------------------------------------------------
+    def report(self) -> dict[str, Any]:
+        """Per-stage seconds, final losses, spectral response, settings (JSON-serialisable)."""
+        rep = copy.deepcopy(self._report)
+        rep["settings"] = asdict(self.config)
+        rep["arch"] = self.net.arch
+        rep["net_config"] = dict(self.net.config)
+        rep["receptive_field"] = self.receptive_field
+        rep["parameters"] = int(sum(p.numel() for p in self.net.parameters()))
+        rep["normalisation"] = self.norm.as_dict()
+        rep["detail_gains"] = [float(v) for v in self.detail_gains]
+        rep["ms_gains"] = list(self.ms_gains)
+        rep["shift_pan_pixels"] = list(self.shift)
+        return rep
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The network's state dict (on CPU)."""
+        return {k: v.detach().cpu().clone() for k, v in self.net.state_dict().items()}
+
+    def save(self, path: str | Path) -> None:
+        """Write ``{arch, config, state_dict, normalisation, ms_gains, detail_gains, ratio,
+        zeroshot_config}`` with torch.save."""
+        torch.save(
+            {
+                "arch": self.net.arch,
+                "config": dict(self.net.config),
+                "state_dict": self.state_dict(),
+                "normalisation": self.norm.as_dict(),
+                "ms_gains": list(self.ms_gains),
+                "detail_gains": [float(v) for v in self.detail_gains],
+                "ratio": self.ratio,
+                "shift": list(self.shift),
+                "zeroshot_config": asdict(self.config),
+            },
+            str(path),
+        )
+
+    @classmethod
+    def load(cls, path: str | Path, device: torch.device) -> ZeroShotModel:
+        """Rebuild a model written by :meth:`save` (no spectral response)."""
+        d = torch.load(str(path), map_location="cpu", weights_only=True)
+        net = networks.build(d["arch"], **d["config"])
+        net.load_state_dict(d["state_dict"])
+        nd = d["normalisation"]
+        norm = Normalisation(
+            np.asarray(nd["ms_mean"], np.float64),
+            np.asarray(nd["ms_std"], np.float64),
+            float(nd["pan_mean"]),
+            float(nd["pan_std"]),
+        )
+        return cls(
+            net,
+            norm,
+            d["ratio"],
+            ZeroShotConfig(**d["zeroshot_config"]),
+            device,
+            ms_gains=d["ms_gains"],
+            detail_gains=d["detail_gains"],
+            shift=d.get("shift", (0.0, 0.0)),
+        )

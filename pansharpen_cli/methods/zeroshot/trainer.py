@@ -1,0 +1,152 @@
+"""The optimisation steps of the zero-shot fit: a reduced-resolution (supervised, Wald protocol)
+step, a full-resolution (unsupervised) step, and the hold-out score that picks the best state."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from ...physics.degradation import UPSAMPLE_HALO
+from ...physics.torch_ops import mtf_degrade_t, symmetric_pad, upsample_t
+from .config import ZeroShotConfig
+from .losses import inner, local_corr, masked_l1
+from .model import autocast
+from .response import SpectralResponse
+from .sampling import Sampler, crop_size, holdout_windows
+from .scene import Scene
+
+
+class Trainer:
+    """Samplers, optimiser and the two kinds of step over one prepared :class:`Scene`.
+
+    Constructing it draws the hold-out windows from ``rng`` (the draw order is part of the seeded
+    result: the response fit draws before, the steps after).
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        response: SpectralResponse,
+        scene: Scene,
+        cfg: ZeroShotConfig,
+        rng: np.random.Generator,
+        dev: torch.device,
+    ) -> None:
+        self.net, self.response, self.scene, self.cfg, self.rng, self.dev = (
+            net,
+            response,
+            scene,
+            cfg,
+            rng,
+            dev,
+        )
+        s, r = scene, scene.ratio
+        rr_valid = s.valid_ms[: s.rr_h, : s.rr_w].copy()
+        self.c_rr = crop_size(cfg.crop, s.rr_h, s.rr_w, 1)
+        self.hold = holdout_windows(rr_valid, self.c_rr, cfg.holdout, rng)
+        train_mask_rr = rr_valid.copy()
+        for i, j in self.hold:
+            train_mask_rr[i : i + self.c_rr, j : j + self.c_rr] = False
+        self.samp_rr = Sampler(s.rr_h, s.rr_w, self.c_rr, train_mask_rr, cfg.max_invalid, 1)
+        self.mask_rr_t = torch.as_tensor(train_mask_rr, dtype=torch.float32, device=dev)[None, None]
+        self.valid_rr_t = torch.as_tensor(rr_valid, dtype=torch.float32, device=dev)[None, None]
+        h, w = s.pan_n.shape[-2:]
+        self.c_fr = crop_size(cfg.crop, h, w, r)
+        self.samp_fr = Sampler(h, w, self.c_fr, s.valid, cfg.max_invalid, r)
+        halo = UPSAMPLE_HALO
+        self.ms_pad = symmetric_pad(s.ms_n, halo, halo, halo, halo)
+        self.valid_t = torch.as_tensor(s.valid, dtype=torch.float32, device=dev)[None, None]
+        self.opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_rr)
+        self.corr_win = 2 * math.ceil(r / 2) + cfg.corr_extra
+        self.pretrained = False  # set by the fit: the network starts from prior weights
+
+    # -- batches ---------------------------------------------------------------------------------
+    def rr_batch(self) -> tuple[torch.Tensor, ...]:
+        """(PAN, upsampled MS, detail, reference, mask) crops of the reduced-resolution pair."""
+        s, c = self.scene, self.c_rr
+        pos = [self.samp_rr.sample(self.rng) for _ in range(self.cfg.batch)]
+
+        def cut(t: torch.Tensor) -> torch.Tensor:
+            return torch.cat([t[..., i : i + c, j : j + c] for i, j in pos])
+
+        return cut(s.pan_rr), cut(s.ms_rr_up), cut(s.detail_rr), cut(s.ms_ref), cut(self.mask_rr_t)
+
+    def fr_batch(self) -> tuple[torch.Tensor, ...]:
+        """(PAN, upsampled MS, detail, MS, MS-grid mask, PAN-grid mask) crops at full resolution."""
+        s, r, halo = self.scene, self.scene.ratio, UPSAMPLE_HALO
+        pos = [self.samp_fr.sample(self.rng) for _ in range(self.cfg.batch)]
+        c, cm = self.c_fr, self.c_fr // r
+        pans, ups, dets, mss, vm, vf = [], [], [], [], [], []
+        for i, j in pos:
+            im, jm = i // r, j // r
+            pans.append(s.pan_n[..., i : i + c, j : j + c])
+            dets.append(s.detail_fr[..., i : i + c, j : j + c])
+            win = self.ms_pad[..., im : im + cm + 2 * halo, jm : jm + cm + 2 * halo]
+            ups.append(upsample_t(win, r)[..., halo * r : halo * r + c, halo * r : halo * r + c])
+            mss.append(s.ms_n[..., im : im + cm, jm : jm + cm])
+            vm.append(s.valid_ms_t[..., im : im + cm, jm : jm + cm])
+            vf.append(self.valid_t[..., i : i + c, j : j + c])
+        return tuple(torch.cat(t) for t in (pans, ups, dets, mss, vm, vf))
+
+    # -- steps -----------------------------------------------------------------------------------
+    def _forward(self, p: torch.Tensor, x: torch.Tensor, d: torch.Tensor, lr: float) -> torch.Tensor:
+        for g in self.opt.param_groups:
+            g["lr"] = lr
+        with autocast(self.dev, self.cfg.amp):
+            out = self.net(p, x, d, self.scene.gains_t.expand(p.shape[0], -1))
+        return out.float()
+
+    def _update(self, loss: torch.Tensor) -> None:
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+
+    def step_rr(self) -> dict[str, float]:
+        """One supervised reduced-resolution step (L1 against the MS)."""
+        p, x, d, y, m = self.rr_batch()
+        loss = masked_l1(self._forward(p, x, d, self.cfg.lr_rr), y, m)
+        self._update(loss)
+        return {"rr": loss.item()}
+
+    def step_fr(self) -> dict[str, float]:
+        """One unsupervised full-resolution step: spectral, spatial and local-correlation terms."""
+        cfg, s = self.cfg, self.scene
+        p, x, d, y, vm, vf = self.fr_batch()
+        out = self._forward(p, x, d, cfg.lr_fr)
+        spec = masked_l1(mtf_degrade_t(out, s.gains, s.ratio), y, inner(vm, 1))
+        spat = masked_l1(self.response(out), p, vf)
+        loss = cfg.w_spectral * spec + cfg.w_spatial * spat
+        losses = {"spectral": spec.item(), "spatial": spat.item()}
+        if cfg.w_corr > 0:
+            with torch.no_grad():
+                p_lp = upsample_t(mtf_degrade_t(p, [s.pan_gain], s.ratio), s.ratio)
+                target = local_corr(x, p_lp, self.corr_win)
+            corr = torch.relu(target - local_corr(out, p, self.corr_win)).mean()
+            loss = loss + cfg.w_corr * corr
+            losses["corr"] = corr.item()
+        self._update(loss)
+        return {"fr": loss.item(), **losses}
+
+    @torch.no_grad()
+    def holdout_loss(self) -> float:
+        """Mean L1 of the network on the held-out reduced-resolution windows (NaN without any)."""
+        if not self.hold:
+            return float("nan")
+        s, net = self.scene, self.net
+        net.eval()
+        tot = 0.0
+        c, m = self.c_rr, net.receptive_field
+        for i, j in self.hold:
+            i0, j0 = max(0, i - m), max(0, j - m)
+            i1, j1 = min(s.rr_h, i + c + m), min(s.rr_w, j + c + m)
+            with autocast(self.dev, self.cfg.amp):
+                win = (..., slice(i0, i1), slice(j0, j1))
+                out = net(s.pan_rr[win], s.ms_rr_up[win], s.detail_rr[win], s.gains_t).float()
+            out = out[..., i - i0 : i - i0 + c, j - j0 : j - j0 + c]
+            ref = s.ms_ref[..., i : i + c, j : j + c]
+            tot += float(masked_l1(out, ref, self.valid_rr_t[..., i : i + c, j : j + c]))
+        net.train()
+        return tot / len(self.hold)

@@ -1,0 +1,1 @@
+"""The only join of files and numerics: fuse, simulate/evaluate, pretrain."""

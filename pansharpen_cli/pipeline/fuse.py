@@ -1,0 +1,389 @@
+"""``fuse``: stream a PAN/MS pair through a method tile by tile into a GeoTIFF on the PAN grid.
+
+A statistics pass over a spread sample of tiles, the method's preparation (for methods that adapt
+to the scene: the training region read, the starting weights loaded, the fit), then per tile:
+read (with halo) -> fill nodata -> upsample -> fuse -> crop -> convert -> write. Memory depends on
+the tile size, not on the scene size. Progress goes through the callback; nothing here prints or
+picks a device.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import __version__, methods
+from ..base.errors import OptionError
+from ..base.nodata import fill_invalid, upscale_mask
+from ..base.progress import Progress, no_progress
+from ..base.sensors import Radiometry, resolve_gains
+from ..base.tiling import Tile, plan_tiles
+from ..io.raster import SUPPORTED_DTYPES, open_raster, read_masked
+from ..io.reader import PairReader
+from ..io.writer import OutputSpec, OutputWriter, check_output_path, to_dtype
+from ..methods.base import BlockFn, Fuser, SceneInputs, StartWeights
+from ..methods.stats import SceneStats
+from ..physics.degradation import upsample
+from .common import in_gdal_env, output_nodata, scene_stats, training_data
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..methods.zeroshot.config import ZeroShotConfig
+
+log = logging.getLogger(__name__)
+
+#: Default tile side in MS pixels (256 * ratio PAN pixels: a multiple of the 256-pixel output block).
+DEFAULT_TILE = 256
+#: Largest preview side, in PAN pixels (a central crop of larger scenes).
+PREVIEW_SIZE = 768
+
+
+@dataclass
+class FuseOptions:
+    """Options of :func:`fuse` (the CLI's flags).
+
+    Attributes:
+        method: a name of :func:`pansharpen_cli.methods.names`.
+        sensor, gains: the MTF model (``--sensor``, ``--gains``).
+        ratio, pan_band: force the ratio; the band of a multiband PAN.
+        dtype, fmt, creation_options, overwrite: the output file.
+        tile: processing tile side in MS pixels.
+        workers: threads fusing tiles for methods whose Fuser allows it (the classical ones).
+        zeroshot: settings of the zero-shot method (None: its defaults).
+        weights: starting weights of methods that adapt: ``default``, ``none`` or a path.
+        device: the torch device chosen by the caller (None: CPU).
+        save_model, preview: optional extra outputs.
+    """
+
+    method: str = methods.DEFAULT_METHOD
+    sensor: str | None = None
+    gains: str | None = None
+    ratio: int | None = None
+    pan_band: int | None = None
+    dtype: str | None = None
+    fmt: str = "GTiff"
+    creation_options: dict[str, str] = field(default_factory=dict)
+    overwrite: bool = False
+    tile: int = DEFAULT_TILE
+    workers: int = 2
+    zeroshot: ZeroShotConfig | None = None
+    weights: str = "default"
+    device: torch.device | None = None
+    save_model: Path | None = None
+    preview: Path | None = None
+
+    def settings_for(self, method: str) -> Any:
+        """The settings object given for ``method`` (None: the method's defaults)."""
+        return {"zeroshot": self.zeroshot}.get(method)
+
+
+@dataclass
+class FuseResult:
+    """What :func:`fuse` did."""
+
+    output: Path
+    method: str
+    ratio: int
+    width: int
+    height: int
+    bands: int
+    seconds: dict[str, float]
+    warnings: list[str]
+    notes: list[str]
+    report: dict = field(default_factory=dict)
+
+
+def _fuse_one(
+    t: Tile,
+    d: dict[str, np.ndarray],
+    fuse: BlockFn,
+    stats: SceneStats,
+    r: int,
+    out_dtype: str,
+    nodata: float | None,
+) -> np.ndarray:
+    """Fill, upsample, fuse, crop the halo and convert one tile read by :meth:`PairReader.read_tile`."""
+    pan = fill_invalid(d["pan"], d["pan_valid"], np.array([stats.pan_mean]))
+    ms = fill_invalid(d["ms"], d["ms_valid"], stats.ms_mean)
+    fused = fuse(pan, ms, upsample(ms, r))
+    h0 = t.halo * r
+    hh, ww = t.height * r, t.width * r
+    core = fused[:, h0 : h0 + hh, h0 : h0 + ww]
+    if stats.ms_min >= 0:
+        core = np.maximum(core, 0)  # a non-negative MS stays non-negative (cubic/ratio overshoots)
+    ms_valid = d["ms_valid"][t.halo : t.halo + t.height, t.halo : t.halo + t.width]
+    valid = d["pan_valid"][h0 : h0 + hh, h0 : h0 + ww] & upscale_mask(ms_valid, r)
+    return to_dtype(core, out_dtype, nodata, None if valid.all() else valid)
+
+
+def fuse_tiles(
+    reader: PairReader,
+    tiles: list[Tile],
+    fuse: BlockFn,
+    stats: SceneStats,
+    writer: OutputWriter | None,
+    out_dtype: str,
+    nodata: float | None,
+    progress: Progress = no_progress,
+    collect: bool = False,
+    workers: int = 1,
+) -> np.ndarray | None:
+    """Run ``fuse`` over the tiles and write (and/or collect) the converted result.
+
+    Reads and writes happen in the calling thread (GDAL handles are not shared between threads);
+    with ``workers`` > 1 the fusion of up to ``workers`` tiles runs in a thread pool (numpy and
+    scipy release the GIL), so memory stays bounded by ``2 * workers`` tiles.
+
+    Returns:
+        the whole output array when ``collect`` (tests), else None.
+    """
+    g, r = reader.grid, reader.grid.ratio
+    full = np.empty((reader.n_bands, g.height, g.width), out_dtype) if collect else None
+    done = 0
+
+    def emit(t: Tile, out: np.ndarray) -> None:
+        nonlocal done
+        row, col, hh, ww = t.core_fine(r)
+        if writer is not None:
+            writer.write(out, row, col)
+        if full is not None:
+            full[:, row : row + hh, col : col + ww] = out
+        done += 1
+        progress("fuse", done, len(tiles), {})
+
+    if workers <= 1:
+        for t in tiles:
+            emit(t, _fuse_one(t, reader.read_tile(t), fuse, stats, r, out_dtype, nodata))
+        return full
+    pending: deque = deque()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for t in tiles:
+            d = reader.read_tile(t)
+            pending.append((t, pool.submit(_fuse_one, t, d, fuse, stats, r, out_dtype, nodata)))
+            while len(pending) >= workers:
+                emit(*_result(pending.popleft()))
+        while pending:
+            emit(*_result(pending.popleft()))
+    return full
+
+
+def _result(item: tuple[Tile, Any]) -> tuple[Tile, np.ndarray]:
+    return item[0], item[1].result()
+
+
+def _preview(path: Path, reader: PairReader, fused_path: Path, method: str) -> None:
+    """Quicklook of a central crop: upsampled MS, the written fusion, PAN."""
+    from ..io.quicklook import preview_fusion
+
+    g, r = reader.grid, reader.grid.ratio
+    h, w = min(g.ms_height, PREVIEW_SIZE // r), min(g.ms_width, PREVIEW_SIZE // r)
+    row, col = (g.ms_height - h) // 2, (g.ms_width - w) // 2
+    d = reader.read_tile(Tile(row, col, h, w, 0))
+    with open_raster(fused_path, "fused") as ds:
+        fused = read_masked(ds, row * r, col * r, h * r, w * r)
+    pan = np.where(d["pan_valid"], d["pan"], np.nan)
+    preview_fusion(path, pan, upsample(d["ms"], r), fused, method, reader.band_descriptions())
+
+
+def _tags(method: str, rad: Radiometry, reader: PairReader, extra: dict[str, Any]) -> dict[str, str]:
+    """The output's PANSHARPEN_* tags."""
+    params = {
+        "method": method,
+        "sensor": rad.sensor,
+        "ms_gains": list(rad.ms_gains),
+        "pan_gain": rad.pan_gain,
+        "ratio": reader.grid.ratio,
+        "ms_resampled": reader.grid.resample,
+        **extra,
+    }
+    pan_name, ms_names = reader.source_names()
+    return {
+        "PANSHARPEN_METHOD": method,
+        "PANSHARPEN_SENSOR": rad.sensor,
+        "PANSHARPEN_RATIO": str(reader.grid.ratio),
+        "PANSHARPEN_MS_GAINS": ",".join(f"{g:g}" for g in rad.ms_gains),
+        "PANSHARPEN_PAN_GAIN": f"{rad.pan_gain:g}",
+        "PANSHARPEN_PARAMETERS": json.dumps(params, sort_keys=True, default=str),
+        "PANSHARPEN_VERSION": __version__,
+        "PANSHARPEN_PAN": pan_name,
+        "PANSHARPEN_MS": ",".join(ms_names),
+    }
+
+
+@dataclass
+class _Run:
+    """One fuse call in progress: the scene's facts as they are worked out."""
+
+    opts: FuseOptions
+    reader: PairReader
+    rad: Radiometry
+    out_dtype: str
+    nodata: float | None
+    warnings: list[str]
+    notes: list[str]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _check_options(opts: FuseOptions) -> methods.MethodSpec:
+    """The method's spec, after checking the options that need no file."""
+    spec = methods.get(opts.method)
+    if opts.tile < 16:
+        raise OptionError(f"--tile {opts.tile} is too small: expected at least 16 MS pixels")
+    return spec
+
+
+def _start(opts: FuseOptions, reader: PairReader) -> _Run:
+    """Gains, output dtype and nodata; log what will be done."""
+    g = reader.grid
+    rad = resolve_gains(opts.sensor, opts.gains, reader.n_bands)
+    out_dtype = opts.dtype or reader.ms_dtype
+    if out_dtype not in SUPPORTED_DTYPES:
+        raise OptionError(f"--dtype {out_dtype}: expected one of {', '.join(SUPPORTED_DTYPES)}")
+    nodata, nd_warns = output_nodata(reader, out_dtype)
+    warns = [*g.warnings, *rad.warnings, *nd_warns]
+    for w in warns:
+        log.warning(w)
+    for n in g.notes:
+        log.info(n)
+    log.info(
+        "fusing %d bands at ratio %d (measured %.4f x %.4f) with %s; output %dx%d %s",
+        reader.n_bands,
+        g.ratio,
+        *g.measured_ratio,
+        opts.method,
+        g.width,
+        g.height,
+        out_dtype,
+    )
+    return _Run(opts, reader, rad, out_dtype, nodata, warns, list(g.notes))
+
+
+def _start_weights(opts: FuseOptions, config: Any) -> StartWeights:
+    """The weights ``--weights`` names, loaded and verified (for the config's architecture)."""
+    from ..priors.weights import load_weights
+
+    loaded = load_weights(opts.weights, arch=getattr(config, "arch", None))
+    if loaded is None:
+        return StartWeights(opts.weights)
+    return StartWeights(opts.weights, loaded.state_dict, loaded.manifest)
+
+
+def _prepare(run: _Run, spec: methods.MethodSpec, stats: SceneStats, progress: Progress) -> Fuser:
+    """The method's Fuser: for methods that adapt, with the training region and weights."""
+    t0 = time.perf_counter()
+    opts, g = run.opts, run.reader.grid
+    config = opts.settings_for(spec.name)
+    if config is None and spec.default_config is not None:
+        config = spec.default_config()
+    inputs = SceneInputs(g.ratio, run.rad.ms_gains, run.rad.pan_gain, stats, config, progress=progress)
+    if spec.adapts:
+        inputs.weights = _start_weights(opts, config)
+        inputs.training = training_data(run.reader, stats)
+        inputs.device = opts.device
+    fuser = spec.prepare(inputs)
+    inputs.training = None
+    if spec.adapts:
+        run.seconds["train"] = time.perf_counter() - t0
+    for w in fuser.warnings:
+        log.warning(w)
+    for n in fuser.notes:
+        log.info(n)
+    run.warnings += fuser.warnings
+    run.notes += fuser.notes
+    if opts.save_model is not None and fuser.save_model is not None:
+        fuser.save_model(opts.save_model)
+    return fuser
+
+
+def _output_spec(run: _Run, out: Path, fuser: Fuser) -> OutputSpec:
+    """Grid, dtype, metadata and creation options of the output."""
+    r, g, opts = run.reader, run.reader.grid, run.opts
+    return OutputSpec(
+        path=out,
+        width=g.width,
+        height=g.height,
+        count=r.n_bands,
+        dtype=run.out_dtype,
+        crs=g.crs,
+        transform=g.transform if g.georeferenced else None,
+        nodata=run.nodata,
+        fmt=opts.fmt,
+        creation_options=opts.creation_options,
+        descriptions=r.band_descriptions(),
+        colorinterp=r.band_colorinterp(),
+        tags=_tags(opts.method, run.rad, r, fuser.tags),
+        area_or_point=r.area_or_point(),
+    )
+
+
+def _write(run: _Run, out: Path, fuser: Fuser, stats: SceneStats, progress: Progress) -> None:
+    """The tile loop into the atomic writer."""
+    g = run.reader.grid
+    tiles = plan_tiles(g.ms_height, g.ms_width, run.opts.tile, fuser.halo)
+    t0 = time.perf_counter()
+    workers = max(1, run.opts.workers) if fuser.parallel else 1
+    with OutputWriter(_output_spec(run, out, fuser)) as writer:
+        fuse_tiles(
+            run.reader, tiles, fuser.fuse, stats, writer, run.out_dtype, run.nodata, progress, workers=workers
+        )
+        writer.commit()
+    run.seconds["fuse"] = time.perf_counter() - t0
+
+
+@in_gdal_env
+def fuse(
+    pan_path: str | Path,
+    ms_paths: Sequence[str | Path],
+    out_path: str | Path,
+    options: FuseOptions | None = None,
+    progress: Progress = no_progress,
+) -> FuseResult:
+    """Fuse a PAN/MS pair into a GeoTIFF on the PAN grid.
+
+    Args:
+        pan_path: PAN raster.
+        ms_paths: one multiband MS raster or several rasters in band order.
+        out_path: output GeoTIFF (written atomically).
+        options: :class:`FuseOptions`.
+        progress: callback ``(task, completed, total, info)``.
+
+    Raises:
+        InputError, InputFileError, OutputError, OptionError, WeightsError: see their messages.
+    """
+    opts = options or FuseOptions()
+    spec = _check_options(opts)
+    t_start = time.perf_counter()
+    out = check_output_path(out_path, [pan_path, *ms_paths], opts.overwrite)
+    with PairReader(pan_path, ms_paths, pan_band=opts.pan_band, ratio=opts.ratio) as reader:
+        run = _start(opts, reader)
+        g = reader.grid
+        t0 = time.perf_counter()
+        stats = scene_stats(reader, run.rad, plan_tiles(g.ms_height, g.ms_width, opts.tile, 0), progress)
+        run.seconds["statistics"] = time.perf_counter() - t0
+        fuser = _prepare(run, spec, stats, progress)
+        _write(run, out, fuser, stats, progress)
+        if opts.preview is not None:
+            _preview(opts.preview, reader, out, opts.method)
+    run.seconds["total"] = time.perf_counter() - t_start
+    return FuseResult(
+        out,
+        opts.method,
+        g.ratio,
+        g.width,
+        g.height,
+        reader.n_bands,
+        run.seconds,
+        run.warnings,
+        run.notes,
+        fuser.report,
+    )

@@ -1,0 +1,317 @@
+"""How quality is measured: ``simulate`` writes the reduced-resolution (Wald protocol) pair of a
+scene, ``evaluate`` streams the quality indexes of a fused file by tiles."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..base.errors import InputError
+from ..base.nodata import block_all, fill_invalid
+from ..base.progress import Progress, no_progress
+from ..base.sensors import Radiometry, resolve_gains
+from ..base.tiling import Tile, plan_tiles
+from ..io.raster import open_raster, read_filled
+from ..io.reader import PairReader
+from ..io.writer import OutputSpec, OutputWriter, check_output_path, to_dtype
+from ..methods.stats import SceneStats
+from ..metrics import FullResolutionAccumulator, ReferenceAccumulator
+from ..physics.degradation import UPSAMPLE_HALO, mtf_degrade, upsample
+from .common import in_gdal_env, output_nodata, scene_stats
+
+log = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------------------------------------
+# Reduced-resolution simulation (Wald protocol)
+
+
+@dataclass
+class SimulateResult:
+    """What :func:`simulate` wrote."""
+
+    pan: Path
+    ms: Path
+    reference: Path
+    ratio: int
+    ms_gains: tuple[float, ...]
+    pan_gain: float
+    warnings: list[str]
+
+
+def _simulate_specs(reader: PairReader, rad: Radiometry, paths: dict[str, Path]) -> dict[str, OutputSpec]:
+    """The three outputs: the degraded PAN and MS on the coarser grids, and the reference (the MS)."""
+    g, r = reader.grid, reader.grid.ratio
+    h2, w2 = g.ms_height // r, g.ms_width // r
+    georef = g.georeferenced
+    t_ms = g.ms_transform if georef else None
+    t_rr = g.coarse_transform(r) if georef else None
+    nd, _ = output_nodata(reader, reader.ms_dtype)
+    tags = {
+        "PANSHARPEN_SIMULATED": "reduced-resolution (Wald protocol)",
+        "PANSHARPEN_RATIO": str(r),
+        "PANSHARPEN_MS_GAINS": ",".join(f"{x:g}" for x in rad.ms_gains),
+        "PANSHARPEN_PAN_GAIN": f"{rad.pan_gain:g}",
+        "PANSHARPEN_VERSION": __version__,
+    }
+    desc, ci, msd = reader.band_descriptions(), reader.band_colorinterp(), reader.ms_dtype
+
+    def spec(key, w, h, count, dtype, transform, nodata, d=(), c=()):
+        crs = g.crs if georef else None
+        return OutputSpec(
+            path=paths[key],
+            width=w,
+            height=h,
+            count=count,
+            dtype=dtype,
+            crs=crs,
+            transform=transform,
+            nodata=nodata,
+            descriptions=d,
+            colorinterp=c,
+            tags=tags,
+        )
+
+    return {
+        "pan": spec("pan", w2 * r, h2 * r, 1, reader.pan_dtype, t_ms, reader.pan_nodata),
+        "ms": spec("ms", w2, h2, reader.n_bands, msd, t_rr, nd, desc, ci),
+        "reference": spec("reference", w2 * r, h2 * r, reader.n_bands, msd, t_ms, nd, desc, ci),
+    }
+
+
+def _simulate_tile(
+    reader: PairReader,
+    rad: Radiometry,
+    t: Tile,
+    writers: dict[str, OutputWriter],
+    specs: dict[str, OutputSpec],
+) -> None:
+    """Degrade one tile of the coarser grid (with the halo both MTF kernels need) and write it."""
+    r = reader.grid.ratio
+    halo = 6 * r  # MS pixels: both MTF kernels fit
+    d = reader.read_tile(Tile(t.row * r, t.col * r, t.height * r, t.width * r, halo))
+    pan = fill_invalid(d["pan"], d["pan_valid"], None)
+    ms = fill_invalid(d["ms"], d["ms_valid"], None)
+    pan_rr = mtf_degrade(pan, [rad.pan_gain], r)[:, halo:-halo, halo:-halo]
+    ms_rr = mtf_degrade(ms, rad.ms_gains, r)[:, halo // r : -halo // r, halo // r : -halo // r]
+    ref = d["ms"][:, halo:-halo, halo:-halo]
+    v_ms = d["ms_valid"][halo:-halo, halo:-halo]
+    v_rr = block_all(v_ms, r)
+    pv_rr = block_all(d["pan_valid"][halo * r : -halo * r, halo * r : -halo * r], r)
+    s = specs
+    writers["pan"].write(to_dtype(pan_rr, s["pan"].dtype, s["pan"].nodata, pv_rr), t.row * r, t.col * r)
+    writers["ms"].write(to_dtype(ms_rr, s["ms"].dtype, s["ms"].nodata, v_rr), t.row, t.col)
+    writers["reference"].write(
+        to_dtype(ref, s["reference"].dtype, s["reference"].nodata, v_ms), t.row * r, t.col * r
+    )
+
+
+def _simulate_pair(
+    reader: PairReader, rad: Radiometry, paths: dict[str, Path], tile: int, progress: Progress
+) -> None:
+    """Write the three outputs tile by tile; on any error (or Ctrl-C) none of them is left."""
+    g, r = reader.grid, reader.grid.ratio
+    h2, w2 = g.ms_height // r, g.ms_width // r
+    if h2 < 8 or w2 < 8:
+        raise InputError(
+            f"the MS ({g.ms_height}x{g.ms_width}) is too small to simulate at ratio {r}: need at least "
+            f"{8 * r}x{8 * r} MS pixels"
+        )
+    specs = _simulate_specs(reader, rad, paths)
+    tiles = plan_tiles(h2, w2, tile, 0)
+    writers = {k: OutputWriter(s) for k, s in specs.items()}
+    try:
+        for i, t in enumerate(tiles):
+            _simulate_tile(reader, rad, t, writers, specs)
+            progress("simulate", i + 1, len(tiles), {})
+        for w in writers.values():
+            w.commit()
+    except BaseException:
+        for w in writers.values():
+            w.abort()
+        raise
+
+
+@in_gdal_env
+def simulate(
+    pan_path: str | Path,
+    ms_paths: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    sensor: str | None = None,
+    gains: str | None = None,
+    ratio: int | None = None,
+    pan_band: int | None = None,
+    overwrite: bool = False,
+    tile: int = 128,
+    progress: Progress = no_progress,
+) -> SimulateResult:
+    """Write the reduced-resolution pair ``pan.tif``, ``ms.tif`` and ``reference.tif`` into ``out_dir``.
+
+    PAN and MS are degraded by their MTFs and decimated by the ratio; the reference is the MS on the
+    working grid. All three are georeferenced on the coarser grids (when the inputs are) and keep the
+    input dtypes (rounded and clipped). Processed by tiles.
+    """
+    od = Path(out_dir)
+    if not od.exists():
+        od.mkdir(parents=True)
+    paths = {k: od / f"{k}.tif" for k in ("pan", "ms", "reference")}
+    for p in paths.values():
+        check_output_path(p, [pan_path, *ms_paths], overwrite)
+    with PairReader(pan_path, ms_paths, pan_band=pan_band, ratio=ratio) as reader:
+        rad = resolve_gains(sensor, gains, reader.n_bands)
+        _simulate_pair(reader, rad, paths, tile, progress)
+    r = reader.grid.ratio
+    return SimulateResult(
+        paths["pan"], paths["ms"], paths["reference"], r, rad.ms_gains, rad.pan_gain, rad.warnings
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Quality indexes of a fused file
+
+
+def _check_reference(ref_ds, fused_ds, reference: str | Path) -> None:
+    """Refuse a reference that is not on the fused image's grid."""
+    if (ref_ds.width, ref_ds.height, ref_ds.count) != (fused_ds.width, fused_ds.height, fused_ds.count):
+        raise InputError(
+            f"reference {reference} is {ref_ds.width}x{ref_ds.height}x{ref_ds.count} but the fused "
+            f"image is {fused_ds.width}x{fused_ds.height}x{fused_ds.count}: they must share the grid"
+        )
+
+
+def _check_fused(fused_ds, fused_path: str | Path, reader: PairReader) -> None:
+    """Refuse a fused image that is not on the fusion grid of the pair."""
+    g = reader.grid
+    if (fused_ds.height, fused_ds.width, fused_ds.count) != (g.height, g.width, reader.n_bands):
+        raise InputError(
+            f"fused image {fused_path} is {fused_ds.width}x{fused_ds.height}x{fused_ds.count} but the "
+            f"pair fuses to {g.width}x{g.height}x{reader.n_bands}: evaluate the output of "
+            "`pansharpen fuse` of this pair"
+        )
+    if g.georeferenced and not fused_ds.transform.almost_equals(
+        g.transform, precision=1e-6 * abs(g.transform.a)
+    ):
+        raise InputError(
+            f"fused image {fused_path} is not on the PAN grid of the fused region "
+            f"({tuple(fused_ds.transform)[:6]} vs {tuple(g.transform)[:6]})"
+        )
+
+
+@dataclass
+class _EvalRequest:
+    """The arguments of :func:`evaluate`."""
+
+    pan: str | Path
+    ms: Sequence[str | Path]
+    fused: str | Path
+    reference: str | Path | None
+    sensor: str | None
+    gains: str | None
+    ratio: int | None
+    pan_band: int | None
+    tile: int
+    progress: Progress
+
+
+def _evaluate_open(req: _EvalRequest, fused_ds, ref_ds) -> dict[str, float]:
+    """The indexes, once the fused file (and the reference) are open."""
+    if ref_ds is not None:
+        _check_reference(ref_ds, fused_ds, req.reference)
+        with PairReader(req.pan, req.ms, pan_band=req.pan_band, ratio=req.ratio) as reader:
+            r = req.ratio or reader.grid.ratio
+        return _evaluate_reference(fused_ds, ref_ds, r, req.tile, req.progress)
+    with PairReader(req.pan, req.ms, pan_band=req.pan_band, ratio=req.ratio) as reader:
+        _check_fused(fused_ds, req.fused, reader)
+        g = reader.grid
+        rad = resolve_gains(req.sensor, req.gains, reader.n_bands)
+        for w in rad.warnings:
+            log.warning(w)
+        tiles = plan_tiles(g.ms_height, g.ms_width, req.tile, 0)
+        stats = scene_stats(reader, rad, tiles)
+        return _evaluate_full(reader, fused_ds, rad, stats, tiles, req.progress)
+
+
+@in_gdal_env
+def evaluate(
+    pan_path: str | Path,
+    ms_paths: Sequence[str | Path],
+    fused_path: str | Path,
+    *,
+    reference: str | Path | None = None,
+    sensor: str | None = None,
+    gains: str | None = None,
+    ratio: int | None = None,
+    pan_band: int | None = None,
+    tile: int = 128,
+    progress: Progress = no_progress,
+) -> dict[str, float]:
+    """Quality indexes of a fused raster, streamed by tiles.
+
+    Without ``reference``: the full-resolution indexes (D_lambda, D_s, QNR, D_lambda_K, HQNR, D_rho,
+    R_Q2n) of FUSED against the PAN and MS. With ``reference`` (a raster on FUSED's grid, e.g. the
+    ``reference.tif`` of :func:`simulate`): Q2n, Q, SAM, ERGAS, SCC, PSNR of FUSED against it.
+    Nodata pixels are filled with the band means before the indexes are computed.
+
+    Raises:
+        InputError: FUSED (or the reference) is not on the fusion grid of the pair.
+    """
+    req = _EvalRequest(
+        pan_path, ms_paths, fused_path, reference, sensor, gains, ratio, pan_band, tile, progress
+    )
+    fused_ds = open_raster(fused_path, "fused")
+    ref_ds = open_raster(reference, "reference") if reference is not None else None
+    try:
+        return _evaluate_open(req, fused_ds, ref_ds)
+    finally:
+        fused_ds.close()
+        if ref_ds is not None:
+            ref_ds.close()
+
+
+def _evaluate_reference(fused_ds, ref_ds, ratio: int, tile: int, progress: Progress) -> dict[str, float]:
+    """Reduced-resolution indexes of the fused file against the reference, by tiles with halos."""
+    h, w = fused_ds.height, fused_ds.width
+    acc = ReferenceAccumulator(ratio, (h, w))
+    tiles = plan_tiles(h, w, max(tile * 4, 64), 0)
+    for i, t in enumerate(tiles):
+        r0, r1 = max(0, t.row - acc.halo), min(h, t.row + t.height + acc.halo)
+        c0, c1 = max(0, t.col - acc.halo), min(w, t.col + t.width + acc.halo)
+        acc.update(
+            read_filled(ref_ds, r0, c0, r1 - r0, c1 - c0),
+            read_filled(fused_ds, r0, c0, r1 - r0, c1 - c0),
+            origin=(r0, c0),
+            core=(t.row, t.col, t.height, t.width),
+        )
+        progress("evaluate", i + 1, len(tiles), {})
+    return acc.result()
+
+
+def _evaluate_full(
+    reader: PairReader, fused_ds, rad: Radiometry, stats: SceneStats, tiles: list[Tile], progress: Progress
+) -> dict[str, float]:
+    """Full-resolution indexes of the fused file against the pair, by tiles with halos."""
+    g, r = reader.grid, reader.grid.ratio
+    acc = FullResolutionAccumulator(r, rad.ms_gains, (g.height, g.width))
+    hm = -(-acc.halo // r)  # halo in MS pixels
+    pan_mean = np.array([stats.pan_mean])
+    for i, t in enumerate(tiles):
+        e = hm + UPSAMPLE_HALO
+        d = reader.read_tile(Tile(t.row, t.col, t.height, t.width, e))
+        a0, a1 = max(0, t.row - hm), min(g.ms_height, t.row + t.height + hm)
+        b0, b1 = max(0, t.col - hm), min(g.ms_width, t.col + t.width + hm)
+        ra, rb = a0 - (t.row - e), a1 - (t.row - e)
+        ca, cb = b0 - (t.col - e), b1 - (t.col - e)
+        ms_full = fill_invalid(d["ms"], d["ms_valid"], stats.ms_mean)
+        ms_up = upsample(ms_full, r)[:, ra * r : rb * r, ca * r : cb * r]
+        ms = ms_full[:, ra:rb, ca:cb]
+        pan = fill_invalid(d["pan"], d["pan_valid"], pan_mean)[:, ra * r : rb * r, ca * r : cb * r]
+        fused = read_filled(fused_ds, a0 * r, b0 * r, (a1 - a0) * r, (b1 - b0) * r)
+        core = (t.row * r, t.col * r, t.height * r, t.width * r)
+        acc.update(pan, ms_up, fused, ms, origin=(a0 * r, b0 * r), core=core)
+        progress("evaluate", i + 1, len(tiles), {})
+    return acc.result()

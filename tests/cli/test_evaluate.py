@@ -1,0 +1,113 @@
+"""simulate, evaluate and the preview through the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+from typer.testing import CliRunner
+
+from pansharpen_cli.cli import app
+from pansharpen_cli.metrics import FULL_RESOLUTION_KEYS, REFERENCE_KEYS
+from tests.conftest import make_pair
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def simulated(tmp_path):
+    pan, ms, _ = make_pair(tmp_path, size=256, ratio=4, ms_offset=(4, 8))
+    out = tmp_path / "sim"
+    res = run("simulate", pan, ms, out, "-q")
+    assert res.exit_code == 0, res.output
+    return pan, ms, out
+
+
+def test_simulate_writes_the_reduced_resolution_pair_on_the_coarser_grids(simulated):
+    pan, ms, out = simulated
+    with (
+        rasterio.open(pan) as p,
+        rasterio.open(ms) as m,
+        rasterio.open(out / "pan.tif") as sp,
+        rasterio.open(out / "ms.tif") as sm,
+        rasterio.open(out / "reference.tif") as ref,
+    ):
+        # PAN degraded to the MS pixel size; MS to ratio times coarser; reference = MS on its own grid.
+        assert sp.res == m.res and sm.res == (m.res[0] * 4, m.res[1] * 4) and ref.res == m.res
+        assert sp.crs == p.crs == sm.crs == ref.crs
+        assert (
+            (sp.transform.c, sp.transform.f)
+            == (m.transform.c, m.transform.f)
+            == (ref.transform.c, ref.transform.f)
+        )
+        assert (sp.width, sp.height) == (ref.width, ref.height) == (sm.width * 4, sm.height * 4)
+        assert sm.count == ref.count == 4 and sm.dtypes[0] == "uint16"
+        # the reference is the MS itself (over the common footprint)
+        np.testing.assert_array_equal(ref.read(), m.read()[:, : ref.height, : ref.width])
+
+
+def test_evaluate_json_has_exactly_the_index_names_and_is_stable(simulated, tmp_path):
+    _, _, out = simulated
+    fused = tmp_path / "f.tif"
+    assert run("fuse", out / "pan.tif", out / "ms.tif", fused, "-m", "mtf-glp-hpm", "-q").exit_code == 0
+    args = (
+        "evaluate",
+        out / "pan.tif",
+        out / "ms.tif",
+        fused,
+        "--reference",
+        out / "reference.tif",
+        "--json",
+    )
+    a, b = run(*args), run(*args)
+    assert a.exit_code == 0, a.output
+    ra, rb = json.loads(a.output), json.loads(b.output)
+    assert tuple(ra) == REFERENCE_KEYS and ra == rb
+    assert 0.5 < ra["Q2n"] <= 1 and ra["ERGAS"] > 0 and ra["SAM"] > 0
+    # Upsampled MS is worse than MTF-GLP-HPM against the reference.
+    exp = tmp_path / "e.tif"
+    assert run("fuse", out / "pan.tif", out / "ms.tif", exp, "-m", "exp", "-q").exit_code == 0
+    re = json.loads(
+        run(
+            "evaluate", out / "pan.tif", out / "ms.tif", exp, "--reference", out / "reference.tif", "--json"
+        ).output
+    )
+    assert re["Q2n"] < ra["Q2n"] and re["ERGAS"] > ra["ERGAS"]
+
+    full = run("evaluate", out / "pan.tif", out / "ms.tif", fused, "--json")
+    rf = json.loads(full.output)
+    assert tuple(rf) == FULL_RESOLUTION_KEYS
+    assert rf["QNR"] == pytest.approx((1 - rf["D_lambda"]) * (1 - rf["D_s"]))
+    assert rf["HQNR"] == pytest.approx((1 - rf["D_lambda_K"]) * (1 - rf["D_s"]))
+
+
+def test_evaluate_refuses_a_fused_image_on_another_grid(tmp_path):
+    pan, ms, _ = make_pair(tmp_path, size=128)
+    res = run("evaluate", pan, ms, ms, "--json")
+    assert res.exit_code == 1 and "pair fuses to" in res.output and "Traceback" not in res.output
+
+
+def test_preview_png(tmp_path):
+    pan, ms, _ = make_pair(tmp_path, size=128)
+    png = tmp_path / "q.png"
+    assert run("fuse", pan, ms, tmp_path / "o.tif", "-m", "gsa", "--preview", png, "-q").exit_code == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from matplotlib.image import imread
+
+    img = imread(png)[..., :3].astype(float)  # (H, W, 3) in [0, 1]
+    # three panels side by side: upsampled MS, the fusion, the PAN
+    strips = np.array_split(img, 3, axis=1)
+    content = [s[(s < 0.97).any(axis=-1)] for s in strips]  # pixels that are not the white background
+    assert all(c.shape[0] > 0.2 * s.shape[0] * s.shape[1] for c, s in zip(content, strips, strict=True))
+    colour = [float(np.abs(c - c.mean(axis=1, keepdims=True)).mean()) for c in content]
+    assert colour[2] < 0.01 < colour[0] and colour[1] > 0.01  # the PAN is grey, MS and fusion in colour
+
+    def detail(strip: np.ndarray) -> float:
+        g = strip.mean(axis=-1)
+        return float(np.abs(np.diff(g, axis=0)).mean() + np.abs(np.diff(g, axis=1)).mean())
+
+    assert detail(strips[1]) > 1.1 * detail(strips[0])  # the fusion is sharper than the upsampled MS

@@ -1,0 +1,106 @@
+"""Residual MS-PAN misregistration: sub-pixel shift, its estimate, and its use by the zero-shot fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from pansharpen_cli.methods import zeroshot
+from pansharpen_cli.physics.degradation import mtf_degrade, upsample
+from pansharpen_cli.physics.registration import describe, estimate_shift, shift_halo, shift_t
+from pansharpen_cli.physics.torch_ops import mtf_degrade_t
+
+RATIO = 4
+GAINS = [0.3, 0.3, 0.3, 0.3]
+CPU = torch.device("cpu")
+
+
+def test_shift_integer_and_linear_exact_and_tile_local() -> None:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 2, 40, 50, generator=g, dtype=torch.float64)
+    y = shift_t(x, 2, -3)
+    torch.testing.assert_close(y[..., 5:-5, 5:-5], torch.roll(x, (2, -3), (-2, -1))[..., 5:-5, 5:-5])
+    rows = torch.arange(40.0, dtype=torch.float64).view(40, 1)
+    cols = torch.arange(50.0, dtype=torch.float64).view(1, 50)
+    ramp = (0.7 * rows + 0.3 * cols).expand(1, 1, 40, 50)
+    moved = shift_t(ramp, 0.37, -1.6)  # cubic convolution reproduces a linear image exactly
+    torch.testing.assert_close(moved[..., 4:-4, 4:-4], (ramp - 0.7 * 0.37 + 0.3 * 1.6)[..., 4:-4, 4:-4])
+    # a tile with a halo of shift_halo gives the whole image's values in its core
+    k = shift_halo(0.37, -1.6)
+    whole = shift_t(x, 0.37, -1.6)
+    part = shift_t(x[..., 10 - k : 30 + k, 12 - k : 40 + k], 0.37, -1.6)[..., k:-k, k:-k]
+    torch.testing.assert_close(part, whole[..., 10:30, 12:40])
+
+
+def _misregistered(shift: tuple[float, float], size: int = 256, seed: int = 0):
+    """Fine 4-band field, its PAN, and the MS made from the field moved by ``shift`` fine pixels."""
+    rng = np.random.default_rng(seed)
+    base = [ndimage.gaussian_filter(rng.normal(size=(size, size)), s, mode="wrap") for s in (1.5, 4.0)]
+    hr = np.stack(
+        [
+            20 + 30 * (w0 * base[0] / base[0].std() + w1 * base[1] / base[1].std())
+            for w0, w1 in rng.uniform(0.5, 1.5, (4, 2))
+        ]
+    )
+    pan = np.tensordot(np.array([0.1, 0.3, 0.4, 0.2]), hr, axes=1)[None]
+    moved = ndimage.shift(hr, (0, *shift), order=3, mode="wrap")  # the MS's geometry
+    ms = mtf_degrade(moved, GAINS, RATIO)
+    return pan.astype(np.float32), ms.astype(np.float32), moved.astype(np.float32)
+
+
+@pytest.mark.parametrize("shift", [(2.0, -1.2), (0.0, 0.0), (-0.6, 3.0)])
+def test_estimate_recovers_the_shift(shift) -> None:
+    pan, ms, _ = _misregistered(shift)
+    p = mtf_degrade_t(torch.as_tensor(pan)[None], [0.3], RATIO)
+    reg = estimate_shift(p, torch.as_tensor(ms)[None])
+    got = np.array(reg.measured) * RATIO  # fine pixels
+    np.testing.assert_allclose(got, shift, atol=0.1)
+    if shift != (0.0, 0.0):
+        assert reg.applied and reg.corr_after > reg.corr_before
+        text, warn = describe(reg.as_dict(RATIO))
+        assert "misregistered" in text and warn  # over half a PAN pixel: a warning
+
+
+def test_a_shift_beyond_one_ms_pixel_is_not_applied_and_warned() -> None:
+    pan, ms, _ = _misregistered((6.0, 0.0))  # 1.5 MS pixels
+    p = mtf_degrade_t(torch.as_tensor(pan)[None], [0.3], RATIO)
+    reg = estimate_shift(p, torch.as_tensor(ms)[None])
+    assert not reg.applied and reg.shift == (0.0, 0.0)
+    assert abs(reg.measured[0] - 1.5) < 0.05
+    text, warn = describe(reg.as_dict(RATIO))
+    assert warn and "check the geotransforms" in text
+
+
+def test_fit_registers_the_pan_and_fuses_better_tiles_unchanged() -> None:
+    shift = (2.0, -1.2)
+    pan, ms, truth = _misregistered(shift, size=128)
+    cfg = dict(warmup=4, iterations=4, crop=32, batch=2, response_steps=10, eval_every=2)
+    on = zeroshot.fit(pan, ms, RATIO, GAINS, 0.15, config=zeroshot.ZeroShotConfig(**cfg), device=CPU)
+    off = zeroshot.fit(
+        pan, ms, RATIO, GAINS, 0.15, config=zeroshot.ZeroShotConfig(register=False, **cfg), device=CPU
+    )
+    np.testing.assert_allclose(on.shift, shift, atol=0.25)  # a 32x32 MS: coarser than on 64x64
+    assert off.shift == (0.0, 0.0) and on.halo >= off.halo + shift_halo(*on.shift)
+    assert on.report()["registration"]["applied"] and off.report()["registration"] is None
+    ms_up = upsample(ms, RATIO)
+    fused_on, fused_off = on.predict_image(pan, ms_up), off.predict_image(pan, ms_up)
+    c = slice(8, -8)  # the truth wraps around, the tool mirrors: compare the inside
+    err_on = np.sqrt(((fused_on - truth)[:, c, c] ** 2).mean())
+    err_off = np.sqrt(((fused_off - truth)[:, c, c] ** 2).mean())
+    assert err_on < 0.8 * err_off
+    np.testing.assert_allclose(on.predict_image(pan, ms_up, tile=24), fused_on, atol=1e-4, rtol=1e-5)
+
+
+def test_fit_registers_a_scene_with_a_nodata_strip() -> None:
+    pan, ms, _ = _misregistered((2.0, -1.2), size=128)
+    valid = np.ones(pan.shape[1:], bool)
+    valid[:, :24] = False  # 6 MS pixels of nodata on the left, filled as the pipeline fills them
+    pan[:, ~valid] = pan[:, valid].mean()
+    ms[:, :, :6] = ms[:, :, 6:].mean(axis=(1, 2), keepdims=True)
+    cfg = zeroshot.ZeroShotConfig(warmup=4, iterations=4, crop=32, batch=2, response_steps=10, eval_every=2)
+    model = zeroshot.fit(pan, ms, RATIO, GAINS, 0.15, valid=valid, config=cfg, device=CPU)
+    assert model.report()["registration"]["applied"]
+    np.testing.assert_allclose(model.shift, (2.0, -1.2), atol=0.3)
+    assert np.isfinite(model.predict_image(pan, upsample(ms, RATIO))).all()

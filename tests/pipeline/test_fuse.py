@@ -1,0 +1,242 @@
+"""Zero-shot through the pipeline and the CLI (tiny scenes, fast settings)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from rasterio.transform import Affine
+from typer.testing import CliRunner
+
+from pansharpen_cli.cli import app
+from pansharpen_cli.methods.zeroshot import ZeroShotConfig
+from pansharpen_cli.pipeline.fuse import FuseOptions, fuse
+from tests.conftest import make_pair, write_tif
+
+runner = CliRunner()
+FAST = dict(iterations=12, warmup=8, batch=2, crop=32, response_steps=20, eval_every=6)
+
+
+def opts(**kw) -> FuseOptions:
+    zs = ZeroShotConfig(**{**FAST, **kw.pop("zs", {})})
+    return FuseOptions(
+        method="zeroshot", zeroshot=zs, weights=kw.pop("weights", "none"), device=torch.device("cpu"), **kw
+    )
+
+
+def test_tiled_equals_whole_image_and_same_seed_same_output(tmp_path):
+    pan, ms, _ = make_pair(tmp_path, size=128, dtype="float32")
+    a, b, c = tmp_path / "a.tif", tmp_path / "b.tif", tmp_path / "c.tif"
+    fuse(pan, [ms], a, opts(tile=16))  # 2x2 tiles with halos
+    fuse(pan, [ms], b, opts(tile=1000))  # one tile
+    fuse(pan, [ms], c, opts(tile=16))  # same seed again
+    with rasterio.open(a) as ra, rasterio.open(b) as rb, rasterio.open(c) as rc:
+        np.testing.assert_allclose(ra.read(), rb.read(), rtol=1e-4, atol=1e-2)
+        np.testing.assert_array_equal(ra.read(), rc.read())
+        assert ra.tags()["PANSHARPEN_METHOD"] == "zeroshot"
+
+
+def test_nodata_border_gives_nodata_and_no_colour_cast(tmp_path):
+    pan, ms, ref = make_pair(tmp_path, size=128, dtype="uint16")
+    with rasterio.open(ms) as m:
+        a = m.read()
+        a[:, :, :4] = 0  # a 4-MS-pixel nodata strip on the left
+        msn = write_tif(tmp_path / "msn.tif", a, m.transform, nodata=0)
+    out = tmp_path / "o.tif"
+    fuse(pan, [msn], out, opts())
+    with rasterio.open(out) as o:
+        d = o.read().astype(float)
+        assert o.nodata == 0
+    assert (d[:, :, :16] == 0).all()  # nodata under the strip
+    inner = d[:, :, 16:]
+    assert (inner > 0).all()
+    # No colour cast next to the border: band means just right of the strip match the reference's.
+    near = inner[:, :, :8].mean(axis=(1, 2))
+    truth = ref[:, :, 16:24].mean(axis=(1, 2))
+    np.testing.assert_allclose(near, truth, rtol=0.05)
+
+
+def test_cli_zeroshot_with_the_shipped_prior_and_report(tmp_path):
+    pan, ms, _ = make_pair(tmp_path, size=96)
+    out, rep, model = tmp_path / "o.tif", tmp_path / "r.json", tmp_path / "m.pt"
+    res = runner.invoke(
+        app,
+        [
+            "fuse",
+            str(pan),
+            str(ms),
+            str(out),
+            "-m",
+            "zeroshot",
+            "--iterations",
+            "0",
+            "--device",
+            "cpu",
+            "--report",
+            str(rep),
+            "--save-model",
+            str(model),
+            "-q",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    r = json.loads(rep.read_text())
+    assert r["method"] == "zeroshot" and r["weights"] == "default" and r["device"] == "cpu"
+    assert {"seconds", "settings", "receptive_field"} <= set(r["zeroshot"])
+    assert model.stat().st_size > 0
+    with rasterio.open(out) as o:
+        assert o.count == 4 and o.dtypes[0] == "uint16"
+        params = json.loads(o.tags()["PANSHARPEN_PARAMETERS"])
+        assert params["method"] == "zeroshot" and params["iterations"] == 0
+
+
+def test_bad_weights_and_devices_are_clear_errors(tmp_path):
+    pan, ms, _ = make_pair(tmp_path, size=64)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not weights")
+    for extra, match in (
+        (["--weights", str(bad)], "weights"),
+        (["--device", "cuda:7"], "--device"),
+        (["--device", "tpu"], "--device"),
+    ):
+        if extra[1].startswith("cuda") and torch.cuda.device_count() > 7:
+            continue
+        res = runner.invoke(
+            app,
+            [
+                "fuse",
+                str(pan),
+                str(ms),
+                str(tmp_path / "o.tif"),
+                "-m",
+                "zeroshot",
+                "--iterations",
+                "0",
+                *extra,
+            ],
+        )
+        assert res.exit_code == 1 and match in res.output and "Traceback" not in res.output, res.output
+        assert not (tmp_path / "o.tif").exists()
+
+
+@pytest.mark.parametrize("bands", [3, 8])
+def test_band_counts_with_the_same_prior(tmp_path, bands):
+    pan, ms, _ = make_pair(tmp_path, size=64, bands=bands)
+    out = tmp_path / "o.tif"
+    fuse(pan, [ms], out, opts(weights="default", zs={"iterations": 0, "warmup": 0}))
+    with rasterio.open(out) as o:
+        assert o.count == bands
+
+
+def test_pretrain_cli_writes_weights_that_fuse(tmp_path):
+    img = tmp_path / "imgs"
+    img.mkdir()
+    rng = np.random.default_rng(0)
+    write_tif(img / "a.tif", (rng.random((4, 96, 96)) * 1000).astype("uint16"), None, crs=None)
+    w = tmp_path / "w.pt"
+    res = runner.invoke(
+        app,
+        [
+            "pretrain",
+            str(img),
+            "skimage:camera",
+            "--out",
+            str(w),
+            "--steps",
+            "2",
+            "--batch",
+            "2",
+            "--crop",
+            "32",
+            "--device",
+            "cpu",
+            "-q",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    manifest = json.loads(w.with_suffix(".json").read_text())
+    assert manifest["arch"] and manifest["sha256"]
+    pan, ms, _ = make_pair(tmp_path, size=64)
+    fuse(pan, [ms], tmp_path / "o.tif", opts(weights=str(w), zs={"iterations": 0, "warmup": 0}))
+
+
+def test_large_scenes_train_on_a_mosaic_spread_over_the_scene(tmp_path, monkeypatch):
+    import pansharpen_cli.pipeline.common as runner_mod
+
+    monkeypatch.setattr(runner_mod, "MAX_TRAIN_PIXELS", 64 * 64)
+    monkeypatch.setattr(runner_mod, "MOSAIC_WINDOW", 8)  # 8 MS pixels = 32 PAN pixels per window
+    pan, ms, _ = make_pair(tmp_path, size=128)
+    from pansharpen_cli.base.sensors import resolve_gains
+    from pansharpen_cli.base.tiling import plan_tiles
+    from pansharpen_cli.io.reader import PairReader
+    from pansharpen_cli.pipeline.common import scene_stats
+
+    with PairReader(pan, [ms]) as reader:
+        stats = scene_stats(reader, resolve_gains(None, None, 4), plan_tiles(32, 32, 256, 0))
+        t = runner_mod.training_data(reader, stats)
+        p, m, valid, info = t.pan, t.ms, t.valid, t.info
+        whole = reader.read_all()
+    assert "mosaic of 2x2 windows" in info["region"]
+    assert p.shape == (1, 64, 64) and m.shape == (4, 16, 16) and valid.all()
+    # The windows come from all over the scene: the first is the top-left tile, the last the bottom-right.
+    np.testing.assert_array_equal(p[:, :32, :32], whole["pan"][:, :32, :32])
+    np.testing.assert_array_equal(p[:, 32:, 32:], whole["pan"][:, 96:, 96:])
+    out = tmp_path / "o.tif"
+    res = fuse(pan, [ms], out, opts())
+    assert "mosaic" in res.report["training_region"]["region"]
+
+
+def test_cli_zeroshot_tuning_options_reach_the_run(tmp_path):
+    pan, ms, _ = make_pair(tmp_path, size=64)
+    out, rep = tmp_path / "o.tif", tmp_path / "r.json"
+    args = ["fuse", str(pan), str(ms), str(out), "--weights", "none", "--device", "cpu", "-q"]
+    tuning = ["--iterations", "4", "--warmup", "2", "--p-full", "0.5", "--lr-rr", "2e-3", "--lr-fr", "1e-4"]
+    tuning += ["--crop", "32", "--batch", "2", "--w-spectral", "0.5", "--w-spatial", "0", "--w-corr", "2"]
+    tuning += ["--no-register"]
+    res = runner.invoke(app, [*args, *tuning, "--arch", "bandwise-resnet", "--report", str(rep)])
+    assert res.exit_code == 0, res.output
+    r = json.loads(rep.read_text())["zeroshot"]
+    st = r["settings"]
+    assert (st["iterations"], st["warmup"], st["p_full"], st["crop"], st["batch"]) == (4, 2, 0.5, 32, 2)
+    assert (st["lr_rr"], st["lr_fr"], st["w_spectral"], st["w_spatial"], st["w_corr"]) == (
+        2e-3,
+        1e-4,
+        0.5,
+        0,
+        2,
+    )
+    assert st["register"] is False and r["registration"] is None and r["shift_pan_pixels"] == [0.0, 0.0]
+    assert r["steps"] == {"warmup": 4, "train": 8}  # 4 bands: twice the 8-band budget
+    assert len(r["detail_gains"]) == 4 and all(np.isfinite(r["detail_gains"]))
+    with rasterio.open(out) as o:
+        assert o.count == 4
+    for bad, hint in ((["--arch", "no-such-net"], "--arch"), (["--p-full", "1.5"], "--p-full")):
+        res = runner.invoke(app, [*args, "--overwrite", *bad])
+        assert res.exit_code == 2 and hint in res.output and "Traceback" not in res.output, res.output
+
+
+def test_misregistered_pair_is_registered_reported_and_tagged(tmp_path):
+    """MS content offset from the PAN by (2, -1.2) PAN pixels under aligned geotransforms."""
+    from tests.physics.test_registration import _misregistered
+
+    pan_a, ms_a, _ = _misregistered((2.0, -1.2), size=128)
+    t = Affine(0.5, 0, 500000.0, 0, -0.5, 4000000.0)
+    pan = write_tif(tmp_path / "pan.tif", pan_a, t, dtype="float32")
+    ms = write_tif(tmp_path / "ms.tif", ms_a, t @ Affine.scale(4), dtype="float32")
+    out, rep = tmp_path / "o.tif", tmp_path / "r.json"
+    args = ["fuse", str(pan), str(ms), str(out), "--weights", "none", "--device", "cpu", "-q"]
+    res = runner.invoke(
+        app, [*args, "--iterations", "2", "--warmup", "2", "--crop", "32", "--report", str(rep)]
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(rep.read_text())
+    reg = doc["zeroshot"]["registration"]
+    assert reg["applied"] and np.allclose(reg["shift_pan_pixels"], (2.0, -1.2), atol=0.25)
+    assert any("misregistered by" in w for w in doc["warnings"])  # over half a PAN pixel
+    with rasterio.open(out) as o:
+        params = json.loads(o.tags()["PANSHARPEN_PARAMETERS"])
+        assert np.allclose(params["registration_shift_pan_pixels"], reg["shift_pan_pixels"], atol=1e-3)
+        assert o.transform == t  # the output stays on the PAN grid
