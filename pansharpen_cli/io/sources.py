@@ -19,6 +19,7 @@ import numpy as np
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
+from ..base.arrays import as_image
 from ..base.errors import InputFileError, OptionError
 from .raster import open_raster
 
@@ -84,13 +85,7 @@ class ImageSource:
             InputFileError: its file cannot be read.
         """
         arr, valid = self._loader()
-        arr = np.asarray(arr)
-        if arr.ndim == 2:
-            arr = arr[None]
-        if arr.ndim != 3 or min(arr.shape) < 1:
-            raise OptionError(
-                f"expected a 2-D or (bands, rows, cols) image for {self.name}, got shape {arr.shape}"
-            )
+        arr = as_image(arr, self.name)
         if valid is not None and valid.all():
             valid = None
         return arr, valid

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 from scipy import ndimage
 
+from ..base.arrays import as_image
 from ..base.errors import OptionError
 from ..physics.degradation import kernel_half_width, mtf_degrade, mtf_filter
 from .settings import SimSettings
@@ -137,13 +138,7 @@ def load_scaled(src: Source) -> tuple[np.ndarray, np.ndarray | None]:
         OptionError: not a 2-D or (bands, rows, cols) image, a mask of another shape, or no valid pixel.
     """
     arr, valid = src.load()
-    arr = np.asarray(arr)
-    if arr.ndim == 2:
-        arr = arr[None]
-    if arr.ndim != 3 or min(arr.shape) < 1:
-        raise OptionError(
-            f"expected a 2-D or (bands, rows, cols) image for {src.name}, got shape {arr.shape}"
-        )
+    arr = as_image(arr, src.name)
     if valid is not None:
         valid = np.asarray(valid, bool)
         if valid.shape != arr.shape[1:]:
