@@ -159,7 +159,8 @@ class PairReader:
         if pan_band is None:
             if self.pan.count != 1:
                 raise InputError(
-                    f"PAN {pan_path} has {self.pan.count} bands: pass --pan-band N to say which one is the PAN"
+                    f"PAN {pan_path} has {self.pan.count} bands: "
+                    "pass --pan-band N to say which one is the PAN"
                 )
             pan_band = 1
         elif not 1 <= pan_band <= self.pan.count:
