@@ -98,3 +98,13 @@ def test_bad_pairs(tmp_path, case, match):
     ms = write_tif(tmp_path / "ms.tif", b, mt, crs=crs)
     with pytest.raises(InputError, match=match):
         grid_of(pan, ms)
+
+
+def test_coarse_transform_is_the_working_ms_grid_scaled(tmp_path):
+    pan, ms, _ = make_pair(tmp_path, size=64, ratio=4, ms_offset=(2, 1))
+    g = grid_of(pan, ms)
+    t = g.coarse_transform(4)
+    assert t == g.ms_transform @ Affine.scale(4)
+    assert (t.c, t.f) == (g.ms_transform.c, g.ms_transform.f)  # same origin
+    assert (t.a, t.e) == (g.transform.a * 16, g.transform.e * 16)
+    assert g.coarse_transform(1) == g.ms_transform
