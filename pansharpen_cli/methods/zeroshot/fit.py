@@ -112,7 +112,7 @@ def _alternate(tr: Trainer, steps: int, sel: _Selection, last: dict[str, float],
 
 
 def _run_stages(
-    tr: Trainer, bands: int, pretrained: bool, progress: Progress, times: dict[str, float]
+    tr: Trainer, bands: int, progress: Progress, times: dict[str, float]
 ) -> tuple[_Selection, dict[str, float], tuple[int, int]]:
     """Warm-up, then alternation; the best state (a stage II checkpoint, the state after the
     warm-up, or the pretrained start itself) is loaded into the network at the end."""
@@ -120,8 +120,8 @@ def _run_stages(
     last: dict[str, float] = {}
     warmup_steps, train_steps = scaled_steps(tr.cfg, bands)
     # a pretrained start is a candidate too: adaptation keeps it when it never does better
-    prior_loss = tr.holdout_loss() if pretrained else float("nan")
-    prior_state = copy.deepcopy(tr.net.state_dict()) if tr.hold and pretrained else None
+    prior_loss = tr.holdout_loss() if tr.pretrained else float("nan")
+    prior_state = copy.deepcopy(tr.net.state_dict()) if tr.hold and tr.pretrained else None
     _warmup(tr, warmup_steps, last, progress)
     times["warmup_s"] = time.perf_counter() - t1
     t2 = time.perf_counter()
@@ -226,9 +226,8 @@ def fit(
     net, response, resp_info = _start(scene, cfg, rng, init_state, dev)
     progress("response", 1, 1, {"holdout_mse": min(v for k, v in resp_info.items() if k.endswith("mse"))})
     times["response_s"] = time.perf_counter() - t0
-    tr = Trainer(net, response, scene, cfg, rng, dev)
-    tr.pretrained = init_state is not None
-    sel, last, steps = _run_stages(tr, ms.shape[0], tr.pretrained, progress, times)
+    tr = Trainer(net, response, scene, cfg, rng, dev, pretrained=init_state is not None)
+    sel, last, steps = _run_stages(tr, ms.shape[0], progress, times)
     times["total_s"] = time.perf_counter() - t0
     report = _report(scene, tr, sel, last, resp_info, steps, times)
     gains = scene.gains_t[0].cpu().numpy()

@@ -34,6 +34,7 @@ class Trainer:
         cfg: ZeroShotConfig,
         rng: np.random.Generator,
         dev: torch.device,
+        pretrained: bool = False,
     ) -> None:
         self.net, self.response, self.scene, self.cfg, self.rng, self.dev = (
             net,
@@ -61,7 +62,7 @@ class Trainer:
         self.valid_t = torch.as_tensor(s.valid, dtype=torch.float32, device=dev)[None, None]
         self.opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_rr)
         self.corr_win = 2 * math.ceil(r / 2) + cfg.corr_extra
-        self.pretrained = False  # set by the fit: the network starts from prior weights
+        self.pretrained = pretrained  # the network starts from prior weights
 
     # -- batches ---------------------------------------------------------------------------------
     def rr_batch(self) -> tuple[torch.Tensor, ...]:
