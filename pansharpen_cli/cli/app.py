@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -90,11 +91,37 @@ def _info_text(info: dict) -> str:
     return " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in info.items())
 
 
+class PlainLines:
+    """Progress for logs (stderr not a terminal): one plain line per stage when it completes, and one
+    every ``every`` seconds while a long stage runs: ``stage: done/total, figures, elapsed``."""
+
+    def __init__(self, stream: Any = None, every: float = 30.0) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.every = every
+        self.start: dict[str, float] = {}
+        self.last: dict[str, float] = {}
+
+    def __call__(self, task: str, completed: int, total: int, info: dict) -> None:
+        now = time.monotonic()
+        first = self.start.setdefault(task, now)
+        done = completed >= total
+        if not done and now - self.last.get(task, first) < self.every:
+            return
+        self.last[task] = now
+        text = _info_text(info)
+        line = f"{task}: {completed}/{total}" + (f", {text}" if text else "") + f", {now - first:.1f} s"
+        print(line, file=self.stream, flush=True)
+
+
 @contextmanager
 def progress_bars(quiet: bool) -> Iterator[Progress]:
-    """A progress callback drawing one rich bar per task on stderr (nothing when ``quiet``)."""
+    """A progress callback: one rich bar per task on a terminal's stderr, plain lines
+    (:class:`PlainLines`) when stderr is not a terminal, nothing when ``quiet``."""
     if quiet:
         yield no_progress
+        return
+    if not err.is_terminal:
+        yield PlainLines()
         return
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
     from rich.progress import Progress as Bars
