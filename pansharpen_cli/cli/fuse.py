@@ -50,8 +50,10 @@ from .options import (
 )
 
 if TYPE_CHECKING:
+    import torch
+
     from ..methods.zeroshot.config import ZeroShotConfig
-    from ..pipeline.fuse import FuseResult
+    from ..pipeline.fuse import FuseOptions, FuseResult
 
 
 def _check_arch(arch: str | None) -> None:
@@ -100,11 +102,12 @@ def _write_report(path: Path, res: FuseResult) -> None:
     path.write_text(json.dumps(payload, indent=2, default=str))
 
 
-def _run(pan: Path, ms: list[Path], out_path: Path, a: SimpleNamespace) -> FuseResult:
-    """Build the pipeline's options from the parsed command line ``a`` and fuse."""
+def fuse_options(a: SimpleNamespace, device: torch.device | None = None) -> FuseOptions:
+    """The pipeline's options from the parsed command line ``a`` (``fuse``'s parameters; ``batch``
+    builds each row's from its own); for methods that adapt, the zero-shot config and the device
+    (``device``, else resolved from ``--device``)."""
     from ..base.device import resolve_device
     from ..pipeline.fuse import FuseOptions
-    from ..pipeline.fuse import fuse as run_fuse
 
     opts = FuseOptions(
         a.method.value,
@@ -123,8 +126,16 @@ def _run(pan: Path, ms: list[Path], out_path: Path, a: SimpleNamespace) -> FuseR
         names = ("p_full", "lr_rr", "lr_fr", "crop", "batch", "w_spectral", "w_spatial", "w_corr", "register")
         tuned = {k: getattr(a, k) for k in names}
         opts.zeroshot = zeroshot_config(tuned, a.seed, a.amp, a.arch, a.iterations, a.warmup)
-        opts.device = resolve_device(a.device)
+        opts.device = device if device is not None else resolve_device(a.device)
         log.info("device: %s", opts.device)
+    return opts
+
+
+def _run(pan: Path, ms: list[Path], out_path: Path, a: SimpleNamespace) -> FuseResult:
+    """Build the pipeline's options from the parsed command line ``a`` and fuse."""
+    from ..pipeline.fuse import fuse as run_fuse
+
+    opts = fuse_options(a)
     with progress_bars(a.quiet) as cb:
         return run_fuse(pan, ms, out_path, opts, progress=cb)
 

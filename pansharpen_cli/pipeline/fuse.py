@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 DEFAULT_TILE = 256
 #: Largest preview side, in PAN pixels (a central crop of larger scenes).
 PREVIEW_SIZE = 768
+#: The tag every fused output carries (written at commit: a file with it is complete; batch skips it).
+METHOD_TAG = "PANSHARPEN_METHOD"
 
 
 @dataclass
@@ -208,7 +210,7 @@ def _tags(method: str, rad: Radiometry, reader: PairReader, extra: dict[str, Any
     }
     pan_name, ms_names = reader.source_names()
     return {
-        "PANSHARPEN_METHOD": method,
+        METHOD_TAG: method,
         "PANSHARPEN_SENSOR": rad.sensor,
         "PANSHARPEN_RATIO": str(reader.grid.ratio),
         "PANSHARPEN_MS_GAINS": ",".join(f"{g:g}" for g in rad.ms_gains),
