@@ -33,3 +33,8 @@ class WeightsError(PansharpenError, ValueError):
 
 class DeviceError(PansharpenError, RuntimeError):
     """The requested compute device is not available."""
+
+
+class ManifestError(PansharpenError, ValueError):
+    """A batch's scene list cannot be used (unknown or missing column, unparseable row, two rows with
+    one output); refused before anything runs (a usage error: exit code 2)."""

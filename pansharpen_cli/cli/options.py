@@ -163,6 +163,54 @@ PreviewOpt = Annotated[
     Path | None, typer.Option(help="Write a PNG quicklook: upsampled MS, fusion, PAN side by side.")
 ]
 
+# -- batch ---------------------------------------------------------------------------------------
+BATCH_PANEL = "Batch"
+PairsOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Instead of a manifest: the PAN files, a glob with one '*' like 'DIR/*_PAN.tif'.",
+        rich_help_panel=BATCH_PANEL,
+    ),
+]
+MsPatternOpt = Annotated[
+    str,
+    typer.Option(
+        help="With --pairs: the MS file(s) beside each PAN; {stem} is what the '*' matched, "
+        "several files separated by ';'.",
+        rich_help_panel=BATCH_PANEL,
+    ),
+]
+JobsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        min=1,
+        help="Worker processes (with --scheduler local: the cluster's workers); default 1, "
+        "on a CUDA machine one per GPU.",
+        rich_help_panel=BATCH_PANEL,
+    ),
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Run on Dask: 'local' (a LocalCluster of --jobs workers) or a scheduler's address "
+        "tcp://HOST:8786 (needs pip install 'pansharpen\\[dask]').",
+        rich_help_panel=BATCH_PANEL,
+    ),
+]
+LogOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--log",
+        help="JSON-lines log of the scenes, appended to (default OUTDIR/pansharpen-batch.jsonl).",
+        rich_help_panel=BATCH_PANEL,
+    ),
+]
+RetriesOpt = Annotated[
+    int, typer.Option(min=0, help="Further attempts of a failed scene.", rich_help_panel=BATCH_PANEL)
+]
+
 
 def parse_co(values: list[str] | None) -> dict[str, str]:
     """``--co KEY=VALUE`` options as a dict with upper-case keys.

@@ -1,0 +1,203 @@
+"""``pansharpen batch [MANIFEST] OUTDIR``: many scenes with ``fuse``'s options, resumable, on local
+worker processes or a Dask cluster.
+
+The command takes every option of ``fuse`` (its parameters are read from ``fuse``'s signature, so
+the two cannot drift apart) except the per-scene extra outputs, plus its own (cli/options.py).
+A bad scene list is a usage error (exit 2, nothing run); exit 1 when any scene failed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+import typing
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from .. import methods
+from ..base.errors import ManifestError
+from . import fuse as fuse_cmd
+from .app import app, err, errors, progress_bars, setup_logging
+from .options import (
+    JobsOpt,
+    LogOpt,
+    Method,
+    MsPatternOpt,
+    PairsOpt,
+    RetriesOpt,
+    SchedulerOpt,
+    parse_co,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..pipeline.batch import BatchOptions, Record, Scene
+    from ..pipeline.manifest import Row
+
+#: ``fuse`` parameters batch does not take: the scene's paths and its per-scene extra outputs.
+FUSE_ONLY = ("pan", "ms_and_out", "report", "save_model", "preview")
+#: The log's name in OUTDIR when --log is not given.
+DEFAULT_LOG = "pansharpen-batch.jsonl"
+#: What Ctrl-C leaves: finished outputs, no partial file; the same command goes on.
+INTERRUPTED = "[red]interrupted[/red]: finished outputs are kept, no partial file; rerun the command to go on"
+#: Failed scenes listed under the summary table (the log has them all).
+MAX_LISTED = 10
+
+
+def _own(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="[MANIFEST] OUTDIR",
+            help="The manifest (CSV with a header pan,ms[,out,sensor,gains,method,iterations], or "
+            "JSON lines), then the output folder; only OUTDIR with --pairs.",
+        ),
+    ],
+    pairs: PairsOpt = None,
+    ms_pattern: MsPatternOpt = "{stem}_MS.tif",
+    jobs: JobsOpt = None,
+    scheduler: SchedulerOpt = None,
+    log_path: LogOpt = None,
+    retries: RetriesOpt = 0,
+) -> None:
+    """The parameters of batch's own (the rest are fuse's)."""
+
+
+def _rows(a: SimpleNamespace) -> tuple[list[Row], Path]:
+    """The scene list and OUTDIR from the positional paths and --pairs."""
+    from ..pipeline.manifest import pair_files, read_manifest
+
+    want = 1 if a.pairs else 2
+    if len(a.paths) != want:
+        usage = "OUTDIR with --pairs" if a.pairs else "MANIFEST OUTDIR (or --pairs GLOB OUTDIR)"
+        raise typer.BadParameter(
+            f"expected {usage}, got {len(a.paths)} path(s)", param_hint="MANIFEST OUTDIR"
+        )
+    outdir = a.paths[-1]
+    if a.pairs:
+        return pair_files(a.pairs, a.ms_pattern, outdir), outdir
+    return read_manifest(a.paths[0], outdir), outdir
+
+
+def _device(a: SimpleNamespace) -> torch.device:
+    """The device for methods that adapt; for a remote cluster ``cuda`` is the workers' business."""
+    import torch
+
+    from ..base.device import resolve_device
+
+    remote = a.scheduler not in (None, "local")
+    if remote and a.device.strip().lower().startswith("cuda"):
+        return torch.device(a.device.strip().lower())
+    return resolve_device(a.device)
+
+
+def _scene(row: Row, a: SimpleNamespace, device: torch.device | None) -> Scene:
+    """The row with its fuse options: the command line's, the row's cells over them."""
+    from ..pipeline.batch import Scene
+
+    ns = SimpleNamespace(**{**vars(a), **row.overrides})
+    ns.method = Method(ns.method) if isinstance(ns.method, str) else ns.method
+    return Scene(row, fuse_cmd.fuse_options(ns, device))
+
+
+def _options(a: SimpleNamespace, outdir: Path, device: torch.device | None) -> BatchOptions:
+    """Executor, workers (one per GPU by default on CUDA), retries, log."""
+    from ..pipeline.batch import BatchOptions
+
+    cuda = device is not None and device.type == "cuda"
+    jobs = a.jobs
+    devices: list = []
+    if cuda and a.scheduler is None:
+        import torch
+
+        n_gpu = torch.cuda.device_count()
+        jobs = jobs or (n_gpu if device.index is None else 1)
+        if device.index is None and jobs > 1:
+            devices = [torch.device("cuda", i % n_gpu) for i in range(jobs)]
+    log_path = a.log_path if a.log_path is not None else outdir / DEFAULT_LOG
+    return BatchOptions(a.overwrite, a.retries, jobs or 1, a.scheduler, None, devices, log_path)
+
+
+def _summary(records: list[Record], seconds: float, log_path: Path | None) -> None:
+    """A table of the statuses, then the failed scenes (the first few) and where the log is."""
+    table = Table(title="pansharpen batch", title_justify="left")
+    for col in ("status", "scenes", "seconds"):
+        table.add_column(col, justify="left" if col == "status" else "right")
+    for status in ("done", "skipped", "failed"):
+        recs = [r for r in records if r["status"] == status]
+        table.add_row(status, str(len(recs)), f"{sum(r['seconds'] for r in recs):.1f}")
+    done = sum(r["status"] == "done" for r in records)
+    err.print(table)
+    rate = 60 * done / max(seconds, 1e-9)
+    err.print(
+        f"{len(records)} scenes in {seconds:.1f} s: {done} fused ({rate:.1f} a minute)", highlight=False
+    )
+    failed = [r for r in records if r["status"] == "failed"]
+    for r in failed[:MAX_LISTED]:
+        err.print(f"[red]failed[/red] {r['row']}: {r['error']}", highlight=False, soft_wrap=True)
+    if len(failed) > MAX_LISTED:
+        err.print(f"... and {len(failed) - MAX_LISTED} more failed", highlight=False)
+    if log_path is not None:
+        err.print(f"log: {log_path}", highlight=False)
+
+
+def _batch(a: SimpleNamespace) -> int:
+    """Read and check the list (exit 2 when bad), run it, draw the summary; the exit code."""
+    from ..pipeline.batch import run_batch
+
+    try:
+        rows, outdir = _rows(a)
+    except ManifestError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        return 2
+    adapts = any(methods.get(r.overrides.get("method", a.method.value)).adapts for r in rows)
+    device = _device(a) if adapts else None
+    scenes = [_scene(r, a, device) for r in rows]
+    opts = _options(a, outdir, device)
+    t0 = time.perf_counter()
+    try:
+        with progress_bars(a.quiet) as cb:
+            records = run_batch(scenes, opts, cb)
+    except KeyboardInterrupt:
+        err.print(INTERRUPTED, highlight=False)
+        return 130
+    if not a.quiet:
+        _summary(records, time.perf_counter() - t0, opts.log)
+    return 1 if any(r["status"] == "failed" for r in records) else 0
+
+
+def batch(**kw: Any) -> None:
+    """Fuse many PAN/MS pairs with fuse's options: resumable, one bad scene never stops the run.
+
+    A manifest's sensor, gains, method, iterations cells override the options for their row.
+    Finished outputs are skipped unless --overwrite; every scene's record goes to the JSON-lines log.
+    Exit 0 when every scene is done or skipped, 1 when any failed, 2 for a bad manifest.
+    """
+    a = SimpleNamespace(**kw, save_model=None, preview=None)
+    setup_logging(a.quiet or not a.verbose, a.verbose)  # scene warnings go to the log
+    a.creation = parse_co(a.co)
+    fuse_cmd._check_arch(a.arch)
+    with errors(a.verbose):
+        code = _batch(a)
+    raise typer.Exit(code)
+
+
+def _signature() -> tuple[inspect.Signature, dict[str, Any]]:
+    """batch's own parameters, then fuse's (less FUSE_ONLY), with their resolved annotations."""
+    params, hints = [], {}
+    for func, skip in ((_own, ()), (fuse_cmd.fuse, FUSE_ONLY)):
+        func_hints = typing.get_type_hints(func, include_extras=True)
+        for p in inspect.signature(func).parameters.values():
+            if p.name not in skip:
+                params.append(p.replace(annotation=func_hints[p.name], kind=inspect.Parameter.KEYWORD_ONLY))
+                hints[p.name] = func_hints[p.name]
+    return inspect.Signature(params), hints
+
+
+batch.__signature__, batch.__annotations__ = _signature()
+app.command()(batch)
