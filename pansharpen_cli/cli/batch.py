@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .. import methods
@@ -68,16 +69,23 @@ def _own(
     """The parameters of batch's own (the rest are fuse's)."""
 
 
+def _check_paths(a: SimpleNamespace) -> None:
+    """MANIFEST OUTDIR, or only OUTDIR with --pairs.
+
+    Raises:
+        typer.BadParameter: another count of paths.
+    """
+    if len(a.paths) != (1 if a.pairs else 2):
+        usage = "only OUTDIR with --pairs" if a.pairs else "MANIFEST OUTDIR (or --pairs GLOB OUTDIR)"
+        raise typer.BadParameter(
+            f"expected {usage}, got {len(a.paths)} path(s)", param_hint="MANIFEST OUTDIR"
+        )
+
+
 def _rows(a: SimpleNamespace) -> tuple[list[Row], Path]:
     """The scene list and OUTDIR from the positional paths and --pairs."""
     from ..pipeline.manifest import pair_files, read_manifest
 
-    want = 1 if a.pairs else 2
-    if len(a.paths) != want:
-        usage = "OUTDIR with --pairs" if a.pairs else "MANIFEST OUTDIR (or --pairs GLOB OUTDIR)"
-        raise typer.BadParameter(
-            f"expected {usage}, got {len(a.paths)} path(s)", param_hint="MANIFEST OUTDIR"
-        )
     outdir = a.paths[-1]
     if a.pairs:
         return pair_files(a.pairs, a.ms_pattern, outdir), outdir
@@ -139,11 +147,13 @@ def _summary(records: list[Record], seconds: float, log_path: Path | None) -> No
     )
     failed = [r for r in records if r["status"] == "failed"]
     for r in failed[:MAX_LISTED]:
-        err.print(f"[red]failed[/red] {r['row']}: {r['error']}", highlight=False, soft_wrap=True)
+        err.print(
+            f"[red]failed[/red] {escape(r['row'])}: {escape(r['error'])}", highlight=False, soft_wrap=True
+        )
     if len(failed) > MAX_LISTED:
         err.print(f"... and {len(failed) - MAX_LISTED} more failed", highlight=False)
     if log_path is not None:
-        err.print(f"log: {log_path}", highlight=False)
+        err.print(f"log: {escape(str(log_path))}", highlight=False)
 
 
 def _batch(a: SimpleNamespace) -> int:
@@ -153,7 +163,7 @@ def _batch(a: SimpleNamespace) -> int:
     try:
         rows, outdir = _rows(a)
     except ManifestError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 2
     adapts = any(methods.get(r.overrides.get("method", a.method.value)).adapts for r in rows)
     device = _device(a) if adapts else None
@@ -182,6 +192,7 @@ def batch(**kw: Any) -> None:
     setup_logging(a.quiet or not a.verbose, a.verbose)  # scene warnings go to the log
     a.creation = parse_co(a.co)
     fuse_cmd._check_arch(a.arch)
+    _check_paths(a)
     with errors(a.verbose):
         code = _batch(a)
     raise typer.Exit(code)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -147,6 +148,13 @@ def test_bad_manifest_exits_2_and_runs_nothing(tmp_path, text, match):
     assert not (tmp_path / "out").exists()
 
 
+def test_wrong_count_of_paths_is_a_usage_error(tmp_path):
+    assert run("batch", tmp_path / "out").exit_code == 2
+    assert (
+        run("batch", tmp_path / "m.csv", tmp_path / "out", "--pairs", tmp_path / "*_PAN.tif").exit_code == 2
+    )
+
+
 def test_scheduler_without_dask_is_a_clear_error(archive, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import fails as if not installed
     res = run(
@@ -222,3 +230,23 @@ def test_real_dask_scheduler_and_worker(archive, tmp_path):
         for p in (worker, sched):
             if p is not None:
                 _stop(p)
+
+
+def test_one_worker_per_gpu_by_default_on_cuda(monkeypatch, tmp_path):
+    import importlib
+
+    import torch
+
+    cli_batch = importlib.import_module("pansharpen_cli.cli.batch")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    a = SimpleNamespace(overwrite=False, retries=0, jobs=None, scheduler=None, log_path=None)
+    o = cli_batch._options(a, tmp_path, torch.device("cuda"))
+    assert o.jobs == 2 and o.devices == [torch.device("cuda", 0), torch.device("cuda", 1)]
+    assert o.log == tmp_path / "pansharpen-batch.jsonl"
+    o = cli_batch._options(a, tmp_path, torch.device("cuda", 1))  # one GPU named: one worker on it
+    assert o.jobs == 1 and o.devices == []
+    a.jobs = 4
+    assert cli_batch._options(a, tmp_path, torch.device("cuda")).devices == [
+        torch.device("cuda", i % 2) for i in range(4)
+    ]
+    assert cli_batch._options(a, tmp_path, torch.device("cpu")).devices == []
