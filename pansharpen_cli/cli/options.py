@@ -10,10 +10,15 @@ from typing import Annotated
 import typer
 
 from .. import methods
+from ..methods.presets import DEFAULT_PRESET, PRESETS
 
 #: ``--method`` choices, built from the method registry (the one method list).
 Method = Enum("Method", {n.replace("-", "_"): n for n in methods.names()}, type=str)
 DEFAULT_METHOD = Method(methods.DEFAULT_METHOD)
+
+
+#: ``--preset`` choices (methods/presets.py, the one list).
+Preset = Enum("Preset", {n: n for n in PRESETS}, type=str)
 
 
 class OutFormat(str, Enum):
@@ -21,6 +26,7 @@ class OutFormat(str, Enum):
     COG = "COG"
 
 
+DEFAULT_PRESET_OPT = Preset(DEFAULT_PRESET)
 ZS_PANEL = "Zero-shot tuning (defaults are the measured all-scene choice)"
 
 # -- shared by several commands ----------------------------------------------------------------
@@ -66,8 +72,15 @@ IterationsOpt = Annotated[
     int | None,
     typer.Option(
         min=0,
-        help="zeroshot: adaptation iterations, stated for 8 bands (fewer bands get up to 2x); "
-        "0: pretrained inference only.",
+        help="zeroshot: exactly this many adaptation iterations, stated for 8 bands (fewer bands get up "
+        "to 2x), no early stopping; 0: pretrained inference only.",
+    ),
+]
+PresetOpt = Annotated[
+    Preset,
+    typer.Option(
+        help="zeroshot budget: fast (a quarter of the steps), default, best (twice the steps, no early "
+        "stopping); the README gives their measured quality and time.",
     ),
 ]
 AmpOpt = Annotated[
