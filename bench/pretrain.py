@@ -8,7 +8,7 @@ only on the settings and the seed, not on the machine's speed).
 
 Usage (from the repository root)::
 
-    python bench/pretrain.py                      # the shipped prior, about 35-45 min on one core
+    python bench/pretrain.py                      # the shipped prior, about 20-25 min on one core
     python bench/pretrain.py --steps 50 --out /tmp/p   # a quick trial
 
 Re-run it whenever the default architecture changes. A checkpoint is written every 100 steps
