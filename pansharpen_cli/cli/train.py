@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .app import app, err, errors, progress_bars, setup_logging
+from .app import Command, app, err, errors, progress_bars, setup_logging
 from .options import DeviceOpt, OverwriteOpt, QuietOpt, SeedOpt, VerboseOpt
 
 
@@ -23,7 +23,7 @@ def _ratios(text: str) -> tuple[int, ...]:
     return ratio_list
 
 
-@app.command()
+@app.command(cls=Command)
 def pretrain(
     images: Annotated[
         list[str],

@@ -111,8 +111,9 @@ def test_abort_on_error_leaves_no_file(tmp_path):
     out = tmp_path / "out.tif"
     with pytest.raises(RuntimeError):
         with OutputWriter(spec_for(out)) as w:
-            assert w.tmp.exists() and w.tmp.parent == tmp_path
+            assert not w.tmp.exists()  # created at the first write, inside the with block
             w.write(data()[:, :16, :16], 0, 0)
+            assert w.tmp.exists() and w.tmp.parent == tmp_path
             raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
 
