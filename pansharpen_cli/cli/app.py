@@ -138,11 +138,16 @@ def _terminate(signum: int, frame: Any) -> None:
 
 @contextmanager
 def terminating_signals() -> Iterator[None]:
-    """Raise :class:`Terminated` on SIGTERM and SIGHUP while the block runs (main thread only)."""
+    """Raise :class:`Terminated` on SIGTERM and SIGHUP while the block runs (main thread only).
+
+    A signal the process was started ignoring stays ignored: ``nohup pansharpen ...`` keeps running
+    when its terminal closes.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {s: signal.signal(s, _terminate) for s in TERMINATING}
+    wanted = [s for s in TERMINATING if signal.getsignal(s) is not signal.SIG_IGN]
+    previous = {s: signal.signal(s, _terminate) for s in wanted}
     try:
         yield
     finally:

@@ -89,6 +89,22 @@ def test_a_signal_while_writing_leaves_nothing_and_exits_128_plus_n(tmp_path, na
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
+def test_a_signal_started_ignored_stays_ignored(tmp_path):
+    # nohup: SIGHUP ignored from the start; closing the terminal must not stop the run.
+    pan, ms, _ = make_pair(tmp_path, size=128, dtype="float32")
+    nohup = SLOW_WRITES.replace(
+        "import signal, sys, time", "import signal, sys, time\nsignal.signal(signal.SIGHUP, signal.SIG_IGN)"
+    )
+    out = tmp_path / "out.tif"
+    proc = _child(nohup, ["fuse", pan, ms, out, "-m", "exp", "--tile", "16", "-q"])
+    _wait_for_temp(tmp_path, proc)
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and err == ""
+    with rasterio.open(out) as o, rasterio.open(pan) as p:
+        assert o.shape == p.shape and o.transform == p.transform
+
+
 def test_a_failed_libtiff_write_is_one_line_without_libtiff_lines(tmp_path):
     pan, ms, _ = make_pair(tmp_path, size=256, dtype="float32")
     before = sorted(p.name for p in tmp_path.iterdir())

@@ -103,7 +103,7 @@ def test_help_at_80_columns_keeps_a_wide_description_column(command):
     out = _help(command)
     assert max(len(ln) for ln in out.splitlines()) <= 80
     for width, first in _help_columns(out):
-        assert width >= 28, (command, first, width, out)
+        assert width >= 30, (command, first, width, out)
 
 
 def test_fuse_help_descriptions_are_not_squeezed():
