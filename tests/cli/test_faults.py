@@ -21,6 +21,7 @@ from pansharpen_cli.cli import app
 from tests.conftest import make_pair
 
 runner = CliRunner()
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and resource limits")
 
 # Run the CLI in a child process whose tile writes are slowed down, so that a signal surely comes
 # while the temporary output exists. SIGINT is given Python's handler explicitly: a child of a

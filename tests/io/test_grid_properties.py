@@ -121,6 +121,7 @@ def _check_output(out: Path, g, pan_valid: np.ndarray, ms_valid: np.ndarray, p) 
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
     derandomize=True,
+    database=None,  # derandomized: nothing to replay, no .hypothesis folder
 )
 @given(pairs())
 def test_output_grid_is_the_documented_one_and_no_valid_pixel_is_lost(p):
