@@ -16,6 +16,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import uuid
 import warnings
 from collections.abc import Iterator, Sequence
@@ -53,6 +54,7 @@ FULL_DISK_BYTES = 1 << 20
 
 
 #: How libtiff starts the lines it writes to stderr itself (``_tiffWriteProc: ...``, ``TIFFAppendToStrip: ...``).
+_STDERR_HELD = threading.Lock()
 _LIBTIFF_LINE = re.compile(r"^_?tiff\w*:", re.IGNORECASE)
 
 
@@ -63,14 +65,23 @@ def _native_stderr(held: list[str]) -> Iterator[None]:
     libtiff reports a failed ``write()`` (``_tiffWriteProc: No space left on device.``) on stderr
     itself, past GDAL's error handler, sometimes in a later call than the one that fails. Its lines
     are appended to ``held`` (the cause of the error when a write fails); anything else written to
-    stderr meanwhile (a progress bar) is passed on when the block ends.
+    stderr meanwhile (a progress bar) is passed on when the block ends. File descriptor 2 belongs to
+    the process: while one thread holds it back, writes in other threads run without.
     """
-    try:
-        saved = os.dup(2)
-    except OSError:  # no stderr to hold back
+    if not _STDERR_HELD.acquire(blocking=False):
         yield
         return
-    with tempfile.TemporaryFile() as buf:
+    buf = None
+    try:
+        buf = tempfile.TemporaryFile()
+        saved = os.dup(2)
+    except OSError:  # no stderr, or no room to hold it back in: write without
+        if buf is not None:
+            buf.close()
+        _STDERR_HELD.release()
+        yield
+        return
+    with buf:
         sys.stderr.flush()
         os.dup2(buf.fileno(), 2)
         try:
@@ -79,6 +90,7 @@ def _native_stderr(held: list[str]) -> Iterator[None]:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
+            _STDERR_HELD.release()
             buf.seek(0)
             for line in buf.read().decode(errors="replace").splitlines(keepends=True):
                 if _LIBTIFF_LINE.match(line):
