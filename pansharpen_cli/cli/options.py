@@ -134,7 +134,7 @@ IterationsOpt = Annotated[
 PresetOpt = Annotated[
     Preset,
     typer.Option(
-        metavar="|".join(PRESETS),
+        metavar="NAME",
         help="zeroshot budget: fast (a quarter of the steps), default, best (twice the steps, no early "
         "stopping); the README gives their measured quality and time.",
     ),
