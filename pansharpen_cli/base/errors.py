@@ -1,7 +1,7 @@
 """Typed errors. Each says what was wrong and what to change.
 
 Every error subclasses :class:`PansharpenError` and the matching builtin, so library users can
-catch either. The CLI turns them into one line on stderr and exit code 1.
+catch either. The CLI turns them into one line on stderr and exit code 1 (2 for :class:`UsageError`).
 """
 
 from __future__ import annotations
@@ -33,3 +33,8 @@ class WeightsError(PansharpenError, ValueError):
 
 class DeviceError(PansharpenError, RuntimeError):
     """The requested compute device is not available."""
+
+
+class UsageError(OptionError):
+    """An option value that is wrong whatever the input files (bad syntax, an unknown name): the CLI
+    exits with 2, as for any other usage error."""

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from .. import methods
-from .app import app, err, errors, log, progress_bars, setup_logging
+from .app import Command, app, err, errors, log, progress_bars, setup_logging
 from .options import (
     DEFAULT_METHOD,
     DEFAULT_PRESET_OPT,
+    AlignedOpt,
     AmpOpt,
     ArchOpt,
     BatchOpt,
@@ -127,6 +128,7 @@ def _run(pan: Path, ms: list[Path], out_path: Path, a: SimpleNamespace) -> FuseR
         a.tile,
     )
     opts.weights, opts.save_model, opts.preview = a.weights, a.save_model, a.preview
+    opts.assume_aligned = a.assume_aligned
     if methods.get(a.method.value).adapts:
         opts.zeroshot = zeroshot_config(a)
         opts.device = resolve_device(a.device)
@@ -135,9 +137,11 @@ def _run(pan: Path, ms: list[Path], out_path: Path, a: SimpleNamespace) -> FuseR
         return run_fuse(pan, ms, out_path, opts, progress=cb)
 
 
-@app.command()
+@app.command(cls=Command)
 def fuse(
-    pan: Annotated[Path, typer.Argument(help="PAN raster (one band, or choose with --pan-band).")],
+    pan: Annotated[
+        Path, typer.Argument(metavar="PAN", help="PAN raster (one band, or choose with --pan-band).")
+    ],
     ms_and_out: Annotated[
         list[Path],
         typer.Argument(metavar="MS... OUT", help="MS raster(s) in band order, then the output path."),
@@ -147,6 +151,7 @@ def fuse(
     gains: GainsOpt = None,
     ratio: RatioOpt = None,
     pan_band: PanBandOpt = None,
+    assume_aligned: AlignedOpt = False,
     dtype: DtypeOpt = None,
     of: FormatOpt = OutFormat.GTiff,
     co: CreationOpt = None,
