@@ -90,7 +90,8 @@ def zeroshot_variant(name: str, base_cfg, prior):
         from pansharpen_cli.methods.zeroshot.config import preset_config
 
         p = preset_config(name[3:])
-        return replace(base_cfg, warmup=p.warmup, iterations=p.iterations, patience=p.patience), prior
+        budget = dict(warmup=p.warmup, iterations=p.iterations, patience=p.patience)
+        return replace(base_cfg, reference_pixels=p.reference_pixels, **budget), prior
     if name == "zs-q":
         return replace(base_cfg, iterations=base_cfg.iterations // 4, warmup=base_cfg.warmup // 4), prior
     if name == "zs-0":

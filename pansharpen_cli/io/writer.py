@@ -350,6 +350,8 @@ class OutputWriter:
 
                 self._cog_tmp = self.tmp.with_name(self.tmp.name + ".cog.tif")
                 opts = {k: v for k, v in self._cog_opts.items() if k not in _TILING_KEYS}
+                if "ZLEVEL" in opts:  # the COG driver calls GTiff's DEFLATE ZLEVEL "LEVEL"
+                    opts.setdefault("LEVEL", opts.pop("ZLEVEL"))
                 opts.setdefault("BLOCKSIZE", str(self.spec.block * 2))
                 rio_copy(self.tmp, self._cog_tmp, driver="COG", **opts)
                 self.tmp.unlink()

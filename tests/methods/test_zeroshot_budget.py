@@ -23,6 +23,7 @@ def test_presets_scale_the_default_budget() -> None:
     fast, best = preset_config("fast"), preset_config("best")
     assert fast.iterations == round(base.iterations * PRESETS["fast"]["steps"]) < base.iterations
     assert best.iterations == 2 * base.iterations and best.patience == 0
+    assert fast.reference_pixels == 512 * 512 and default.reference_pixels == best.reference_pixels == 0
     assert preset_config("fast", seed=3, p_full=0.2).seed == 3  # overrides win over the preset
     with pytest.raises(ValueError, match="expected a preset among fast, default, best"):
         preset_config("turbo")

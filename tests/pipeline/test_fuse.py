@@ -258,7 +258,7 @@ def test_cli_presets_set_the_budget_and_iterations_force_it(tmp_path):
     fast = settings("--preset", "fast")
     st = fast["settings"]
     assert (st["warmup"], st["iterations"], st["patience"]) == (round(d.warmup / 4), round(d.iterations / 4), 1)
-    assert st["reference_pixels"] == d.reference_pixels  # a small scene: its budget is scaled down
+    assert st["reference_pixels"] == 512 * 512 and d.reference_pixels == 0  # only fast shrinks small scenes
     assert fast["steps"]["train"] < 2 * st["iterations"]  # 4 bands: 2x, times sqrt(96^2 / 512^2)
     forced = settings("--preset", "best", "--iterations", "3", "--warmup", "1")["settings"]
     assert (forced["iterations"], forced["warmup"], forced["patience"], forced["reference_pixels"]) == (3, 1, 0, 0)

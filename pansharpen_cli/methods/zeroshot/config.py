@@ -50,7 +50,7 @@ class ZeroShotConfig:
             without a better score (the best state is kept either way); 0 runs every step.
         reference_pixels: scenes (PAN pixels of the training region) smaller than this get fewer
             steps, by the square root of the area ratio (at most 4x fewer), see :func:`scaled_steps`;
-            0 disables the scaling.
+            0 (the default; ``--preset fast`` sets 512^2) disables the scaling.
     """
 
     arch: str = networks.DEFAULT_ARCH
@@ -77,7 +77,7 @@ class ZeroShotConfig:
     corr_extra: int = 0
     register: bool = True
     patience: int = 2
-    reference_pixels: int = 512 * 512
+    reference_pixels: int = 0
 
     def __post_init__(self) -> None:
         checks = [
@@ -130,5 +130,6 @@ def preset_config(name: str, **kwargs: Any) -> ZeroShotConfig:
         "warmup": int(round(base.warmup * p["steps"])),
         "iterations": int(round(base.iterations * p["steps"])),
         "patience": int(p["patience"]),
+        "reference_pixels": int(p["reference_pixels"]),
     }
     return ZeroShotConfig(**{**fields, **kwargs})
