@@ -8,7 +8,7 @@ only on the settings and the seed, not on the machine's speed).
 
 Usage (from the repository root)::
 
-    python bench/pretrain.py                      # the shipped prior, about 35-45 min on one core
+    python bench/pretrain.py                      # the shipped prior, about 20-25 min on one core
     python bench/pretrain.py --steps 50 --out /tmp/p   # a quick trial
 
 Re-run it whenever the default architecture changes. A checkpoint is written every 100 steps
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--no-scenes", action="store_true", help="scikit-image samples only")
     ap.add_argument("--arch", default=networks.DEFAULT_ARCH)
-    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--steps", type=int, default=4000)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--crop", type=int, default=64)
     ap.add_argument("--lr", type=float, default=1e-3)

@@ -15,7 +15,7 @@ For each scene (read through the tool's own PairReader, so the MS is on the PAN-
   of the indexes.
 
 Methods: the classical baselines and zero-shot variants: ``zs`` (shipped prior, default settings),
-``zs-q`` (prior, a quarter of the iterations), ``zs-0`` (prior, no adaptation), ``zs-rand`` (random
+``zs-fast`` and ``zs-best`` (the ``--preset`` budgets), ``zs-q`` (prior, a quarter of the iterations), ``zs-0`` (prior, no adaptation), ``zs-rand`` (random
 init, default settings); on request ``zs-glp`` (the untrained network, i.e. MTF-GLP with the
 scene's per-band detail gains: the classical base the network corrects). Prints a JSON document and markdown tables (per scene and averages).
 """
@@ -86,6 +86,12 @@ def crop_multiple(pan: np.ndarray, ms: np.ndarray, r: int, m: int):
 def zeroshot_variant(name: str, base_cfg, prior):
     if name == "zs":
         return base_cfg, prior
+    if name in ("zs-fast", "zs-best"):  # the --preset budgets (steps and patience), other fields as given
+        from pansharpen_cli.methods.zeroshot.config import preset_config
+
+        p = preset_config(name[3:])
+        budget = dict(warmup=p.warmup, iterations=p.iterations, patience=p.patience)
+        return replace(base_cfg, reference_pixels=p.reference_pixels, **budget), prior
     if name == "zs-q":
         return replace(base_cfg, iterations=base_cfg.iterations // 4, warmup=base_cfg.warmup // 4), prior
     if name == "zs-0":

@@ -1,10 +1,13 @@
 """Zero-shot speed: a 1280x1280 PAN with a 320x320x8 MS fused end to end with the default settings.
 
     python bench/zeroshot_speed.py [--size 1280] [--bands 8] [--device cpu] [--weights default] [--runs 1]
+                                   [--extra "--iterations 0"] [--json out.json]
 
 Runs `pansharpen fuse -m zeroshot --report` as a separate process (wall clock, as a user sees it) and
 reads the per-stage seconds from the report; the inference throughput is the output megapixels over
-the seconds of the tile loop (read, upsample, network, write). Prints a JSON document and a table.
+the seconds of the tile loop (read, upsample, network, write); ``--extra`` passes further `fuse`
+options (``--iterations 0``: the prior alone; ``--preset fast``). The network's multiply-accumulates
+per output pixel (counted over its convolutions) are printed beside. Prints a JSON document and a table.
 """
 
 from __future__ import annotations
@@ -31,6 +34,25 @@ def make_scene(folder: Path, size: int, bands: int, ratio: int = 4) -> tuple[Pat
     return pan, ms
 
 
+def macs_per_pixel(arch: str, config: dict, bands: int, side: int = 64) -> float:
+    """Multiply-accumulates of the network's convolutions per output pixel, for ``bands`` bands."""
+    import torch
+
+    from pansharpen_cli import networks
+
+    net, total = networks.build(arch, **config).eval(), [0]
+
+    def count(mod, inp, out) -> None:
+        total[0] += out.numel() * (mod.in_channels // mod.groups) * mod.kernel_size[0] * mod.kernel_size[1]
+
+    hooks = [m.register_forward_hook(count) for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    with torch.no_grad():
+        net(torch.zeros(1, 1, side, side), torch.zeros(1, bands, side, side))
+    for h in hooks:
+        h.remove()
+    return total[0] / (side * side)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=int, default=1280)
@@ -39,6 +61,7 @@ def main() -> None:
     ap.add_argument("--weights", default="default")
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--extra", default="", help="further fuse options, e.g. '--iterations 0'")
     args = ap.parse_args()
     exe = shutil.which("pansharpen") or f"{sys.executable} -m pansharpen_cli.cli"
     runs = []
@@ -64,6 +87,7 @@ def main() -> None:
                 "--report",
                 str(rep),
                 "-q",
+                *args.extra.split(),
             ]
             t0 = time.perf_counter()
             proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -84,8 +108,13 @@ def main() -> None:
                     "device": report.get("device"),
                 }
             )
+    zs = report.get("zeroshot", {})
     doc = {
         "scene": f"{args.size}x{args.size} PAN, {args.size // 4}x{args.size // 4}x{args.bands} MS, uint16",
+        "extra": args.extra,
+        "arch": zs.get("arch"),
+        "macs_per_pixel": macs_per_pixel(zs["arch"], zs["net_config"], args.bands) if zs else None,
+        "steps": zs.get("steps"),
         "weights": args.weights,
         "cpu_count": os.cpu_count(),
         "torch_threads": None,

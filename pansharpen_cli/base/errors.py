@@ -1,7 +1,7 @@
 """Typed errors. Each says what was wrong and what to change.
 
 Every error subclasses :class:`PansharpenError` and the matching builtin, so library users can
-catch either. The CLI turns them into one line on stderr and exit code 1.
+catch either. The CLI turns them into one line on stderr and exit code 1 (2 for :class:`UsageError`).
 """
 
 from __future__ import annotations
@@ -35,6 +35,11 @@ class DeviceError(PansharpenError, RuntimeError):
     """The requested compute device is not available."""
 
 
-class ManifestError(PansharpenError, ValueError):
+class UsageError(OptionError):
+    """An option value that is wrong whatever the input files (bad syntax, an unknown name): the CLI
+    exits with 2, as for any other usage error."""
+
+
+class ManifestError(UsageError):
     """A batch's scene list cannot be used (unknown or missing column, unparseable row, two rows with
-    one output); refused before anything runs (a usage error: exit code 2)."""
+    one output): refused before anything runs, a usage error (exit code 2)."""

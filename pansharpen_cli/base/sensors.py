@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from .errors import OptionError
+from .errors import OptionError, UsageError
 
 log = logging.getLogger(__name__)
 
@@ -105,17 +105,40 @@ def get_sensor(name: str) -> Sensor:
     """Look a preset up by name or alias, case-insensitively.
 
     Raises:
-        OptionError: the name is unknown; the message lists the known names.
+        UsageError: the name is unknown; the message lists the known names.
     """
     try:
         return _REGISTRY[name.strip().lower()]
     except KeyError:
         known = ", ".join(s.name for s in _SENSORS)
-        raise OptionError(f"unknown sensor {name!r}: expected one of {known} (or pass --gains)") from None
+        raise UsageError(f"unknown sensor {name!r}: expected one of {known} (or pass --gains)") from None
+
+
+def parse_gains_text(text: str) -> tuple[tuple[float, ...], float | None]:
+    """The numbers of ``--gains``: comma-separated MS gains, optionally ``;PAN_GAIN`` at the end.
+
+    Returns:
+        (the MS gains as given, pan_gain or None).
+
+    Raises:
+        UsageError: not numbers, no MS gain, or a gain outside (0, 1).
+    """
+    ms_text, _, pan_text = text.partition(";")
+    try:
+        ms = tuple(float(v) for v in ms_text.split(",") if v.strip())
+        pan = float(pan_text) if pan_text.strip() else None
+    except ValueError:
+        ms = ()
+    if not ms:
+        raise UsageError(f"--gains {text!r}: expected comma-separated numbers like 0.3,0.3,0.3,0.25;0.15")
+    for g in (*ms, *((pan,) if pan is not None else ())):
+        if not 0.0 < g < 1.0:
+            raise UsageError(f"--gains value {g} is outside (0, 1): Nyquist gains are fractions like 0.3")
+    return ms, pan
 
 
 def parse_gains(text: str, n_bands: int) -> tuple[tuple[float, ...], float | None]:
-    """Parse ``--gains``: comma-separated MS gains, optionally ``;PAN_GAIN`` at the end.
+    """Parse ``--gains`` (:func:`parse_gains_text`) for an MS of ``n_bands`` bands.
 
     ``"0.3"`` applies to every band; ``"0.3,0.3,0.3,0.25;0.15"`` gives 4 band gains and the PAN gain.
 
@@ -123,25 +146,16 @@ def parse_gains(text: str, n_bands: int) -> tuple[tuple[float, ...], float | Non
         (ms_gains with n_bands values, pan_gain or None).
 
     Raises:
-        OptionError: not numbers, outside (0, 1), or a count that is neither 1 nor n_bands.
+        UsageError: not numbers, or outside (0, 1).
+        OptionError: a count that is neither 1 nor n_bands.
     """
-    ms_text, _, pan_text = text.partition(";")
-    try:
-        ms = tuple(float(v) for v in ms_text.split(",") if v.strip())
-        pan = float(pan_text) if pan_text.strip() else None
-    except ValueError:
-        raise OptionError(
-            f"--gains {text!r}: expected comma-separated numbers like 0.3,0.3,0.3,0.25;0.15"
-        ) from None
+    ms, pan = parse_gains_text(text)
     if len(ms) == 1:
         ms = ms * n_bands
     if len(ms) != n_bands:
         raise OptionError(
             f"--gains has {len(ms)} MS values but the MS has {n_bands} bands: give 1 or {n_bands}"
         )
-    for g in (*ms, *((pan,) if pan is not None else ())):
-        if not 0.0 < g < 1.0:
-            raise OptionError(f"--gains value {g} is outside (0, 1): Nyquist gains are fractions like 0.3")
     return ms, pan
 
 

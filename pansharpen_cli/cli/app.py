@@ -1,14 +1,17 @@
 """The Typer app and what every command shares: logging, errors as one line on stderr with an
 exit code, and the rich progress drawer for the library's progress callback.
 
-Exit codes: 0 success, 1 processing or input error (one line on stderr), 2 usage error.
+Exit codes: 0 success, 1 processing or input error, 2 usage error (each one line on stderr), 128 plus
+the signal's number when interrupted (130 SIGINT, 143 SIGTERM, 129 SIGHUP; nothing is left behind).
 Heavy modules (torch, the pipeline) are imported inside the commands so ``--help`` stays fast.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,13 +19,71 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from .. import __version__
-from ..base.errors import PansharpenError
+from ..base.errors import PansharpenError, UsageError
 from ..base.progress import Progress, no_progress
+
+#: Signals that end a run like Ctrl-C does: the output's temporary file is removed, exit 128 + N.
+TERMINATING = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s)
+
+
+class _FlagHelp:
+    """``--help`` shown as the flag it is (typer would show it as taking a ``<bool>``)."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        opt = super().get_help_option(ctx)  # type: ignore[misc]
+        if opt is not None:
+            opt.metavar = ""
+        return opt
+
+
+class Command(_FlagHelp, TyperCommand):
+    """A command whose usage line reads like GDAL's: ``pansharpen fuse [OPTIONS] PAN MS... OUT``."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for p in self.get_params(ctx):
+            if isinstance(p, TyperArgument):
+                name = p.metavar or p.name.upper() + ("..." if p.nargs != 1 else "")
+                pieces.append(name if p.required else f"[{name}]")
+        return pieces
+
+
+class Group(_FlagHelp, TyperGroup):
+    """The app: usage errors as one line on stderr (``error: ...``), exit code 2."""
+
+    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None, **extra: Any) -> Any:
+        standalone = extra.pop("standalone_mode", True)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except typer.Abort:
+            err.print("[red]interrupted[/red]: no output written", highlight=False)
+            sys.exit(130)
+        except typer.TyperException as exc:  # click's usage errors
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                exc.show()
+            else:
+                err.print(f"[red]error:[/red] {usage_text(exc)}", highlight=False, soft_wrap=True)
+            sys.exit(getattr(exc, "exit_code", 2))
+        if not standalone:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def usage_text(exc: Any) -> str:
+    """A usage error as one sentence: click's message, lower-case, and where the help is."""
+    fmt = getattr(exc, "format_message", None)
+    msg = " ".join((fmt() if fmt else str(exc)).split())
+    msg = msg[:1].lower() + msg[1:].rstrip(".")
+    ctx = getattr(exc, "ctx", None)
+    return f"{msg} (see '{ctx.command_path} --help')" if ctx is not None else msg
+
 
 app = typer.Typer(
     name="pansharpen",
+    cls=Group,
     help="Pansharpen a PAN/MS GeoTIFF pair: zero-shot deep fusion or classical methods, georeferenced output.",
     no_args_is_help=True,
     add_completion=False,
@@ -42,7 +103,10 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, metavar="", help="Print the version and exit."
+        ),
     ] = False,
 ) -> None:
     """Pansharpening for geospatial analysts."""
@@ -59,32 +123,69 @@ def setup_logging(quiet: bool, verbose: bool) -> None:
     root.propagate = False
 
 
+class Terminated(BaseException):
+    """A terminating signal (SIGTERM, SIGHUP) raised like KeyboardInterrupt, so that every ``with``
+    block on the way out (the output writer's removal of its temporary file) runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
+
+
 @contextmanager
-def errors(verbose: bool = False) -> Iterator[None]:
-    """Turn the tool's errors into one line on stderr and exit code 1 (never a traceback)."""
+def terminating_signals() -> Iterator[None]:
+    """Raise :class:`Terminated` on SIGTERM and SIGHUP while the block runs (main thread only).
+
+    A signal the process was started ignoring stays ignored: ``nohup pansharpen ...`` keeps running
+    when its terminal closes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    wanted = [s for s in TERMINATING if signal.getsignal(s) is not signal.SIG_IGN]
+    previous = {s: signal.signal(s, _terminate) for s in wanted}
     try:
         yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _fail(text: str, code: int) -> typer.Exit:
+    try:
+        err.print(text, highlight=False, soft_wrap=True)
+    except OSError:  # stderr gone with the terminal (SIGHUP): the exit code still tells
+        pass
+    return typer.Exit(code)
+
+
+@contextmanager
+def errors(verbose: bool = False) -> Iterator[None]:
+    """Turn the tool's errors into one line on stderr and an exit code (never a traceback): 1, 2 for
+    a :class:`UsageError`, 128 + the signal when interrupted."""
+    try:
+        with terminating_signals():
+            yield
     except typer.Exit:
         raise
     except PansharpenError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        raise _fail(f"[red]error:[/red] {exc}", 2 if isinstance(exc, UsageError) else 1) from None
     except KeyboardInterrupt:
-        err.print("[red]interrupted[/red]: no output written", highlight=False)
-        raise typer.Exit(130) from None
+        raise _fail("[red]interrupted[/red]: no output written", 128 + signal.SIGINT) from None
+    except Terminated as exc:
+        name = signal.Signals(exc.signum).name
+        raise _fail(f"[red]interrupted[/red] by {name}: no output written", 128 + exc.signum) from None
     except MemoryError:
-        err.print("[red]error:[/red] out of memory: use a smaller --tile", highlight=False)
-        raise typer.Exit(1) from None
+        raise _fail("[red]error:[/red] out of memory: use a smaller --tile", 1) from None
     except Exception as exc:  # noqa: BLE001 - the CLI promises no traceback
         if verbose:
             log.exception("unexpected error")
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        err.print(
-            f"[red]error:[/red] {type(exc).__name__}: {first} (rerun with -v for details)",
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(1) from None
+        first = str(exc).splitlines()[0] if str(exc) else "no message"
+        raise _fail(f"[red]error:[/red] unexpected failure ({first}): rerun with -v for details", 1) from None
 
 
 def _info_text(info: dict) -> str:

@@ -20,9 +20,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import methods
-from ..base.errors import ManifestError
 from . import fuse as fuse_cmd
-from .app import app, err, errors, progress_bars, setup_logging
+from .app import Command, app, err, errors, progress_bars, setup_logging
 from .options import (
     JobsOpt,
     LogOpt,
@@ -160,11 +159,7 @@ def _batch(a: SimpleNamespace) -> int:
     """Read and check the list (exit 2 when bad), run it, draw the summary; the exit code."""
     from ..pipeline.batch import run_batch
 
-    try:
-        rows, outdir = _rows(a)
-    except ManifestError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        return 2
+    rows, outdir = _rows(a)  # a ManifestError is a usage error: exit 2, nothing run
     adapts = any(methods.get(r.overrides.get("method", a.method.value)).adapts for r in rows)
     device = _device(a) if adapts else None
     scenes = [_scene(r, a, device) for r in rows]
@@ -211,4 +206,4 @@ def _signature() -> tuple[inspect.Signature, dict[str, Any]]:
 
 
 batch.__signature__, batch.__annotations__ = _signature()
-app.command()(batch)
+app.command(cls=Command)(batch)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .. import methods
-from .app import app, err, errors, log, progress_bars, setup_logging
+from .app import Command, app, err, errors, log, progress_bars, setup_logging
 from .options import (
     DEFAULT_METHOD,
+    DEFAULT_PRESET_OPT,
+    AlignedOpt,
     AmpOpt,
     ArchOpt,
     BatchOpt,
@@ -30,6 +32,7 @@ from .options import (
     OverwriteOpt,
     PanBandOpt,
     PFullOpt,
+    PresetOpt,
     PreviewOpt,
     QuietOpt,
     RatioOpt,
@@ -67,24 +70,30 @@ def _check_arch(arch: str | None) -> None:
         )
 
 
-def zeroshot_config(
-    tuned: dict[str, Any], seed: int, amp: bool, arch: str | None, iterations: int | None, warmup: int | None
-) -> ZeroShotConfig:
-    """The zero-shot settings from the command line (options left out keep their defaults).
+#: The zero-shot fields the command line may set directly (None: the preset's value).
+TUNED = ("p_full", "lr_rr", "lr_fr", "crop", "batch", "w_spectral", "w_spatial", "w_corr", "register")
 
-    ``--iterations`` scales the warm-up with it (it keeps its share of the budget; 0 means pure
-    pretrained inference) unless ``--warmup`` is given too.
+
+def zeroshot_config(a: SimpleNamespace) -> ZeroShotConfig:
+    """The zero-shot settings from the parsed command line ``a`` (options left out keep the
+    preset's values).
+
+    ``--iterations`` forces an exact budget: no scaling to the scene's size and no early stopping;
+    it scales the warm-up with it (it keeps its share of the budget; 0 means pure pretrained
+    inference) unless ``--warmup`` is given too.
     """
-    from ..methods.zeroshot.config import ZeroShotConfig
+    from ..methods.zeroshot.config import preset_config
 
-    cfg = ZeroShotConfig(seed=seed, amp=amp, **{k: v for k, v in tuned.items() if v is not None})
-    if arch is not None:
-        cfg.arch = arch.lower()
-    if iterations is not None:
-        cfg.warmup = round(cfg.warmup * iterations / max(cfg.iterations, 1))
-        cfg.iterations = iterations
-    if warmup is not None:
-        cfg.warmup = warmup
+    tuned = {k: getattr(a, k) for k in TUNED if getattr(a, k) is not None}
+    cfg = preset_config(a.preset.value, seed=a.seed, amp=a.amp, **tuned)
+    if a.arch is not None:
+        cfg.arch = a.arch.lower()
+    if a.iterations is not None:
+        cfg.warmup = round(cfg.warmup * a.iterations / max(cfg.iterations, 1))
+        cfg.iterations = a.iterations
+        cfg.patience, cfg.reference_pixels = 0, 0
+    if a.warmup is not None:
+        cfg.warmup = a.warmup
     return cfg
 
 
@@ -122,10 +131,9 @@ def fuse_options(a: SimpleNamespace, device: torch.device | None = None) -> Fuse
         a.tile,
     )
     opts.weights, opts.save_model, opts.preview = a.weights, a.save_model, a.preview
+    opts.assume_aligned = a.assume_aligned
     if methods.get(a.method.value).adapts:
-        names = ("p_full", "lr_rr", "lr_fr", "crop", "batch", "w_spectral", "w_spatial", "w_corr", "register")
-        tuned = {k: getattr(a, k) for k in names}
-        opts.zeroshot = zeroshot_config(tuned, a.seed, a.amp, a.arch, a.iterations, a.warmup)
+        opts.zeroshot = zeroshot_config(a)
         opts.device = device if device is not None else resolve_device(a.device)
         log.info("device: %s", opts.device)
     return opts
@@ -140,9 +148,11 @@ def _run(pan: Path, ms: list[Path], out_path: Path, a: SimpleNamespace) -> FuseR
         return run_fuse(pan, ms, out_path, opts, progress=cb)
 
 
-@app.command()
+@app.command(cls=Command)
 def fuse(
-    pan: Annotated[Path, typer.Argument(help="PAN raster (one band, or choose with --pan-band).")],
+    pan: Annotated[
+        Path, typer.Argument(metavar="PAN", help="PAN raster (one band, or choose with --pan-band).")
+    ],
     ms_and_out: Annotated[
         list[Path],
         typer.Argument(metavar="MS... OUT", help="MS raster(s) in band order, then the output path."),
@@ -152,6 +162,7 @@ def fuse(
     gains: GainsOpt = None,
     ratio: RatioOpt = None,
     pan_band: PanBandOpt = None,
+    assume_aligned: AlignedOpt = False,
     dtype: DtypeOpt = None,
     of: FormatOpt = OutFormat.GTiff,
     co: CreationOpt = None,
@@ -159,6 +170,7 @@ def fuse(
     tile: TileOpt = 256,
     weights: WeightsOpt = "default",
     device: DeviceOpt = "auto",
+    preset: PresetOpt = DEFAULT_PRESET_OPT,
     iterations: IterationsOpt = None,
     seed: SeedOpt = 0,
     amp: AmpOpt = False,

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from .app import app, errors, out, setup_logging
-from .options import JsonOpt, PanBandOpt, RatioOpt, VerboseOpt
+from .app import Command, app, errors, out, setup_logging
+from .options import FLAG, AlignedOpt, JsonOpt, PanBandOpt, RatioOpt, VerboseOpt
 
 if TYPE_CHECKING:
     from ..io.reader import PairReader, RasterSummary
@@ -77,12 +77,13 @@ def _plan_table(plan: dict[str, Any]) -> Table:
     return p
 
 
-@app.command()
+@app.command(cls=Command)
 def info(
-    pan: Annotated[Path, typer.Argument(help="PAN raster.")],
-    ms: Annotated[list[Path], typer.Argument(help="MS raster(s) in band order.")],
+    pan: Annotated[Path, typer.Argument(metavar="PAN", help="PAN raster.")],
+    ms: Annotated[list[Path], typer.Argument(metavar="MS...", help="MS raster(s) in band order.")],
     ratio: RatioOpt = None,
     pan_band: PanBandOpt = None,
+    assume_aligned: AlignedOpt = False,
     json_out: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -93,7 +94,7 @@ def info(
 
         files = [("PAN", pan), *[("MS", m) for m in ms]]
         summaries = [(role, summarize(p, role)) for role, p in files]
-        with PairReader(pan, ms, pan_band=pan_band, ratio=ratio) as reader:
+        with PairReader(pan, ms, pan_band=pan_band, ratio=ratio, assume_aligned=assume_aligned) as reader:
             plan = _plan(reader)
         if json_out:
             payload = {"files": [{"role": r, **s.__dict__} for r, s in summaries], "fuse": plan}
@@ -103,9 +104,11 @@ def info(
         out.print(_plan_table(plan))
 
 
-@app.command()
+@app.command(cls=Command)
 def sensors(
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", metavar=FLAG, help="Print JSON instead of a table.")
+    ] = False,
 ) -> None:
     """List the sensor presets and their MTF gains."""
     from ..base.sensors import list_sensors

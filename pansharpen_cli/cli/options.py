@@ -10,10 +10,15 @@ from typing import Annotated
 import typer
 
 from .. import methods
+from ..methods.presets import DEFAULT_PRESET, PRESETS
 
 #: ``--method`` choices, built from the method registry (the one method list).
 Method = Enum("Method", {n.replace("-", "_"): n for n in methods.names()}, type=str)
 DEFAULT_METHOD = Method(methods.DEFAULT_METHOD)
+
+
+#: ``--preset`` choices (methods/presets.py, the one list).
+Preset = Enum("Preset", {n: n for n in PRESETS}, type=str)
 
 
 class OutFormat(str, Enum):
@@ -21,61 +26,127 @@ class OutFormat(str, Enum):
     COG = "COG"
 
 
+#: The metavar of a plain flag: nothing (typer would show ``<bool>``, as if it took a value).
+FLAG = ""
+
+
+def _in_range(value: float | None, name: str, low: float, high: float | None) -> float | None:
+    """A float option from ``low`` to ``high`` (both in; ``high`` None: above ``low``, which is out).
+
+    The range is checked here rather than by typer's ``min``/``max``, which print it in the type
+    column of the help and leave too little of the 80 columns to the descriptions.
+    """
+    ok = value is None or (low <= value <= high if high is not None else value > low)
+    if not ok:
+        want = f"from {low:g} to {high:g}" if high is not None else f"above {low:g}"
+        raise typer.BadParameter(f"expected a value {want}, got {value:g}", param_hint=name)
+    return value
+
+
+DEFAULT_PRESET_OPT = Preset(DEFAULT_PRESET)
+
 ZS_PANEL = "Zero-shot tuning (defaults are the measured all-scene choice)"
 
 # -- shared by several commands ----------------------------------------------------------------
 SensorOpt = Annotated[
     str | None,
     typer.Option(
-        "--sensor", "-s", help="Sensor preset for the MTF gains (see `pansharpen sensors`); default generic."
+        "--sensor",
+        "-s",
+        metavar="NAME",
+        help="Sensor preset for the MTF gains (see `pansharpen sensors`); default generic.",
     ),
 ]
 GainsOpt = Annotated[
     str | None,
-    typer.Option(help="Your own Nyquist gains: 'G' or 'G1,G2,...' for the MS bands, optionally ';GPAN'."),
+    typer.Option(
+        metavar="GAINS",
+        help="Your own Nyquist gains: 'G' or 'G1,G2,...' for the MS bands, optionally ';GPAN'.",
+    ),
 ]
 RatioOpt = Annotated[
-    int | None, typer.Option(min=2, help="Force the integer PAN/MS ratio instead of measuring it.")
+    int | None,
+    typer.Option(min=2, metavar="N", help="Force the integer PAN/MS ratio instead of measuring it."),
 ]
 PanBandOpt = Annotated[
-    int | None, typer.Option("--pan-band", min=1, help="Band of the PAN file to use when it has several.")
+    int | None,
+    typer.Option("--pan-band", min=1, metavar="N", help="Band of the PAN file to use when it has several."),
 ]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars, only errors.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", metavar=FLAG, help="No progress bars, only errors.")]
 VerboseOpt = Annotated[
-    bool, typer.Option("--verbose", "-v", help="Explain what is done (grids, resampling).")
+    bool, typer.Option("--verbose", "-v", metavar=FLAG, help="Explain what is done (grids, resampling).")
 ]
-OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
-SeedOpt = Annotated[int, typer.Option(help="Random seed (same seed, same device, same output).")]
+AlignedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--assume-aligned",
+        metavar=FLAG,
+        help="Fuse a pair where only one file is georeferenced by array geometry (the MS covers the "
+        "PAN's extent); without it such a pair is refused.",
+    ),
+]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", metavar=FLAG, help="Replace an existing output.")]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", metavar=FLAG, help="Print one JSON object instead of tables.")
+]
+SeedOpt = Annotated[int, typer.Option(metavar="N", help="Random seed (same seed, same device, same output).")]
 
 # -- fuse ----------------------------------------------------------------------------------------
-MethodOpt = Annotated[Method, typer.Option("--method", "-m", help="Fusion method.")]
+MethodOpt = Annotated[
+    Method,
+    typer.Option("--method", "-m", metavar="NAME", help=f"Fusion method: {', '.join(methods.names())}."),
+]
 DtypeOpt = Annotated[
-    str | None, typer.Option(help="Output data type (default: the MS's). Integers are rounded and clipped.")
+    str | None,
+    typer.Option(
+        metavar="TYPE", help="Output data type (default: the MS's). Integers are rounded and clipped."
+    ),
 ]
-FormatOpt = Annotated[OutFormat, typer.Option("--of", help="Output format.")]
+FormatOpt = Annotated[OutFormat, typer.Option("--of", metavar="GTiff|COG", help="Output format.")]
 CreationOpt = Annotated[
-    list[str] | None, typer.Option("--co", help="GDAL creation option KEY=VALUE (repeatable).")
+    list[str] | None,
+    typer.Option(
+        "--co",
+        metavar="KEY=VALUE",
+        help="GDAL creation option (repeatable); `gdalinfo --format GTiff` lists them.",
+    ),
 ]
-TileOpt = Annotated[int, typer.Option(min=16, help="Processing tile side in MS pixels.")]
+TileOpt = Annotated[int, typer.Option(min=16, metavar="N", help="Processing tile side in MS pixels.")]
 WeightsOpt = Annotated[
-    str, typer.Option(help="zeroshot: prior weights: default (shipped), none (random init) or a .pt path.")
+    str,
+    typer.Option(
+        metavar="WEIGHTS",
+        help="zeroshot: prior weights: default (shipped), none (random init) or a .pt path.",
+    ),
 ]
-DeviceOpt = Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N (zeroshot, pretrain).")]
+DeviceOpt = Annotated[
+    str, typer.Option(metavar="DEVICE", help="auto, cpu, cuda or cuda:N (zeroshot, pretrain).")
+]
 IterationsOpt = Annotated[
     int | None,
     typer.Option(
         min=0,
-        help="zeroshot: adaptation iterations, stated for 8 bands (fewer bands get up to 2x); "
-        "0: pretrained inference only.",
+        metavar="N",
+        help="zeroshot: exactly this many adaptation iterations, stated for 8 bands (fewer bands get up "
+        "to 2x), no early stopping; 0: pretrained inference only.",
+    ),
+]
+PresetOpt = Annotated[
+    Preset,
+    typer.Option(
+        metavar="NAME",
+        help="zeroshot budget: fast (a quarter of the steps), default, best (twice the steps, no early "
+        "stopping); the README gives their measured quality and time.",
     ),
 ]
 AmpOpt = Annotated[
-    bool, typer.Option("--amp/--no-amp", help="zeroshot: bf16 autocast on CUDA (ignored on the CPU).")
+    bool,
+    typer.Option("--amp", metavar=FLAG, help="zeroshot: bf16 autocast on CUDA (ignored on the CPU)."),
 ]
 ArchOpt = Annotated[
     str | None,
     typer.Option(
+        metavar="NAME",
         help="zeroshot: network architecture (default: the prior's, else bandwise-resnet); "
         "another than the prior's needs --weights none or a matching .pt.",
         rich_help_panel=ZS_PANEL,
@@ -85,6 +156,7 @@ WarmupOpt = Annotated[
     int | None,
     typer.Option(
         min=0,
+        metavar="N",
         help="zeroshot: stage I warm-up steps, stated for 8 bands (default 60).",
         rich_help_panel=ZS_PANEL,
     ),
@@ -92,8 +164,8 @@ WarmupOpt = Annotated[
 PFullOpt = Annotated[
     float | None,
     typer.Option(
-        min=0.0,
-        max=1.0,
+        metavar="0..1",
+        callback=lambda v: _in_range(v, "--p-full", 0.0, 1.0),
         help="zeroshot: probability of a full-resolution step in stage II (default 0.7).",
         rich_help_panel=ZS_PANEL,
     ),
@@ -101,7 +173,8 @@ PFullOpt = Annotated[
 LrRrOpt = Annotated[
     float | None,
     typer.Option(
-        min=1e-9,
+        metavar="LR",
+        callback=lambda v: _in_range(v, "--lr-rr", 0.0, None),
         help="zeroshot: learning rate of reduced-resolution steps (default 1e-3).",
         rich_help_panel=ZS_PANEL,
     ),
@@ -109,7 +182,8 @@ LrRrOpt = Annotated[
 LrFrOpt = Annotated[
     float | None,
     typer.Option(
-        min=1e-9,
+        metavar="LR",
+        callback=lambda v: _in_range(v, "--lr-fr", 0.0, None),
         help="zeroshot: learning rate of full-resolution steps (default 5e-4).",
         rich_help_panel=ZS_PANEL,
     ),
@@ -117,17 +191,23 @@ LrFrOpt = Annotated[
 CropOpt = Annotated[
     int | None,
     typer.Option(
-        min=8, help="zeroshot: training crop side in PAN pixels (default 64).", rich_help_panel=ZS_PANEL
+        min=8,
+        metavar="N",
+        help="zeroshot: training crop side in PAN pixels (default 64).",
+        rich_help_panel=ZS_PANEL,
     ),
 ]
 BatchOpt = Annotated[
     int | None,
-    typer.Option(min=1, help="zeroshot: crops per training step (default 4).", rich_help_panel=ZS_PANEL),
+    typer.Option(
+        min=1, metavar="N", help="zeroshot: crops per training step (default 4).", rich_help_panel=ZS_PANEL
+    ),
 ]
 WSpectralOpt = Annotated[
     float | None,
     typer.Option(
         min=0.0,
+        metavar="W",
         help="zeroshot: weight of the full-resolution spectral loss (default 1).",
         rich_help_panel=ZS_PANEL,
     ),
@@ -136,6 +216,7 @@ WSpatialOpt = Annotated[
     float | None,
     typer.Option(
         min=0.0,
+        metavar="W",
         help="zeroshot: weight of the full-resolution spatial loss through the spectral response (default 0.3).",
         rich_help_panel=ZS_PANEL,
     ),
@@ -144,6 +225,7 @@ WCorrOpt = Annotated[
     float | None,
     typer.Option(
         min=0.0,
+        metavar="W",
         help="zeroshot: weight of the full-resolution local-correlation loss (default 1).",
         rich_help_panel=ZS_PANEL,
     ),
@@ -152,15 +234,21 @@ RegisterOpt = Annotated[
     bool | None,
     typer.Option(
         "--register/--no-register",
+        metavar=FLAG,
         help="zeroshot: measure the residual MS-PAN shift and move the PAN onto the MS by it "
         "(default on; the report and the output's tags give the shift).",
         rich_help_panel=ZS_PANEL,
     ),
 ]
-ReportOpt = Annotated[Path | None, typer.Option(help="zeroshot: write a JSON report of the run here.")]
-SaveModelOpt = Annotated[Path | None, typer.Option(help="zeroshot: save the adapted weights here (.pt).")]
+ReportOpt = Annotated[
+    Path | None, typer.Option(metavar="PATH", help="zeroshot: write a JSON report of the run here.")
+]
+SaveModelOpt = Annotated[
+    Path | None, typer.Option(metavar="PATH", help="zeroshot: save the adapted weights here (.pt).")
+]
 PreviewOpt = Annotated[
-    Path | None, typer.Option(help="Write a PNG quicklook: upsampled MS, fusion, PAN side by side.")
+    Path | None,
+    typer.Option(metavar="PATH", help="Write a PNG quicklook: upsampled MS, fusion, PAN side by side."),
 ]
 
 # -- batch ---------------------------------------------------------------------------------------
@@ -168,6 +256,7 @@ BATCH_PANEL = "Batch"
 PairsOpt = Annotated[
     str | None,
     typer.Option(
+        metavar="GLOB",
         help="Instead of a manifest: the PAN files, a glob with one '*' like 'DIR/*_PAN.tif'.",
         rich_help_panel=BATCH_PANEL,
     ),
@@ -175,6 +264,7 @@ PairsOpt = Annotated[
 MsPatternOpt = Annotated[
     str,
     typer.Option(
+        metavar="PATTERN",
         help="With --pairs: the MS file(s) beside each PAN; {stem} is what the '*' matched, "
         "several files separated by ';'.",
         rich_help_panel=BATCH_PANEL,
@@ -186,6 +276,7 @@ JobsOpt = Annotated[
         "--jobs",
         "-j",
         min=1,
+        metavar="N",
         help="Worker processes (with --scheduler local: the cluster's workers); default 1, "
         "on a CUDA machine one per GPU.",
         rich_help_panel=BATCH_PANEL,
@@ -194,6 +285,7 @@ JobsOpt = Annotated[
 SchedulerOpt = Annotated[
     str | None,
     typer.Option(
+        metavar="ADDRESS",
         help="Run on Dask: 'local' (a LocalCluster of --jobs workers) or a scheduler's address "
         "tcp://HOST:8786 (needs pip install 'pansharpen\\[dask]').",
         rich_help_panel=BATCH_PANEL,
@@ -203,12 +295,14 @@ LogOpt = Annotated[
     Path | None,
     typer.Option(
         "--log",
+        metavar="PATH",
         help="JSON-lines log of the scenes, appended to (default OUTDIR/pansharpen-batch.jsonl).",
         rich_help_panel=BATCH_PANEL,
     ),
 ]
 RetriesOpt = Annotated[
-    int, typer.Option(min=0, help="Further attempts of a failed scene.", rich_help_panel=BATCH_PANEL)
+    int,
+    typer.Option(min=0, metavar="N", help="Further attempts of a failed scene.", rich_help_panel=BATCH_PANEL),
 ]
 
 

@@ -9,8 +9,19 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .app import app, err, errors, log, out, progress_bars, setup_logging
-from .options import GainsOpt, OverwriteOpt, PanBandOpt, QuietOpt, RatioOpt, SensorOpt, VerboseOpt, split_last
+from .app import Command, app, err, errors, log, out, progress_bars, setup_logging
+from .options import (
+    FLAG,
+    AlignedOpt,
+    GainsOpt,
+    OverwriteOpt,
+    PanBandOpt,
+    QuietOpt,
+    RatioOpt,
+    SensorOpt,
+    VerboseOpt,
+    split_last,
+)
 
 #: Which way is better, per index (the table's third column).
 BETTER = {
@@ -30,7 +41,7 @@ BETTER = {
 }
 
 
-@app.command()
+@app.command(cls=Command)
 def simulate(
     pan: Annotated[Path, typer.Argument(help="PAN raster.")],
     ms_and_outdir: Annotated[
@@ -40,6 +51,7 @@ def simulate(
     gains: GainsOpt = None,
     ratio: RatioOpt = None,
     pan_band: PanBandOpt = None,
+    assume_aligned: AlignedOpt = False,
     overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -61,6 +73,7 @@ def simulate(
                 pan_band=pan_band,
                 overwrite=overwrite,
                 progress=cb,
+                assume_aligned=assume_aligned,
             )
         for w in res.warnings:
             log.warning(w)
@@ -79,7 +92,7 @@ def _indexes_table(res: dict[str, float], fused: Path, reference: Path | None) -
     return t
 
 
-@app.command()
+@app.command(cls=Command)
 def evaluate(
     pan: Annotated[Path, typer.Argument(help="PAN raster.")],
     ms_and_fused: Annotated[
@@ -92,8 +105,9 @@ def evaluate(
     gains: GainsOpt = None,
     ratio: RatioOpt = None,
     pan_band: PanBandOpt = None,
+    assume_aligned: AlignedOpt = False,
     json_out: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object keyed by index name.")
+        bool, typer.Option("--json", metavar=FLAG, help="Print one JSON object keyed by index name.")
     ] = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
@@ -115,6 +129,7 @@ def evaluate(
                 ratio=ratio,
                 pan_band=pan_band,
                 progress=cb,
+                assume_aligned=assume_aligned,
             )
         if json_out:
             out.print(json.dumps(res), highlight=False, soft_wrap=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .app import app, err, errors, progress_bars, setup_logging
+from .app import Command, app, err, errors, progress_bars, setup_logging
 from .options import DeviceOpt, OverwriteOpt, QuietOpt, SeedOpt, VerboseOpt
 
 
@@ -23,25 +23,36 @@ def _ratios(text: str) -> tuple[int, ...]:
     return ratio_list
 
 
-@app.command()
+@app.command(cls=Command)
 def pretrain(
     images: Annotated[
         list[str],
         typer.Argument(help="Training images: folders, GeoTIFF/PNG/JPEG files, or skimage[:NAME] samples."),
     ],
     out_path: Annotated[
-        Path, typer.Option("--out", "-o", help="Weights file to write (.pt; a .json manifest beside it).")
+        Path,
+        typer.Option(
+            "--out", "-o", metavar="PATH", help="Weights file to write (.pt; a .json manifest beside it)."
+        ),
     ],
-    steps: Annotated[int, typer.Option(min=1, help="Optimisation steps.")] = 1000,
-    batch: Annotated[int, typer.Option(min=1, help="Crops per step.")] = 8,
-    crop: Annotated[int, typer.Option(min=16, help="Crop side in PAN pixels.")] = 64,
-    ratios: Annotated[str, typer.Option(help="Comma-separated PAN/MS ratios to simulate.")] = "2,3,4",
-    lr: Annotated[float, typer.Option(min=0.0, help="Peak Adam learning rate (cosine decay).")] = 1e-3,
+    steps: Annotated[int, typer.Option(min=1, metavar="N", help="Optimisation steps.")] = 1000,
+    batch: Annotated[int, typer.Option(min=1, metavar="N", help="Crops per step.")] = 8,
+    crop: Annotated[int, typer.Option(min=16, metavar="N", help="Crop side in PAN pixels.")] = 64,
+    ratios: Annotated[
+        str, typer.Option(metavar="R,R,...", help="Comma-separated PAN/MS ratios to simulate.")
+    ] = "2,3,4",
+    lr: Annotated[
+        float, typer.Option(min=0.0, metavar="LR", help="Peak Adam learning rate (cosine decay).")
+    ] = 1e-3,
     device: DeviceOpt = "auto",
     seed: SeedOpt = 0,
-    resume: Annotated[Path | None, typer.Option(help="Checkpoint to resume from.")] = None,
-    checkpoint: Annotated[Path | None, typer.Option(help="Write checkpoints here (every 100 steps).")] = None,
-    log_file: Annotated[Path | None, typer.Option("--log", help="TSV log of the loss per step.")] = None,
+    resume: Annotated[Path | None, typer.Option(metavar="PATH", help="Checkpoint to resume from.")] = None,
+    checkpoint: Annotated[
+        Path | None, typer.Option(metavar="PATH", help="Write checkpoints here (every 100 steps).")
+    ] = None,
+    log_file: Annotated[
+        Path | None, typer.Option("--log", metavar="PATH", help="TSV log of the loss per step.")
+    ] = None,
     overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,

@@ -7,7 +7,9 @@ already is that grid (integer ratio, origin on a PAN pixel corner) the MS is rea
 resampled onto it by GDAL's warper (cubic), which ``-v`` reports.
 
 Files without georeferencing are aligned by array geometry: the MS is taken to cover exactly the
-PAN's extent, and the output has no CRS (or the PAN's geotransform when only the MS lacks one).
+PAN's extent, and the output has no CRS. A pair where only one file is georeferenced is refused
+(its georeferencing would be lost or guessed) unless ``assume_aligned``: then it is aligned by array
+geometry too, and the output has the PAN's georeferencing when the PAN has one.
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ from rasterio.transform import Affine
 from ..base.errors import InputError
 from .raster import is_georeferenced
 
-__all__ = ["GRID_TOLERANCE", "FusionGrid", "compute_grid"]
+__all__ = ["GRID_TOLERANCE", "RATIO_TOLERANCE", "FusionGrid", "compute_grid"]
 
 #: Largest misfit (in PAN pixels, accumulated over the scene) accepted as "the same grid".
 GRID_TOLERANCE = 0.01
+#: Largest relative difference between the axes' ratios, or between a forced ``--ratio`` and the
+#: ratio the geotransforms give, accepted without a word (warned about, or refused, beyond it).
+RATIO_TOLERANCE = 0.05
 
 
 @dataclass
@@ -120,20 +125,33 @@ def _check_georeferencing(pan: rasterio.io.DatasetReader, ms: rasterio.io.Datase
 
 
 def _transforms(
-    pan: rasterio.io.DatasetReader, ms: rasterio.io.DatasetReader, warns: list[str]
+    pan: rasterio.io.DatasetReader, ms: rasterio.io.DatasetReader, warns: list[str], assume_aligned: bool
 ) -> tuple[Affine, Affine, bool]:
     """The PAN and MS geotransforms to align by, and whether the output is georeferenced.
 
     Without georeferencing in either file the pair is aligned by array geometry (the MS spans the
-    PAN's extent), with a warning appended to ``warns``.
+    PAN's extent), with a warning appended to ``warns``; with it in only one, only when
+    ``assume_aligned``.
+
+    Raises:
+        InputError: only one file is georeferenced and not ``assume_aligned``, naming the other.
     """
     pan_geo, ms_geo = is_georeferenced(pan), is_georeferenced(ms)
     if pan_geo and ms_geo:
         _check_georeferencing(pan, ms)
         return pan.transform, ms.transform, True
     if pan_geo or ms_geo:
-        which = "MS" if pan_geo else "PAN"
-        warns.append(f"the {which} has no georeferencing: aligning PAN and MS by array geometry")
+        (bare, bare_role), other = ((ms, "MS"), "PAN") if pan_geo else ((pan, "PAN"), "MS")
+        if not assume_aligned:
+            raise InputError(
+                f"{bare_role} {bare.name} has no georeferencing (no CRS, no geotransform) but the {other} "
+                f"has: give it one (gdal_edit.py -a_srs -a_ullr), or pass --assume-aligned to fuse "
+                "by array geometry"
+            )
+        keeps = "the PAN's" if pan_geo else "none"
+        warns.append(
+            f"the {bare_role} has no georeferencing: aligning PAN and MS by array geometry; the output has {keeps}"
+        )
     else:
         warns.append("no georeferencing in PAN or MS: aligning by array geometry; the output has none")
     pan_t = pan.transform if pan_geo else Affine.identity()
@@ -156,11 +174,12 @@ def _check_axes(pan_t: Affine, ms_t: Affine, rx: float, ry: float) -> None:
         )
 
 
-def _fusion_ratio(rx: float, ry: float, ratio: int | None, warns: list[str]) -> int:
+def _fusion_ratio(rx: float, ry: float, ratio: int | None, warns: list[str], georef: bool) -> int:
     """The integer ratio: measured (rounded mean of the axes) or the forced ``ratio``.
 
     Raises:
-        InputError: a measured ratio below 1.5, or a forced one below 2.
+        InputError: a measured ratio below 1.5, a forced one below 2, or (``georef``: measured from
+            both files' geotransforms) a forced one more than :data:`RATIO_TOLERANCE` off the measure.
     """
     if ratio is None:
         if min(rx, ry) < 1.5:
@@ -169,14 +188,19 @@ def _fusion_ratio(rx: float, ry: float, ratio: int | None, warns: list[str]) -> 
                 "(or pass --ratio)"
             )
         r = int(round((rx + ry) / 2))
-        if abs(rx - ry) > 0.05 * r:
+        if abs(rx - ry) > RATIO_TOLERANCE * r:
             warns.append(f"PAN/MS ratio differs by axis ({rx:.4f} x {ry:.4f}); using {r}")
         return r
     if ratio < 2:
         raise InputError(f"--ratio {ratio} is below 2: expected an integer ratio of at least 2")
     r = int(ratio)
-    if abs(rx - r) > 0.1 * r or abs(ry - r) > 0.1 * r:
-        warns.append(f"--ratio {r} differs from the measured ratio {rx:.4f} x {ry:.4f}")
+    if abs(rx - r) > RATIO_TOLERANCE * r or abs(ry - r) > RATIO_TOLERANCE * r:
+        if georef:
+            raise InputError(
+                f"--ratio {r} disagrees with the geotransforms, which give a ratio of {rx:.4f} x {ry:.4f}: "
+                "drop --ratio, or fix the geotransforms (gdal_edit.py -a_ullr)"
+            )
+        warns.append(f"--ratio {r} differs from the array sizes' ratio {rx:.4f} x {ry:.4f}")
     return r
 
 
@@ -244,10 +268,26 @@ def _footprint_note(pan: rasterio.io.DatasetReader, win: _Window, r: int) -> str
     return None
 
 
+def _window(
+    pan: rasterio.io.DatasetReader, ms: rasterio.io.DatasetReader, pan_t: Affine, ms_t: Affine, r: int, notes
+) -> tuple[bool, _Window]:
+    """Whether the native MS grid is the working grid, and the fused region; a note on resampling."""
+    rx, ry = abs(ms_t.a / pan_t.a), abs(ms_t.e / pan_t.e)
+    fx, fy = ~pan_t @ (ms_t.c, ms_t.f)  # MS origin in PAN pixel coordinates
+    if _is_exact(ms, rx, ry, r, fx, fy):
+        return True, _exact_window(pan, ms, r, fx, fy)
+    notes.append(
+        f"MS grid ({rx:.4f} x {ry:.4f} PAN pixels, origin at PAN pixel {fx:.3f}, {fy:.3f}) is not "
+        f"aligned with a ratio-{r} grid on the PAN: resampling the MS onto it (cubic)"
+    )
+    return False, _resampled_window(pan, ms, rx, ry, r, fx, fy)
+
+
 def compute_grid(
     pan: rasterio.io.DatasetReader,
     ms: rasterio.io.DatasetReader,
     ratio: int | None = None,
+    assume_aligned: bool = False,
 ) -> FusionGrid:
     """Work out the fusion grid of a PAN and an MS dataset from their geotransforms.
 
@@ -255,29 +295,25 @@ def compute_grid(
         pan: the opened PAN dataset.
         ms: the opened MS dataset (the first one, for band files).
         ratio: force the integer ratio instead of measuring it.
+        assume_aligned: align a pair where only one file is georeferenced by array geometry.
 
     Returns:
         The :class:`FusionGrid`, with notes and warnings for the user.
 
     Raises:
-        InputError: different CRSs, rotated grids, no overlap, MS not coarser than PAN, ratio < 1.5.
+        InputError: different CRSs, rotated grids, georeferencing in only one file, no overlap, MS
+            not coarser than PAN, ratio < 1.5, a forced ratio the geotransforms disagree with.
     """
     notes: list[str] = []
     warns: list[str] = []
-    pan_t, ms_t, georef = _transforms(pan, ms, warns)
+    pan_t, ms_t, georef = _transforms(pan, ms, warns, assume_aligned)
     rx, ry = abs(ms_t.a / pan_t.a), abs(ms_t.e / pan_t.e)
     _check_axes(pan_t, ms_t, rx, ry)
-    r = _fusion_ratio(rx, ry, ratio, warns)
-    fx, fy = ~pan_t @ (ms_t.c, ms_t.f)  # MS origin in PAN pixel coordinates
-    exact = _is_exact(ms, rx, ry, r, fx, fy)
-    if exact:
-        win = _exact_window(pan, ms, r, fx, fy)
-    else:
-        win = _resampled_window(pan, ms, rx, ry, r, fx, fy)
-        notes.append(
-            f"MS grid ({rx:.4f} x {ry:.4f} PAN pixels, origin at PAN pixel {fx:.3f}, {fy:.3f}) is not "
-            f"aligned with a ratio-{r} grid on the PAN: resampling the MS onto it (cubic)"
-        )
+    both_geo = is_georeferenced(pan) and is_georeferenced(ms)
+    r = _fusion_ratio(rx, ry, ratio, warns, both_geo)
+    if ratio is not None and not both_geo:  # array geometry: a forced ratio is the MS pixel's size
+        ms_t = pan_t @ Affine.scale(r)
+    exact, win = _window(pan, ms, pan_t, ms_t, r, notes)
     if win.ms_width < 1 or win.ms_height < 1:
         raise InputError(
             "PAN and MS footprints do not overlap (or overlap by less than one MS pixel): "

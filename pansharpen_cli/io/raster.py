@@ -32,6 +32,7 @@ __all__ = [
     "open_raster",
     "read_filled",
     "read_masked",
+    "read_window",
 ]
 
 SUPPORTED_DTYPES = ("uint8", "uint16", "int16", "uint32", "int32", "float32", "float64")
@@ -80,6 +81,44 @@ def check_dtype(ds: rasterio.io.DatasetReader, role: str) -> None:
         )
 
 
+def _window_text(window: tuple[int, int, int, int] | None) -> str:
+    if window is None:
+        return "the whole raster"
+    row, col, height, width = window
+    return f"rows {row}..{row + height - 1}, cols {col}..{col + width - 1}"
+
+
+def read_window(
+    src: rasterio.io.DatasetReader,
+    role: str,
+    window: tuple[int, int, int, int] | None,
+    indexes: int | list[int] | None = None,
+    name: str | None = None,
+    **kw,
+) -> np.ndarray:
+    """``src.read`` of a window (row, col, height, width; None: all), for every read of an input.
+
+    Args:
+        src: an opened dataset (or a warped VRT of one).
+        role, name: how the error names the file ("PAN", "MS"; the file, default ``src.name``).
+        indexes, **kw: as for rasterio's ``read``.
+
+    Raises:
+        InputFileError: the read failed: naming the file and the window, as a damaged file.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            win = None if window is None else Window(window[1], window[0], window[3], window[2])
+            return src.read(indexes, window=win, **kw)
+    except RasterioIOError as exc:
+        cause = str(exc.__cause__ or exc).splitlines()[0]
+        raise InputFileError(
+            f"cannot read {role} {name or src.name} ({_window_text(window)}): the file looks damaged "
+            f"(truncated or corrupt; GDAL says: {cause}): check it with gdalinfo -checksum"
+        ) from None
+
+
 def read_filled(ds: rasterio.io.DatasetReader, row: int, col: int, height: int, width: int) -> np.ndarray:
     """Read a window of every band with its invalid pixels filled.
 
@@ -93,7 +132,7 @@ def read_filled(ds: rasterio.io.DatasetReader, row: int, col: int, height: int, 
     Returns:
         (B, height, width) float64.
     """
-    a = ds.read(window=Window(col, row, width, height), masked=True).astype(np.float64)
+    a = read_window(ds, "input", (row, col, height, width), masked=True).astype(np.float64)
     a = np.ma.masked_invalid(a)
     if a.mask is np.ma.nomask or not a.mask.any():
         return np.asarray(a.filled(0.0) if np.ma.isMaskedArray(a) else a)
@@ -111,4 +150,4 @@ def read_masked(ds: rasterio.io.DatasetReader, row: int, col: int, height: int, 
     Returns:
         (B, height, width) float64.
     """
-    return ds.read(window=Window(col, row, width, height), masked=True).astype(np.float64).filled(np.nan)
+    return read_window(ds, "input", (row, col, height, width), masked=True).astype(np.float64).filled(np.nan)

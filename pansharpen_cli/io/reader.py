@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,15 +19,13 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from rasterio.enums import ColorInterp, Resampling
-from rasterio.errors import NotGeoreferencedWarning
 from rasterio.vrt import WarpedVRT
-from rasterio.windows import Window
 
 from ..base.errors import InputError
 from ..base.nodata import valid_mask
 from ..base.tiling import Tile, clipped_extent, pad_symmetric
 from .grid import compute_grid
-from .raster import check_dtype, is_georeferenced, open_raster
+from .raster import check_dtype, is_georeferenced, open_raster, read_window
 
 __all__ = ["PairReader", "RasterSummary", "summarize"]
 
@@ -55,13 +52,14 @@ class RasterSummary:
 def _value_range(ds: rasterio.io.DatasetReader) -> tuple[float, float] | None:
     """(min, max) of the valid finite values of a decimated read (at most ~1M pixels per band)."""
     step = max(1, int(math.ceil(math.sqrt(ds.width * ds.height / 1e6))))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        data = ds.read(
-            out_shape=(ds.count, max(1, ds.height // step), max(1, ds.width // step)),
-            resampling=Resampling.nearest,
-            masked=True,
-        )
+    data = read_window(
+        ds,
+        "input",
+        None,
+        out_shape=(ds.count, max(1, ds.height // step), max(1, ds.width // step)),
+        resampling=Resampling.nearest,
+        masked=True,
+    )
     data = np.ma.masked_invalid(data.astype(np.float64))
     if data.count():
         return float(data.min()), float(data.max())
@@ -105,6 +103,7 @@ class PairReader:
         ms_paths: one multiband MS raster, or several rasters whose bands are taken in order.
         pan_band: 1-based band of the PAN file to use (required when it has several bands).
         ratio: force the integer ratio instead of measuring it.
+        assume_aligned: fuse a pair where only one file is georeferenced by array geometry.
 
     Attributes:
         grid: the :class:`~pansharpen_cli.io.grid.FusionGrid`.
@@ -127,22 +126,23 @@ class PairReader:
         *,
         pan_band: int | None = None,
         ratio: int | None = None,
+        assume_aligned: bool = False,
     ) -> None:
         self._open: list[rasterio.io.DatasetReader] = []
         try:
-            self._setup(pan_path, ms_paths, pan_band, ratio)
+            self._setup(pan_path, ms_paths, pan_band, ratio, assume_aligned)
         except BaseException:
             self.close()
             raise
 
     # -- opening ----------------------------------------------------------------------------
-    def _setup(self, pan_path, ms_paths, pan_band, ratio) -> None:
+    def _setup(self, pan_path, ms_paths, pan_band, ratio, assume_aligned) -> None:
         if not ms_paths:
             raise InputError("no MS file given: expected PAN MS [MS ...] OUT")
         self._open_pan(pan_path, pan_band)
         self._open_ms(pan_path, ms_paths)
         self.multi_file = len(ms_paths) > 1
-        self.grid = compute_grid(self.pan, self.ms, ratio)
+        self.grid = compute_grid(self.pan, self.ms, ratio, assume_aligned)
         self.pan_nodata = self.pan.nodata
         self.ms_nodata = self.ms.nodata
         self.pan_dtype: str = self.pan.dtypes[self.pan_band - 1]
@@ -251,10 +251,8 @@ class PairReader:
             (pan (1, height, width) float32, valid (height, width) bool).
         """
         g = self.grid
-        win = Window(g.col_off + col, g.row_off + row, width, height)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            arr = self.pan.read(self.pan_band, window=win)[None]
+        win = (g.row_off + row, g.col_off + col, height, width)
+        arr = read_window(self.pan, "PAN", win, self.pan_band)[None]
         valid = valid_mask(arr, self.pan_nodata)
         return arr.astype(np.float32), valid
 
@@ -266,16 +264,12 @@ class PairReader:
         """
         g = self.grid
         bands = []
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            for ds, b in self.ms_sources:
-                if g.resample:
-                    src = self._vrts[ds.name]
-                    win = Window(col, row, width, height)
-                else:
-                    src = ds
-                    win = Window(g.ms_col_off + col, g.ms_row_off + row, width, height)
-                bands.append(src.read(b, window=win))
+        for ds, b in self.ms_sources:
+            if g.resample:  # the window is on the working grid, read through the warped VRT
+                src, win = self._vrts[ds.name], (row, col, height, width)
+            else:
+                src, win = ds, (g.ms_row_off + row, g.ms_col_off + col, height, width)
+            bands.append(read_window(src, "MS", win, b, name=ds.name))
         arr = np.stack(bands)
         valid = valid_mask(arr, self.ms_nodata)
         return arr.astype(np.float32), valid

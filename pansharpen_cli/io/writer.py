@@ -8,12 +8,19 @@ copied by GDAL's COG driver (overviews, layout) at commit.
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
 import uuid
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +47,81 @@ log = logging.getLogger(__name__)
 
 #: Creation options that set the tiling; rasterio takes them as profile keys of their own.
 _TILING_KEYS = ("TILED", "BLOCKXSIZE", "BLOCKYSIZE")
+
+
+#: Free space (bytes) below which a failed write is put down to a full disk.
+FULL_DISK_BYTES = 1 << 20
+
+
+#: How libtiff starts the lines it writes to stderr itself (``_tiffWriteProc: ...``, ``TIFFAppendToStrip: ...``).
+_STDERR_HELD = threading.Lock()
+_LIBTIFF_LINE = re.compile(r"^_?tiff\w*:", re.IGNORECASE)
+
+
+@contextmanager
+def _native_stderr(held: list[str]) -> Iterator[None]:
+    """Hold back libtiff's own lines on file descriptor 2 while the block runs.
+
+    libtiff reports a failed ``write()`` (``_tiffWriteProc: No space left on device.``) on stderr
+    itself, past GDAL's error handler, sometimes in a later call than the one that fails. Its lines
+    are appended to ``held`` (the cause of the error when a write fails); anything else written to
+    stderr meanwhile (a progress bar) is passed on when the block ends. File descriptor 2 belongs to
+    the process: while one thread holds it back, writes in other threads run without.
+    """
+    if not _STDERR_HELD.acquire(blocking=False):
+        yield
+        return
+    buf = None
+    try:
+        buf = tempfile.TemporaryFile()
+        saved = os.dup(2)
+    except OSError:  # no stderr, or no room to hold it back in: write without
+        if buf is not None:
+            buf.close()
+        _STDERR_HELD.release()
+        yield
+        return
+    with buf:
+        sys.stderr.flush()
+        os.dup2(buf.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            _STDERR_HELD.release()
+            buf.seek(0)
+            for line in buf.read().decode(errors="replace").splitlines(keepends=True):
+                if _LIBTIFF_LINE.match(line):
+                    held.append(line.strip())
+                else:
+                    os.write(2, line.encode())
+
+
+def _write_error(path: Path, exc: BaseException, held: list[str]) -> OutputError:
+    """The one error of a failed write: a full disk, else the cause libtiff or GDAL gives."""
+    free = shutil.disk_usage(path.parent if str(path.parent) else ".").free
+    if getattr(exc, "errno", None) == errno.ENOSPC or any("No space left" in h for h in held):
+        return OutputError(f"cannot write {path}: no space left on device")
+    if free < FULL_DISK_BYTES:
+        return OutputError(f"cannot write {path}: no space left on device")
+    if held:  # libtiff's "_tiffWriteProc: File too large." is strerror(errno)
+        cause = held[0].partition(":")[2].strip().rstrip(".")
+        cause = cause[:1].lower() + cause[1:]
+    else:
+        cause = str(exc.__cause__ or exc).splitlines()[0]
+    return OutputError(f"cannot write {path}: {cause}")
+
+
+@contextmanager
+def _writing(path: Path, held: list[str]) -> Iterator[None]:
+    """A write to the output: a failure becomes one :class:`OutputError` naming ``path``."""
+    try:
+        with _native_stderr(held):
+            yield
+    except (RasterioIOError, rasterio.errors.RasterioError, OSError) as exc:
+        raise _write_error(path, exc, held) from None
 
 
 def check_output_path(out: str | os.PathLike, inputs: Sequence[str | os.PathLike], overwrite: bool) -> Path:
@@ -149,9 +231,11 @@ class OutputSpec:
 
 
 def default_creation_options(dtype: str) -> dict[str, str]:
-    """Tiled, DEFLATE-compressed, with the predictor that suits the dtype, BIGTIFF when needed."""
+    """Tiled, DEFLATE-compressed at level 1, with the predictor that suits the dtype, BIGTIFF when
+    needed. Level 1 rather than GDAL's 6: measured on a 4096^2 x 4 uint16 fusion, 3% larger files
+    (71 against 69 MB) written 2.3x faster (1.75 against 3.95 s); ``--co ZLEVEL=6`` restores it."""
     pred = "3" if np.issubdtype(np.dtype(dtype), np.floating) else "2"
-    return {"COMPRESS": "DEFLATE", "PREDICTOR": pred, "BIGTIFF": "IF_SAFER", "NUM_THREADS": "ALL_CPUS"}
+    return {"COMPRESS": "DEFLATE", "ZLEVEL": "1", "PREDICTOR": pred, "BIGTIFF": "IF_SAFER", "NUM_THREADS": "ALL_CPUS"}
 
 
 def _gtiff_profile(spec: OutputSpec, opts: dict[str, str]) -> dict[str, Any]:
@@ -181,19 +265,21 @@ def _gtiff_profile(spec: OutputSpec, opts: dict[str, str]) -> dict[str, Any]:
 class OutputWriter:
     """Write a raster by windows into a temporary file, renamed over the destination on commit.
 
-    Use as a context manager: leaving the block with an exception (or Ctrl-C) removes the temporary
-    file and leaves no partial output. Call :meth:`commit` inside the block to publish the file.
+    Use as a context manager: leaving the block with an exception (or Ctrl-C, SIGTERM) removes the
+    temporary file (created at the first write) and leaves no partial output. Call :meth:`commit`
+    inside the block to publish the file.
 
     Args:
         spec: what to write.
 
     Raises:
-        OutputError: an unknown format, or the temporary file cannot be created.
+        OutputError: an unknown format; at the first write, the temporary file cannot be created.
     """
 
     def __init__(self, spec: OutputSpec) -> None:
         self.spec = spec
         self.tmp = spec.path.with_name(f".{spec.path.name}.{uuid.uuid4().hex[:8]}.tmp.tif")
+        self.native: list[str] = []  # libtiff's own stderr lines, held back (see _native_stderr)
         self._cog_tmp: Path | None = None
         opts = default_creation_options(spec.dtype)
         opts.update({k.upper(): v for k, v in spec.creation_options.items()})
@@ -204,17 +290,35 @@ class OutputWriter:
             # Build a tiled GTiff first, then let GDAL's COG driver copy it (overviews, layout).
             self._cog_opts = opts
             opts = dict(default_creation_options(spec.dtype))
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", NotGeoreferencedWarning)
-                self.ds = rasterio.open(self.tmp, "w", **_gtiff_profile(spec, opts))
-        except (RasterioIOError, rasterio.errors.RasterioError, OSError) as exc:
-            raise OutputError(f"cannot create {spec.path}: {str(exc).splitlines()[0]}") from None
+        self._profile = _gtiff_profile(spec, opts)
+        self._ds: rasterio.io.DatasetWriter | None = None
         self.fmt = fmt
 
+    @property
+    def ds(self) -> rasterio.io.DatasetWriter:
+        """The temporary file, created on first use: inside the ``with`` block, so that a signal
+        arriving while it is created still finds :meth:`abort` on the way out.
+
+        Raises:
+            OutputError: the temporary file cannot be created.
+        """
+        if self._ds is None:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                    self._ds = rasterio.open(self.tmp, "w", **self._profile)
+            except (RasterioIOError, rasterio.errors.RasterioError, OSError) as exc:
+                raise OutputError(f"cannot create {self.spec.path}: {str(exc).splitlines()[0]}") from None
+        return self._ds
+
     def write(self, arr: np.ndarray, row: int, col: int) -> None:
-        """Write (B, h, w) at (row, col) of the output."""
-        self.ds.write(arr, window=Window(col, row, arr.shape[2], arr.shape[1]))
+        """Write (B, h, w) at (row, col) of the output.
+
+        Raises:
+            OutputError: the write failed (``cannot write OUT: no space left on device``).
+        """
+        with _writing(self.spec.path, self.native):
+            self.ds.write(arr, window=Window(col, row, arr.shape[2], arr.shape[1]))
 
     def _finish_metadata(self) -> None:
         s = self.spec
@@ -232,26 +336,38 @@ class OutputWriter:
                 log.debug("colour interpretation not carried over", exc_info=True)
 
     def commit(self) -> None:
-        """Write the metadata, close, and move the temporary file over the destination."""
-        self._finish_metadata()
-        self.ds.close()
-        final_tmp = self.tmp
-        if self.fmt == "COG":
-            from rasterio.shutil import copy as rio_copy
+        """Write the metadata, close, and move the temporary file over the destination.
 
-            self._cog_tmp = self.tmp.with_name(self.tmp.name + ".cog.tif")
-            opts = {k: v for k, v in self._cog_opts.items() if k not in _TILING_KEYS}
-            opts.setdefault("BLOCKSIZE", str(self.spec.block * 2))
-            rio_copy(self.tmp, self._cog_tmp, driver="COG", **opts)
-            self.tmp.unlink()
-            final_tmp = self._cog_tmp
-        os.replace(final_tmp, self.spec.path)
+        Raises:
+            OutputError: flushing, the COG copy or the rename failed.
+        """
+        self._finish_metadata()
+        with _writing(self.spec.path, self.native):
+            self.ds.close()
+            final_tmp = self.tmp
+            if self.fmt == "COG":
+                from rasterio.shutil import copy as rio_copy
+
+                self._cog_tmp = self.tmp.with_name(self.tmp.name + ".cog.tif")
+                opts = {k: v for k, v in self._cog_opts.items() if k not in _TILING_KEYS}
+                if "ZLEVEL" in opts:  # the COG driver calls GTiff's DEFLATE ZLEVEL "LEVEL"
+                    opts.setdefault("LEVEL", opts.pop("ZLEVEL"))
+                opts.setdefault("BLOCKSIZE", str(self.spec.block * 2))
+                rio_copy(self.tmp, self._cog_tmp, driver="COG", **opts)
+                self.tmp.unlink()
+                final_tmp = self._cog_tmp
+            os.replace(final_tmp, self.spec.path)
+        for line in self.native:
+            log.warning("libtiff: %s", line)
 
     def abort(self) -> None:
         """Close and remove the temporary file(s); the destination is left untouched."""
         try:
-            if not self.ds.closed:
-                self.ds.close()
+            if self._ds is not None and not self._ds.closed:
+                with _native_stderr(self.native):  # closing flushes: libtiff repeats its failure
+                    self._ds.close()
+        except (RasterioIOError, rasterio.errors.RasterioError, OSError):
+            log.debug("closing the temporary output failed", exc_info=True)
         finally:
             for p in (self.tmp, self._cog_tmp):
                 if p is not None and p.exists():

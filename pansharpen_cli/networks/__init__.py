@@ -21,7 +21,7 @@ from collections.abc import Callable
 from torch import nn
 
 #: Name of the default architecture.
-DEFAULT_ARCH = "bandwise-resnet"
+DEFAULT_ARCH = "bandwise-lite"
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 
@@ -62,5 +62,6 @@ def build(arch: str = DEFAULT_ARCH, **kwargs) -> nn.Module:
 
 
 from . import bandwise as _bandwise  # noqa: E402,F401  (registers the built-in networks)
+from . import lite as _lite  # noqa: E402,F401
 
 __all__ = ["DEFAULT_ARCH", "available", "build", "register"]

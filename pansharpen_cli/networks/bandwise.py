@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from . import register
+from .inputs import checked_inputs
 
 
 class _Block(nn.Module):
@@ -83,21 +84,8 @@ class BandwiseResNet(nn.Module):
         Returns:
             (N, C, H, W): ``ms_up + gains * detail`` plus the predicted correction.
         """
-        if pan.ndim != 4 or ms_up.ndim != 4 or pan.shape[1] != 1:
-            raise ValueError(
-                f"expected pan (N, 1, H, W) and ms_up (N, C, H, W), got {tuple(pan.shape)}, {tuple(ms_up.shape)}"
-            )
-        if pan.shape[0] != ms_up.shape[0] or pan.shape[-2:] != ms_up.shape[-2:]:
-            raise ValueError(f"expected matching N, H, W, got {tuple(pan.shape)} and {tuple(ms_up.shape)}")
+        detail, gains = checked_inputs(pan, ms_up, detail, gains)
         n, c, h, w = ms_up.shape
-        if detail is None:
-            detail = torch.zeros_like(ms_up)
-        if detail.shape != ms_up.shape:
-            raise ValueError(f"expected detail shaped {tuple(ms_up.shape)}, got {tuple(detail.shape)}")
-        if gains is None:
-            gains = ms_up.new_ones(n, c)
-        if tuple(gains.shape) != (n, c):
-            raise ValueError(f"expected gains shaped ({n}, {c}), got {tuple(gains.shape)}")
         g = gains.to(ms_up.dtype).view(n, c, 1, 1).expand(n, c, h, w)
         base = ms_up + g * detail
         mean = ms_up.mean(1, keepdim=True).expand(n, c, h, w)

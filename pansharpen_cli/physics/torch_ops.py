@@ -9,6 +9,7 @@ Tensors are (N, C, H, W) float; gains are one Nyquist gain per channel.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -124,20 +125,27 @@ def mtf_degrade_t(x: torch.Tensor, gains: Sequence[float], ratio: int) -> torch.
     return f[..., o : o + r * h : r, o : o + r * w : r]
 
 
+@functools.lru_cache(maxsize=32)
+def _phase_taps(ratio: int) -> tuple[tuple[int, tuple[float, ...]], ...]:
+    """Per fine phase: the first coarse offset and the four Keys weights (computed once per ratio)."""
+    out = []
+    for p in range(ratio):
+        d = (p - (ratio - 1) / 2) / ratio
+        base = math.floor(d)
+        t = d - base
+        out.append((base, tuple(float(keys_kernel(np.array(t - j))) for j in range(-1, 3))))
+    return tuple(out)
+
+
 def _upsample_axis_t(x: torch.Tensor, ratio: int, dim: int) -> torch.Tensor:
     """Keys-cubic upsampling along ``dim`` (-1 or -2) of an already padded-by-3 tensor."""
     pad = UPSAMPLE_HALO
     n = x.shape[dim] - 2 * pad
     phases = []
-    for p in range(ratio):
-        d = (p - (ratio - 1) / 2) / ratio
-        base = math.floor(d)
-        t = d - base
+    for base, weights in _phase_taps(ratio):
         acc = None
-        for j in range(-1, 3):
-            wgt = float(keys_kernel(np.array(t - j)))
-            s = pad + base + j
-            term = wgt * x.narrow(dim, s, n)
+        for j, wgt in zip(range(-1, 3), weights, strict=True):
+            term = wgt * x.narrow(dim, pad + base + j, n)
             acc = term if acc is None else acc + term
         phases.append(acc)
     if dim == -1:

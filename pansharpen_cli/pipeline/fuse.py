@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import __version__, methods
-from ..base.errors import OptionError
+from ..base.errors import UsageError
 from ..base.nodata import fill_invalid, upscale_mask
 from ..base.progress import Progress, no_progress
-from ..base.sensors import Radiometry, resolve_gains
+from ..base.sensors import Radiometry, get_sensor, parse_gains_text, resolve_gains
 from ..base.tiling import Tile, plan_tiles
+from ..io.creation import check_creation_options
 from ..io.raster import SUPPORTED_DTYPES, open_raster, read_masked
 from ..io.reader import PairReader
 from ..io.writer import OutputSpec, OutputWriter, check_output_path, to_dtype
@@ -65,6 +66,7 @@ class FuseOptions:
         weights: starting weights of methods that adapt: ``default``, ``none`` or a path.
         device: the torch device chosen by the caller (None: CPU).
         save_model, preview: optional extra outputs.
+        assume_aligned: fuse a pair where only one file is georeferenced by array geometry.
     """
 
     method: str = methods.DEFAULT_METHOD
@@ -83,6 +85,7 @@ class FuseOptions:
     device: torch.device | None = None
     save_model: Path | None = None
     preview: Path | None = None
+    assume_aligned: bool = False
 
     def settings_for(self, method: str) -> Any:
         """The settings object given for ``method`` (None: the method's defaults)."""
@@ -237,10 +240,23 @@ class _Run:
 
 
 def _check_options(opts: FuseOptions) -> methods.MethodSpec:
-    """The method's spec, after checking the options that need no file."""
+    """The method's spec, after checking the options that need no file (before any is read).
+
+    Raises:
+        UsageError: an unknown sensor or dtype, gains that do not parse, a tile below 16, creation
+            options the output driver does not know.
+        OptionError: an unknown method.
+    """
     spec = methods.get(opts.method)
     if opts.tile < 16:
-        raise OptionError(f"--tile {opts.tile} is too small: expected at least 16 MS pixels")
+        raise UsageError(f"--tile {opts.tile} is too small: expected at least 16 MS pixels")
+    if opts.sensor is not None:
+        get_sensor(opts.sensor)
+    if opts.gains is not None:
+        parse_gains_text(opts.gains)
+    if opts.dtype is not None and opts.dtype not in SUPPORTED_DTYPES:
+        raise UsageError(f"--dtype {opts.dtype}: expected one of {', '.join(SUPPORTED_DTYPES)}")
+    check_creation_options(opts.fmt, opts.creation_options)
     return spec
 
 
@@ -249,8 +265,6 @@ def _start(opts: FuseOptions, reader: PairReader) -> _Run:
     g = reader.grid
     rad = resolve_gains(opts.sensor, opts.gains, reader.n_bands)
     out_dtype = opts.dtype or reader.ms_dtype
-    if out_dtype not in SUPPORTED_DTYPES:
-        raise OptionError(f"--dtype {out_dtype}: expected one of {', '.join(SUPPORTED_DTYPES)}")
     nodata, nd_warns = output_nodata(reader, out_dtype)
     warns = [*g.warnings, *rad.warnings, *nd_warns]
     for w in warns:
@@ -366,7 +380,8 @@ def fuse(
     spec = _check_options(opts)
     t_start = time.perf_counter()
     out = check_output_path(out_path, [pan_path, *ms_paths], opts.overwrite)
-    with PairReader(pan_path, ms_paths, pan_band=opts.pan_band, ratio=opts.ratio) as reader:
+    read = {"pan_band": opts.pan_band, "ratio": opts.ratio, "assume_aligned": opts.assume_aligned}
+    with PairReader(pan_path, ms_paths, **read) as reader:
         run = _start(opts, reader)
         g = reader.grid
         t0 = time.perf_counter()

@@ -149,6 +149,7 @@ def simulate(
     overwrite: bool = False,
     tile: int = 128,
     progress: Progress = no_progress,
+    assume_aligned: bool = False,
 ) -> SimulateResult:
     """Write the reduced-resolution pair ``pan.tif``, ``ms.tif`` and ``reference.tif`` into ``out_dir``.
 
@@ -157,14 +158,20 @@ def simulate(
     input dtypes (rounded and clipped). Processed by tiles.
     """
     od = Path(out_dir)
-    if not od.exists():
-        od.mkdir(parents=True)
     paths = {k: od / f"{k}.tif" for k in ("pan", "ms", "reference")}
-    for p in paths.values():
-        check_output_path(p, [pan_path, *ms_paths], overwrite)
-    with PairReader(pan_path, ms_paths, pan_band=pan_band, ratio=ratio) as reader:
+    read = {"pan_band": pan_band, "ratio": ratio, "assume_aligned": assume_aligned}
+    with PairReader(pan_path, ms_paths, **read) as reader:
         rad = resolve_gains(sensor, gains, reader.n_bands)
-        _simulate_pair(reader, rad, paths, tile, progress)
+        created = not od.exists()
+        od.mkdir(parents=True, exist_ok=True)
+        try:
+            for p in paths.values():
+                check_output_path(p, [pan_path, *ms_paths], overwrite)
+            _simulate_pair(reader, rad, paths, tile, progress)
+        except BaseException:
+            if created and not any(od.iterdir()):
+                od.rmdir()  # a failed run leaves nothing, not even the folder it made
+            raise
     r = reader.grid.ratio
     return SimulateResult(
         paths["pan"], paths["ms"], paths["reference"], r, rad.ms_gains, rad.pan_gain, rad.warnings
@@ -216,16 +223,23 @@ class _EvalRequest:
     pan_band: int | None
     tile: int
     progress: Progress
+    assume_aligned: bool = False
+
+    def reader(self) -> PairReader:
+        """The PAN/MS pair, opened."""
+        return PairReader(
+            self.pan, self.ms, pan_band=self.pan_band, ratio=self.ratio, assume_aligned=self.assume_aligned
+        )
 
 
 def _evaluate_open(req: _EvalRequest, fused_ds, ref_ds) -> dict[str, float]:
     """The indexes, once the fused file (and the reference) are open."""
     if ref_ds is not None:
         _check_reference(ref_ds, fused_ds, req.reference)
-        with PairReader(req.pan, req.ms, pan_band=req.pan_band, ratio=req.ratio) as reader:
+        with req.reader() as reader:
             r = req.ratio or reader.grid.ratio
         return _evaluate_reference(fused_ds, ref_ds, r, req.tile, req.progress)
-    with PairReader(req.pan, req.ms, pan_band=req.pan_band, ratio=req.ratio) as reader:
+    with req.reader() as reader:
         _check_fused(fused_ds, req.fused, reader)
         g = reader.grid
         rad = resolve_gains(req.sensor, req.gains, reader.n_bands)
@@ -249,6 +263,7 @@ def evaluate(
     pan_band: int | None = None,
     tile: int = 128,
     progress: Progress = no_progress,
+    assume_aligned: bool = False,
 ) -> dict[str, float]:
     """Quality indexes of a fused raster, streamed by tiles.
 
@@ -261,7 +276,17 @@ def evaluate(
         InputError: FUSED (or the reference) is not on the fusion grid of the pair.
     """
     req = _EvalRequest(
-        pan_path, ms_paths, fused_path, reference, sensor, gains, ratio, pan_band, tile, progress
+        pan_path,
+        ms_paths,
+        fused_path,
+        reference,
+        sensor,
+        gains,
+        ratio,
+        pan_band,
+        tile,
+        progress,
+        assume_aligned,
     )
     fused_ds = open_raster(fused_path, "fused")
     ref_ds = open_raster(reference, "reference") if reference is not None else None

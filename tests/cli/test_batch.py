@@ -32,13 +32,13 @@ def run(*args: str | Path):
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory) -> Path:
     """Tiny scenes in scenes/, a manifest of them (one row with its own method, one zero-shot row
-    with 0 iterations) and one broken row (a PAN that is not a raster)."""
+    with 4 iterations) and one broken row (a PAN that is not a raster)."""
     root = tmp_path_factory.mktemp("archive")
     (root / "scenes").mkdir()
     rows = ["pan,ms,out,sensor,method,iterations"]
     for i in range(GOOD):
         p, m, _ = make_pair(root / "scenes", size=64, seed=i, name=str(i))
-        method, its = {1: ("gsa", ""), 2: ("zeroshot", "0")}.get(i, ("", ""))
+        method, its = {1: ("gsa", ""), 2: ("zeroshot", "4")}.get(i, ("", ""))
         rows.append(f"scenes/{p.name},scenes/{m.name},,generic,{method},{its}")
     (root / "scenes" / "broken.tif").write_text("not a raster")
     rows.append("scenes/broken.tif,scenes/ms0.tif,,,,")
@@ -72,7 +72,11 @@ def test_good_scenes_written_broken_one_logged_rerun_skips(archive, tmp_path):
             methods[i] = o.tags()["PANSHARPEN_METHOD"]
     assert methods == {0: "mtf-glp-hpm", 1: "gsa", 2: "zeroshot"}  # a cell overrides the option
     zs = next(r for r in recs if r["method"] == "zeroshot")
-    assert np.isfinite(zs["figures"]["response_mse"]) and len(zs["figures"]["shift_pan_pixels"]) == 2
+    figs = zs["figures"]
+    assert (
+        np.isfinite([figs["rr"], figs["fr"], figs["response_mse"]]).all()
+        and len(figs["shift_pan_pixels"]) == 2
+    )
     # The same path as `fuse`: the same file.
     single = tmp_path / "single.tif"
     pan, ms = archive / "scenes" / "pan0.tif", archive / "scenes" / "ms0.tif"

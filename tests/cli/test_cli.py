@@ -255,7 +255,7 @@ def test_usage_errors_exit_2(tmp_path, pair):
     assert run("fuse", pan).exit_code == 2
     assert run("fuse", pan, ms, tmp_path / "o.tif", "--co", "NOEQUALS").exit_code == 2
     res = run("fuse", pan, ms, tmp_path / "o.tif", "--sensor", "hubble", "-m", "exp")
-    assert_one_line_error(res, "unknown sensor")
+    assert_one_line_error(res, "unknown sensor", code=2)
 
 
 def test_pan_band_selects_a_band(tmp_path, pair):
@@ -285,6 +285,6 @@ def test_nan_in_float_input_is_nodata(tmp_path):
 def test_bad_dtype_option(tmp_path, pair):
     pan, ms, _ = pair
     assert_one_line_error(
-        run("fuse", pan, ms, tmp_path / "o.tif", "-m", "exp", "--dtype", "complex64"), "--dtype"
+        run("fuse", pan, ms, tmp_path / "o.tif", "-m", "exp", "--dtype", "complex64"), "--dtype", code=2
     )
     assert not (tmp_path / "o.tif").exists()

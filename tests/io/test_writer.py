@@ -111,8 +111,9 @@ def test_abort_on_error_leaves_no_file(tmp_path):
     out = tmp_path / "out.tif"
     with pytest.raises(RuntimeError):
         with OutputWriter(spec_for(out)) as w:
-            assert w.tmp.exists() and w.tmp.parent == tmp_path
+            assert not w.tmp.exists()  # created at the first write, inside the with block
             w.write(data()[:, :16, :16], 0, 0)
+            assert w.tmp.exists() and w.tmp.parent == tmp_path
             raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
 
@@ -214,3 +215,26 @@ def test_check_output_path(tmp_path):
     with pytest.raises(OutputError, match="--overwrite"):
         check_output_path(inp, [], overwrite=False)
     assert check_output_path(inp, [], overwrite=True) == inp
+
+
+def test_writers_in_threads_leave_stderr_where_it_was(tmp_path):
+    # Each write holds back libtiff's stderr lines (file descriptor 2, shared by the process):
+    # writers in several threads at once must not leave it pointing at one another's buffer.
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    before = os.fstat(2)
+
+    def one(i: int) -> None:
+        with OutputWriter(spec_for(tmp_path / f"t{i}.tif")) as w:
+            for row in range(0, 30, 2):
+                w.write(data()[:, row : row + 2, :], row, 0)
+            w.commit()
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(one, range(8)))
+    after = os.fstat(2)
+    assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
+    for i in range(8):
+        with rasterio.open(tmp_path / f"t{i}.tif") as ds:
+            np.testing.assert_array_equal(ds.read(), data())

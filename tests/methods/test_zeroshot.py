@@ -43,6 +43,7 @@ def scene() -> dict:
 
 def _cfg(**kw) -> zeroshot.ZeroShotConfig:
     base = dict(warmup=30, iterations=40, crop=32, batch=2, response_steps=30, eval_every=20, tile=48)
+    base.update(patience=0, reference_pixels=0)  # exact step counts (early stopping and scaling: own tests)
     base.update(kw)
     return zeroshot.ZeroShotConfig(**base)
 

@@ -55,10 +55,11 @@ def test_torch_ops_are_differentiable() -> None:
 # -- registry --------------------------------------------------------------------------------------
 
 
-def test_registry_default_and_rebuild() -> None:
+@pytest.mark.parametrize("arch", networks.available())
+def test_registry_default_and_rebuild(arch: str) -> None:
     assert networks.DEFAULT_ARCH in networks.available()
-    net = networks.build(networks.DEFAULT_ARCH)
-    assert net.arch == networks.DEFAULT_ARCH
+    net = networks.build(arch)
+    assert net.arch == arch
     with torch.no_grad():  # make the weights distinguishable (the tail starts at zero)
         for p in net.parameters():
             p.add_(torch.randn_like(p))
@@ -72,7 +73,7 @@ def test_registry_default_and_rebuild() -> None:
     torch.testing.assert_close(again(pan, x), net(pan, x), rtol=0, atol=0)
     # a network of another configuration refuses the state dict
     with pytest.raises(RuntimeError):
-        networks.build(net.arch, features=8).load_state_dict(net.state_dict(), strict=True)
+        networks.build(net.arch, features=5).load_state_dict(net.state_dict(), strict=True)
     n_params = sum(p.numel() for p in net.parameters())
     assert 5_000 <= n_params <= 200_000
     with pytest.raises(ValueError, match="expected a network architecture"):
@@ -82,8 +83,9 @@ def test_registry_default_and_rebuild() -> None:
 # -- behaviour -------------------------------------------------------------------------------------
 
 
-def test_untrained_network_returns_the_classical_fusion() -> None:
-    net = networks.build(networks.DEFAULT_ARCH).eval()
+@pytest.mark.parametrize("arch", networks.available())
+def test_untrained_network_returns_the_classical_fusion(arch: str) -> None:
+    net = networks.build(arch).eval()
     pan, ms_up = torch.randn(2, 1, 20, 24), torch.randn(2, 5, 20, 24)
     detail, gains = torch.randn(2, 5, 20, 24), torch.rand(2, 5)
     with torch.no_grad():
@@ -95,9 +97,10 @@ def test_untrained_network_returns_the_classical_fusion() -> None:
         net(pan, ms_up, detail[:, :3], gains)
 
 
-def test_detail_gains_steer_the_injection() -> None:
+@pytest.mark.parametrize("arch", networks.available())
+def test_detail_gains_steer_the_injection(arch: str) -> None:
     """Shared weights, different bands: the per-band gain input changes what a band gets."""
-    net = _trained_like(networks.build(networks.DEFAULT_ARCH)).eval()
+    net = _trained_like(networks.build(arch)).eval()
     pan, ms_up, detail = torch.randn(1, 1, 24, 24), torch.randn(1, 2, 24, 24), torch.randn(1, 2, 24, 24)
     detail[:, 1] = detail[:, 0]
     ms_up[:, 1] = ms_up[:, 0]
@@ -108,8 +111,9 @@ def test_detail_gains_steer_the_injection() -> None:
     assert not torch.allclose(correction[:, 0], correction[:, 1])
 
 
-def test_same_weights_any_band_count() -> None:
-    net = _trained_like(networks.build(networks.DEFAULT_ARCH))
+@pytest.mark.parametrize("arch", networks.available())
+def test_same_weights_any_band_count(arch: str) -> None:
+    net = _trained_like(networks.build(arch))
     pan = torch.randn(1, 1, 24, 24)
     outs = {}
     for c in (3, 4, 8):
@@ -121,8 +125,9 @@ def test_same_weights_any_band_count() -> None:
     assert not torch.allclose(outs[3], outs[4][:, :3])  # bands do interact (cross-band summary)
 
 
-def test_receptive_field_is_exact() -> None:
-    net = _trained_like(networks.build(networks.DEFAULT_ARCH))
+@pytest.mark.parametrize("arch", networks.available())
+def test_receptive_field_is_exact(arch: str) -> None:
+    net = _trained_like(networks.build(arch))
     rf = net.receptive_field
     n = 2 * rf + 11
     c0 = n // 2

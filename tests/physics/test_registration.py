@@ -76,7 +76,7 @@ def test_a_shift_beyond_one_ms_pixel_is_not_applied_and_warned() -> None:
 def test_fit_registers_the_pan_and_fuses_better_tiles_unchanged() -> None:
     shift = (2.0, -1.2)
     pan, ms, truth = _misregistered(shift, size=128)
-    cfg = dict(warmup=4, iterations=4, crop=32, batch=2, response_steps=10, eval_every=2)
+    cfg = dict(warmup=4, iterations=4, crop=32, batch=2, response_steps=10, eval_every=2, patience=0)
     on = zeroshot.fit(pan, ms, RATIO, GAINS, 0.15, config=zeroshot.ZeroShotConfig(**cfg), device=CPU)
     off = zeroshot.fit(
         pan, ms, RATIO, GAINS, 0.15, config=zeroshot.ZeroShotConfig(register=False, **cfg), device=CPU
@@ -99,7 +99,7 @@ def test_fit_registers_a_scene_with_a_nodata_strip() -> None:
     valid[:, :24] = False  # 6 MS pixels of nodata on the left, filled as the pipeline fills them
     pan[:, ~valid] = pan[:, valid].mean()
     ms[:, :, :6] = ms[:, :, 6:].mean(axis=(1, 2), keepdims=True)
-    cfg = zeroshot.ZeroShotConfig(warmup=4, iterations=4, crop=32, batch=2, response_steps=10, eval_every=2)
+    cfg = zeroshot.ZeroShotConfig(warmup=4, iterations=4, crop=32, batch=2, response_steps=10, eval_every=2, patience=0)
     model = zeroshot.fit(pan, ms, RATIO, GAINS, 0.15, valid=valid, config=cfg, device=CPU)
     assert model.report()["registration"]["applied"]
     np.testing.assert_allclose(model.shift, (2.0, -1.2), atol=0.3)

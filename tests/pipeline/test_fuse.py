@@ -17,7 +17,7 @@ from pansharpen_cli.pipeline.fuse import FuseOptions, fuse
 from tests.conftest import make_pair, write_tif
 
 runner = CliRunner()
-FAST = dict(iterations=12, warmup=8, batch=2, crop=32, response_steps=20, eval_every=6)
+FAST = dict(iterations=12, warmup=8, batch=2, crop=32, response_steps=20, eval_every=6, patience=0, reference_pixels=0)
 
 
 def opts(**kw) -> FuseOptions:
@@ -209,7 +209,7 @@ def test_cli_zeroshot_tuning_options_reach_the_run(tmp_path):
         2,
     )
     assert st["register"] is False and r["registration"] is None and r["shift_pan_pixels"] == [0.0, 0.0]
-    assert r["steps"] == {"warmup": 4, "train": 8}  # 4 bands: twice the 8-band budget
+    assert r["steps"] == {"warmup": 4, "train": 8, "train_run": 8, "stopped_early": False}  # 4 bands: 2x; --iterations: exact
     assert len(r["detail_gains"]) == 4 and all(np.isfinite(r["detail_gains"]))
     with rasterio.open(out) as o:
         assert o.count == 4
@@ -240,3 +240,27 @@ def test_misregistered_pair_is_registered_reported_and_tagged(tmp_path):
         params = json.loads(o.tags()["PANSHARPEN_PARAMETERS"])
         assert np.allclose(params["registration_shift_pan_pixels"], reg["shift_pan_pixels"], atol=1e-3)
         assert o.transform == t  # the output stays on the PAN grid
+
+
+def test_cli_presets_set_the_budget_and_iterations_force_it(tmp_path):
+    pan, ms, _ = make_pair(tmp_path, size=96)
+    base = ["fuse", str(pan), str(ms), "-m", "zeroshot", "--device", "cpu", "-q", "--crop", "32", "--batch", "1"]
+
+    def settings(*extra: str) -> dict:
+        out, rep = tmp_path / f"o{len(extra)}.tif", tmp_path / f"r{len(extra)}.json"
+        res = runner.invoke(app, [*base[:3], str(out), *base[3:], "--report", str(rep), "--overwrite", *extra])
+        assert res.exit_code == 0, res.output
+        with rasterio.open(out) as o:
+            assert o.count == 4 and o.read().any()
+        return json.loads(rep.read_text())["zeroshot"]
+
+    d = ZeroShotConfig()
+    fast = settings("--preset", "fast")
+    st = fast["settings"]
+    assert (st["warmup"], st["iterations"], st["patience"]) == (round(d.warmup / 4), round(d.iterations / 4), 1)
+    assert st["reference_pixels"] == 512 * 512 and d.reference_pixels == 0  # only fast shrinks small scenes
+    assert fast["steps"]["train"] < 2 * st["iterations"]  # 4 bands: 2x, times sqrt(96^2 / 512^2)
+    forced = settings("--preset", "best", "--iterations", "3", "--warmup", "1")["settings"]
+    assert (forced["iterations"], forced["warmup"], forced["patience"], forced["reference_pixels"]) == (3, 1, 0, 0)
+    res = runner.invoke(app, [*base[:3], str(tmp_path / "x.tif"), *base[3:], "--preset", "turbo"])
+    assert res.exit_code == 2 and "turbo" in res.output and not (tmp_path / "x.tif").exists()

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ... import networks
+from ..presets import PRESETS
 
 
 @dataclass
@@ -45,6 +46,11 @@ class ZeroShotConfig:
             fewer bands get proportionally more steps (at most 2x), see :func:`scaled_steps`.
         register: measure the residual shift between the MS and the PAN and move the PAN onto the
             MS by it (:func:`registration.estimate_shift`); the report gives the shift.
+        patience: early stopping: stage II ends after this many hold-out evaluations in a row
+            without a better score (the best state is kept either way); 0 runs every step.
+        reference_pixels: scenes (PAN pixels of the training region) smaller than this get fewer
+            steps, by the square root of the area ratio (at most 4x fewer), see :func:`scaled_steps`;
+            0 (the default; ``--preset fast`` sets 512^2) disables the scaling.
     """
 
     arch: str = networks.DEFAULT_ARCH
@@ -70,6 +76,8 @@ class ZeroShotConfig:
     w_corr: float = 1.0
     corr_extra: int = 0
     register: bool = True
+    patience: int = 2
+    reference_pixels: int = 0
 
     def __post_init__(self) -> None:
         checks = [
@@ -83,19 +91,45 @@ class ZeroShotConfig:
             (self.eval_every >= 1, "eval_every >= 1", self.eval_every),
             (0.0 <= self.max_invalid < 1.0, "max_invalid in [0, 1)", self.max_invalid),
             (self.corr_extra >= 0, "corr_extra >= 0", self.corr_extra),
+            (self.patience >= 0, "patience >= 0", self.patience),
+            (self.reference_pixels >= 0, "reference_pixels >= 0", self.reference_pixels),
         ]
         for ok, what, got in checks:
             if not ok:
                 raise ValueError(f"expected {what}, got {got}")
 
 
-def scaled_steps(cfg: ZeroShotConfig, bands: int) -> tuple[int, int]:
-    """(warm-up, stage II) steps for a scene of ``bands`` bands.
+def scaled_steps(cfg: ZeroShotConfig, bands: int, pixels: int = 0) -> tuple[int, int]:
+    """(warm-up, stage II) steps for a scene of ``bands`` bands and ``pixels`` PAN pixels.
 
     ``warmup`` and ``iterations`` are a compute budget stated for ``reference_bands`` (8) bands: a
-    step costs about proportionally to the band count (the network is applied band by band), so a
-    scene with fewer bands gets proportionally more steps, at most twice as many, for about the same
-    time. Measured on the shared scenes: 4-band scenes gain 0.002-0.005 Q2n from it.
+    step costs more with more bands (the per-band path of the network), so a scene with fewer bands
+    gets proportionally more steps, at most twice as many, for about the same time. Measured on the
+    shared scenes: 4-band scenes gain 0.002-0.005 Q2n from it.
+
+    A scene smaller than ``reference_pixels`` gets ``sqrt(pixels / reference_pixels)`` of that
+    budget (at least a quarter): its reduced-resolution pair is a few crops wide, more steps only
+    revisit the same pixels (and the hold-out score picks an early state anyway).
     """
     f = min(2.0, max(1.0, cfg.reference_bands / max(1, bands)))
+    if cfg.reference_pixels and 0 < pixels < cfg.reference_pixels:
+        f *= max(0.25, (pixels / cfg.reference_pixels) ** 0.5)
     return int(round(cfg.warmup * f)), int(round(cfg.iterations * f))
+
+
+def preset_config(name: str, **kwargs: Any) -> ZeroShotConfig:
+    """The :class:`ZeroShotConfig` of a preset (``kwargs`` override its fields).
+
+    Raises:
+        ValueError: unknown preset name.
+    """
+    if name not in PRESETS:
+        raise ValueError(f"expected a preset among {', '.join(PRESETS)}, got {name!r}")
+    p, base = PRESETS[name], ZeroShotConfig()
+    fields = {
+        "warmup": int(round(base.warmup * p["steps"])),
+        "iterations": int(round(base.iterations * p["steps"])),
+        "patience": int(p["patience"]),
+        "reference_pixels": int(p["reference_pixels"]),
+    }
+    return ZeroShotConfig(**{**fields, **kwargs})

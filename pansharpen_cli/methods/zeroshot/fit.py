@@ -96,9 +96,11 @@ def _warmup(tr: Trainer, steps: int, last: dict[str, float], progress: Progress)
         progress("warmup", k + 1, steps, dict(last))
 
 
-def _alternate(tr: Trainer, steps: int, sel: _Selection, last: dict[str, float], progress: Progress) -> None:
-    """Stage II: random alternation of full- and reduced-resolution steps, scored on the hold-out."""
+def _alternate(tr: Trainer, steps: int, sel: _Selection, last: dict[str, float], progress: Progress) -> int:
+    """Stage II: random alternation of full- and reduced-resolution steps, scored on the hold-out;
+    stops early after ``cfg.patience`` evaluations without a better score. Returns the steps run."""
     cfg = tr.cfg
+    stale = 0
     for k in range(steps):
         if cfg.p_full > 0 and tr.rng.random() < cfg.p_full:
             last.update(tr.step_fr())
@@ -107,18 +109,24 @@ def _alternate(tr: Trainer, steps: int, sel: _Selection, last: dict[str, float],
         if tr.hold and ((k + 1) % cfg.eval_every == 0 or k + 1 == steps):
             hl = tr.holdout_loss()
             last["holdout"] = hl
+            best = sel.loss
             sel.offer(k + 1, hl, tr.net)
+            stale = 0 if sel.loss < best else stale + 1
+        if cfg.patience and stale >= cfg.patience:
+            progress("train", steps, steps, dict(last))  # the stage is over: show it complete
+            return k + 1
         progress("train", k + 1, steps, dict(last))
+    return steps
 
 
 def _run_stages(
-    tr: Trainer, bands: int, progress: Progress, times: dict[str, float]
-) -> tuple[_Selection, dict[str, float], tuple[int, int]]:
+    tr: Trainer, budget: tuple[int, int], progress: Progress, times: dict[str, float]
+) -> tuple[_Selection, dict[str, float], tuple[int, int, int]]:
     """Warm-up, then alternation; the best state (a stage II checkpoint, the state after the
     warm-up, or the pretrained start itself) is loaded into the network at the end."""
     t1 = time.perf_counter()
     last: dict[str, float] = {}
-    warmup_steps, train_steps = scaled_steps(tr.cfg, bands)
+    warmup_steps, train_steps = budget
     # a pretrained start is a candidate too: adaptation keeps it when it never does better
     prior_loss = tr.holdout_loss() if tr.pretrained else float("nan")
     prior_state = copy.deepcopy(tr.net.state_dict()) if tr.hold and tr.pretrained else None
@@ -131,11 +139,11 @@ def _run_stages(
         sel.history.insert(0, (-warmup_steps, prior_loss))
         if prior_loss < sel.loss:
             sel.loss, sel.step, sel.state = prior_loss, -warmup_steps, prior_state
-    _alternate(tr, train_steps, sel, last, progress)
+    ran = _alternate(tr, train_steps, sel, last, progress)
     if sel.state is not None:
         tr.net.load_state_dict(sel.state)
     times["train_s"] = time.perf_counter() - t2
-    return sel, last, (warmup_steps, train_steps)
+    return sel, last, (warmup_steps, train_steps, ran)
 
 
 def _nan_to_none(v: float) -> float | None:
@@ -159,7 +167,7 @@ def _report(
         },
         "ratio": scene.ratio,
         "bands": len(scene.gains),
-        "steps": {"warmup": steps[0], "train": steps[1]},
+        "steps": {"warmup": steps[0], "train": steps[1], "train_run": steps[2], "stopped_early": steps[2] < steps[1]},
         "device": str(tr.dev),
         "pretrained": tr.pretrained,
         "registration": None if scene.registration is None else scene.registration.as_dict(scene.ratio),
@@ -167,13 +175,21 @@ def _report(
 
 
 def _start(
-    scene: Scene, cfg: ZeroShotConfig, rng: np.random.Generator, init_state: dict | None, dev: torch.device
+    scene: Scene,
+    cfg: ZeroShotConfig,
+    rng: np.random.Generator,
+    init_state: dict | None,
+    dev: torch.device,
+    adapt: bool = True,
 ) -> tuple[torch.nn.Module, Any, dict[str, Any]]:
-    """Fit the spectral response and build the network (from ``init_state`` when given), both
+    """Fit the spectral response (only when there are steps to ``adapt``: only the
+    full-resolution loss uses it) and build the network (from ``init_state`` when given), both
     seeded by ``cfg.seed`` without touching the caller's torch random state."""
+    response, resp_info = None, {"kind": "none (no adaptation steps)"}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        response, resp_info = fit_response(scene.ms_n, scene.pan_lr, scene.valid_ms, cfg, rng)
+        if adapt:
+            response, resp_info = fit_response(scene.ms_n, scene.pan_lr, scene.valid_ms, cfg, rng)
         net = networks.build(cfg.arch, **cfg.net_kwargs)
     if init_state is not None:
         net.load_state_dict(init_state)
@@ -223,11 +239,13 @@ def fit(
     t0 = time.perf_counter()
     rng = np.random.default_rng(cfg.seed)
     scene = prepare_scene(pan, ms, valid, int(ratio), ms_gains, pan_gain, cfg, dev)
-    net, response, resp_info = _start(scene, cfg, rng, init_state, dev)
-    progress("response", 1, 1, {"holdout_mse": min(v for k, v in resp_info.items() if k.endswith("mse"))})
+    budget = scaled_steps(cfg, ms.shape[0], int(np.count_nonzero(scene.valid)))
+    net, response, resp_info = _start(scene, cfg, rng, init_state, dev, adapt=sum(budget) > 0)
+    mse = [v for k, v in resp_info.items() if k.endswith("mse")]
+    progress("response", 1, 1, {"holdout_mse": min(mse)} if mse else {})
     times["response_s"] = time.perf_counter() - t0
     tr = Trainer(net, response, scene, cfg, rng, dev, pretrained=init_state is not None)
-    sel, last, steps = _run_stages(tr, ms.shape[0], progress, times)
+    sel, last, steps = _run_stages(tr, budget, progress, times)
     times["total_s"] = time.perf_counter() - t0
     report = _report(scene, tr, sel, last, resp_info, steps, times)
     gains = scene.gains_t[0].cpu().numpy()

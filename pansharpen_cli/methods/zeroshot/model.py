@@ -121,7 +121,7 @@ class ZeroShotModel:
         padded = symmetric_pad(pan_n, 0, pw, 0, ph) if ph or pw else pan_n
         return pan_detail_t(padded, self.ms_gains, r)[..., :h, :w]
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def predict(self, pan: np.ndarray, ms_up: np.ndarray) -> np.ndarray:
         """Fuse one tile in one pass (its border is the border: give it a halo of :attr:`halo`, or
         use :meth:`predict_image`).
@@ -169,7 +169,7 @@ class ZeroShotModel:
                 torch.cuda.empty_cache()
                 tile //= 2
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def _predict_tiled(self, pan: np.ndarray, ms_up: np.ndarray, tile: int) -> np.ndarray:
         halo = self.receptive_field
         _, h, w = pan.shape

@@ -29,7 +29,7 @@ class Trainer:
     def __init__(
         self,
         net: nn.Module,
-        response: SpectralResponse,
+        response: SpectralResponse | None,
         scene: Scene,
         cfg: ZeroShotConfig,
         rng: np.random.Generator,

@@ -1,0 +1,22 @@
+"""The zero-shot presets (``--preset``), defined without importing torch so the CLI's help stays fast.
+
+Each preset is a multiplier of the default warm-up and stage II steps, an early-stopping patience
+(hold-out evaluations without a better score before stage II stops; 0: never early) and the scene
+area under which the budget shrinks (0: never; see ``ZeroShotConfig.reference_pixels``). Only
+``fast`` shrinks it: measured on the shared scenes under the reduced-resolution protocol (whose
+pairs are 124^2 to 602x626 PAN pixels), shrinking below 512^2 cost up to 0.006 Q2n (wv3: 0.9697
+against 0.9712).
+:func:`pansharpen_cli.methods.zeroshot.config.preset_config` turns one into a config. Their measured
+quality and time are in the README.
+"""
+
+from __future__ import annotations
+
+PRESETS: dict[str, dict[str, float]] = {
+    "fast": {"steps": 0.25, "patience": 1, "reference_pixels": 512 * 512},
+    "default": {"steps": 1.0, "patience": 2, "reference_pixels": 0},
+    "best": {"steps": 2.0, "patience": 0, "reference_pixels": 0},
+}
+
+#: The preset ``pansharpen fuse`` uses unless told otherwise.
+DEFAULT_PRESET = "default"
