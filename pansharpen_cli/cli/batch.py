@@ -9,6 +9,7 @@ A bad scene list is a usage error (exit 2, nothing run); exit 1 when any scene f
 from __future__ import annotations
 
 import inspect
+import signal
 import time
 import typing
 from pathlib import Path
@@ -21,7 +22,7 @@ from rich.table import Table
 
 from .. import methods
 from . import fuse as fuse_cmd
-from .app import Command, app, err, errors, progress_bars, setup_logging
+from .app import Command, Terminated, app, err, errors, progress_bars, setup_logging
 from .options import (
     JobsOpt,
     LogOpt,
@@ -168,9 +169,9 @@ def _batch(a: SimpleNamespace) -> int:
     try:
         with progress_bars(a.quiet) as cb:
             records = run_batch(scenes, opts, cb)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated) as exc:
         err.print(INTERRUPTED, highlight=False)
-        return 130
+        return 128 + (exc.signum if isinstance(exc, Terminated) else signal.SIGINT)
     if not a.quiet:
         _summary(records, time.perf_counter() - t0, opts.log)
     return 1 if any(r["status"] == "failed" for r in records) else 0

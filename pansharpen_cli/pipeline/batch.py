@@ -203,9 +203,11 @@ def _torch_threads() -> None:
 
 
 def _init_pool_worker(threads: int, devices: Any, stop: Any) -> None:
-    """A pool process: Ctrl-C reaches it through ``stop`` (set by the main process), never halfway
-    through a write or between two tasks."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """A pool process: Ctrl-C (and SIGTERM, SIGHUP) reach it through ``stop``, set by the main
+    process, never halfway through a write or between two tasks."""
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     _init_worker(threads, devices, stop)
 
 
@@ -255,7 +257,7 @@ def _processes(scenes: Sequence[Scene], options: BatchOptions, take: Take) -> No
             except Exception as exc:  # noqa: BLE001 - a worker that died fails its scenes, not the run
                 rec = _record(s, "failed", 0.0, error=f"worker process failed: {_message(exc)}")
             take(s, rec)
-    except KeyboardInterrupt:
+    except BaseException:  # Ctrl-C, or a terminating signal the CLI raises as an exception
         stop.set()
         raise
     finally:
@@ -342,7 +344,7 @@ def _dask(scenes: Sequence[Scene], options: BatchOptions, take: Take) -> None:
             except Exception as exc:  # noqa: BLE001 - a lost task fails its scene, not the run
                 rec = _record(s, "failed", 0.0, error=f"Dask task failed: {_message(exc)}")
             take(s, rec)
-    except KeyboardInterrupt:
+    except BaseException:  # Ctrl-C, or a terminating signal the CLI raises as an exception
         _wind_down(client, stop, pending)
         raise
     finally:

@@ -254,3 +254,40 @@ def test_one_worker_per_gpu_by_default_on_cuda(monkeypatch, tmp_path):
         torch.device("cuda", i % 2) for i in range(4)
     ]
     assert cli_batch._options(a, tmp_path, torch.device("cpu")).devices == []
+
+
+N_LONG = 6
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_workers_leave_no_partial_file_and_a_rerun_goes_on(tmp_path, signum):
+    for i in range(N_LONG):
+        make_pair(tmp_path, size=256, seed=i, name=str(i))
+    (tmp_path / "m.csv").write_text("pan,ms\n" + "".join(f"pan{i}.tif,ms{i}.tif\n" for i in range(N_LONG)))
+    out = tmp_path / "out"
+    exe = shutil.which("pansharpen", path=str(Path(sys.executable).parent)) or shutil.which("pansharpen")
+    cmd = [exe, "batch", str(tmp_path / "m.csv"), str(out)]
+    cmd += ["--iterations", "20", "--jobs", "2", "-q"]
+    reset = signal.signal(signal.SIGINT, signal.SIG_DFL)  # the child must not start with SIGINT ignored
+    try:
+        proc = subprocess.Popen(cmd, start_new_session=True, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, reset)
+    t0 = time.monotonic()
+    log = out / "pansharpen-batch.jsonl"
+    while not (log.exists() and log.read_text()) and time.monotonic() - t0 < 300 and proc.poll() is None:
+        time.sleep(0.1)  # the first scene done: the others are running or queued
+    os.killpg(proc.pid, signum)  # as Ctrl-C (or a kill) reaches the whole process group
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signum, stderr
+    assert "interrupted: finished outputs are kept" in stderr
+    assert not list(out.glob(".*tmp*"))
+    finished = sorted(p.name for p in out.glob("*.tif"))
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    recs = _records(log)[-N_LONG:]
+    assert sorted(r["out"].rsplit("/", 1)[1] for r in recs if r["status"] == "skipped") == finished
+    assert len(finished) < N_LONG and sorted(p.name for p in out.glob("*.tif")) == [
+        f"pan{i}.tif" for i in range(N_LONG)
+    ]
