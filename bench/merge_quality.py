@@ -27,6 +27,8 @@ from quality import SCENES, tables  # noqa: E402
 
 VARIANT_TEXT = {
     "zs": "prior, default settings",
+    "zs-fast": "prior, --preset fast (a quarter of the steps, patience 1, fewer steps under 512^2 pixels)",
+    "zs-best": "prior, --preset best (twice the steps, no early stopping)",
     "zs-q": "prior, a quarter of the warm-up and stage II steps",
     "zs-0": "prior, no adaptation (--iterations 0)",
     "zs-rand": "random init (--weights none), default settings",

@@ -9,8 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...physics.degradation import UPSAMPLE_HALO
-from ...physics.torch_ops import mtf_degrade_t, symmetric_pad, upsample_t
+from ...physics.torch_ops import mtf_degrade_t, upsample_t
 from .config import ZeroShotConfig
 from .losses import inner, local_corr, masked_l1
 from .model import autocast
@@ -57,8 +56,8 @@ class Trainer:
         h, w = s.pan_n.shape[-2:]
         self.c_fr = crop_size(cfg.crop, h, w, r)
         self.samp_fr = Sampler(h, w, self.c_fr, s.valid, cfg.max_invalid, r)
-        halo = UPSAMPLE_HALO
-        self.ms_pad = symmetric_pad(s.ms_n, halo, halo, halo, halo)
+        with torch.no_grad():  # the upsampled MS of the whole scene, once (crops cut from it)
+            self.ms_up_fr = upsample_t(s.ms_n, r)
         self.valid_t = torch.as_tensor(s.valid, dtype=torch.float32, device=dev)[None, None]
         self.opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_rr)
         self.corr_win = 2 * math.ceil(r / 2) + cfg.corr_extra
@@ -77,7 +76,7 @@ class Trainer:
 
     def fr_batch(self) -> tuple[torch.Tensor, ...]:
         """(PAN, upsampled MS, detail, MS, MS-grid mask, PAN-grid mask) crops at full resolution."""
-        s, r, halo = self.scene, self.scene.ratio, UPSAMPLE_HALO
+        s, r = self.scene, self.scene.ratio
         pos = [self.samp_fr.sample(self.rng) for _ in range(self.cfg.batch)]
         c, cm = self.c_fr, self.c_fr // r
         pans, ups, dets, mss, vm, vf = [], [], [], [], [], []
@@ -85,8 +84,7 @@ class Trainer:
             im, jm = i // r, j // r
             pans.append(s.pan_n[..., i : i + c, j : j + c])
             dets.append(s.detail_fr[..., i : i + c, j : j + c])
-            win = self.ms_pad[..., im : im + cm + 2 * halo, jm : jm + cm + 2 * halo]
-            ups.append(upsample_t(win, r)[..., halo * r : halo * r + c, halo * r : halo * r + c])
+            ups.append(self.ms_up_fr[..., i : i + c, j : j + c])
             mss.append(s.ms_n[..., im : im + cm, jm : jm + cm])
             vm.append(s.valid_ms_t[..., im : im + cm, jm : jm + cm])
             vf.append(self.valid_t[..., i : i + c, j : j + c])
