@@ -55,9 +55,17 @@ SMALL_FILES = textwrap.dedent(
 )
 
 
+def _default_signals() -> None:
+    """In the child before exec: the signals under test at their defaults, whatever the test runner
+    inherited (a suite started under nohup ignores SIGHUP, and ignored signals survive exec)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def _child(script: str, args: list, **kw) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-c", script, *map(str, args)]
+    kw.setdefault("preexec_fn", _default_signals)
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True, **kw)
 
 
