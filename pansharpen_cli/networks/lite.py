@@ -93,10 +93,11 @@ class BandwiseLite(nn.Module):
         g = gains.to(ms_up.dtype).view(n, c, 1, 1).expand(n, c, h, w)
         gd = g * detail
         base = ms_up + gd
-        shared = torch.cat([pan, ms_up.mean(1, keepdim=True), gd.mean(1, keepdim=True)], 1)
-        t = self.trunk(shared.contiguous(memory_format=_CL))  # (N, F, H, W), once per pixel
-        x = torch.stack([ms_up, detail, gd, g], dim=2).view(n * c, self.in_per_band, h, w)
-        z = self.head(x.contiguous(memory_format=_CL))
+        # inputs stacked along a last axis and permuted: channels_last tensors in one copy
+        shared = torch.stack([pan[:, 0], ms_up.mean(1), gd.mean(1)], dim=-1).permute(0, 3, 1, 2)
+        t = self.trunk(shared)  # (N, F, H, W), once per pixel
+        x = torch.stack([ms_up, detail, gd, g], dim=-1).view(n * c, h, w, self.in_per_band)
+        z = self.head(x.permute(0, 3, 1, 2))
         f = z.shape[1]
         z = torch.relu_(z.view(n, c, f, h, w).add_(t.unsqueeze(1))).view(n * c, f, h, w)
         for blk in self.blocks:
