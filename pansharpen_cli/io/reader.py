@@ -264,13 +264,14 @@ class PairReader:
         """
         g = self.grid
         bands = []
-        for ds, b in self.ms_sources:
+        # the bands of one file in one read: a pixel-interleaved file decodes each block once
+        for ds, idx in _runs(self.ms_sources):
             if g.resample:  # the window is on the working grid, read through the warped VRT
                 src, win = self._vrts[ds.name], (row, col, height, width)
             else:
                 src, win = ds, (g.ms_row_off + row, g.ms_col_off + col, height, width)
-            bands.append(read_window(src, "MS", win, b, name=ds.name))
-        arr = np.stack(bands)
+            bands.append(read_window(src, "MS", win, idx, name=ds.name))
+        arr = np.concatenate(bands)
         valid = valid_mask(arr, self.ms_nodata)
         return arr.astype(np.float32), valid
 
@@ -313,3 +314,16 @@ class PairReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _runs(
+    sources: list[tuple[rasterio.io.DatasetReader, int]],
+) -> list[tuple[rasterio.io.DatasetReader, list[int]]]:
+    """Consecutive (dataset, band) pairs of one dataset joined: [(dataset, [bands...]), ...]."""
+    runs: list[tuple[rasterio.io.DatasetReader, list[int]]] = []
+    for ds, b in sources:
+        if runs and runs[-1][0] is ds:
+            runs[-1][1].append(b)
+        else:
+            runs.append((ds, [b]))
+    return runs
