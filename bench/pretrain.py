@@ -65,7 +65,7 @@ NOT_REDISTRIBUTABLE = ("eo1-ali", "wv3-cristianics", "qb-toulouse")
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", default=str(ROOT / "weights" / "prior"), help="output stem (.pt/.json)")
+    ap.add_argument("--out", default=None, help="output stem (.pt/.json; default weights/prior or weights/crossdiff)")
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"), help="folder of the real scenes")
     ap.add_argument(
         "--exclude",
@@ -75,7 +75,15 @@ def main(argv: list[str] | None = None) -> int:
         "weights under MIT: " + ", ".join(NOT_REDISTRIBUTABLE) + ")",
     )
     ap.add_argument("--no-scenes", action="store_true", help="scikit-image samples only")
-    ap.add_argument("--arch", default=networks.DEFAULT_ARCH)
+    ap.add_argument("--arch", default=None, help="network (default: the method's)")
+    ap.add_argument(
+        "--method",
+        choices=("zeroshot", "crossdiff"),
+        default="zeroshot",
+        help="zeroshot: the shipped prior (weights/prior); crossdiff: the pretext UNets and the fusion head "
+        "(weights/crossdiff; --pretext-steps of stage 1, then --steps of the head)",
+    )
+    ap.add_argument("--pretext-steps", type=int, default=1500, help="crossdiff stage 1 steps")
     ap.add_argument("--steps", type=int, default=4000)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--crop", type=int, default=64)
@@ -94,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         help="override a generator setting (priors.SimSettings field; experiments, the defaults ship)",
     )
     args = ap.parse_args(argv)
+    crossdiff = args.method == "crossdiff"
+    args.arch = args.arch or ("crossdiff" if crossdiff else networks.DEFAULT_ARCH)
+    args.out = args.out or str(ROOT / "weights" / ("crossdiff" if crossdiff else "prior"))
     overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
 
     torch.set_num_threads(args.threads)
@@ -126,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     def progress(task: str, step: int, total: int, info: dict) -> None:
         if step % 25 == 0 or step == total:
             el = time.perf_counter() - t0
-            print(f"step {step}/{total}  loss {info['loss']:.4f}  {el:.0f} s", file=sys.stderr, flush=True)
+            print(f"{task} {step}/{total}  loss {info['loss']:.4f}  {el:.0f} s", file=sys.stderr, flush=True)
 
     config = priors.PretrainConfig(
         arch=args.arch,
@@ -138,14 +149,20 @@ def main(argv: list[str] | None = None) -> int:
         settings=overrides or None,
     )
     with LossLog(log_path, resume=args.resume) as loss_log:
-        res = priors.pretrain(
-            resolve_sources(sources),
-            config,
-            device=device,
-            checkpoint=ckpt,
-            resume=ckpt if args.resume else None,
-            progress=tee(loss_log, progress),
-        )
+        common = {"device": device, "checkpoint": ckpt, "resume": ckpt if args.resume else None}
+        if crossdiff:
+            from pansharpen_cli.priors.crossdiff import pretrain_crossdiff
+
+            def both(task: str, step: int, total: int, info: dict) -> None:
+                progress(task, step, total, info)
+                if task == "pretrain":
+                    loss_log(task, step, total, info)
+
+            res = pretrain_crossdiff(
+                resolve_sources(sources), config, args.pretext_steps, progress=both, **common
+            )
+        else:
+            res = priors.pretrain(resolve_sources(sources), config, progress=tee(loss_log, progress), **common)
     man = res["manifest"]
     losses = np.array(res["losses"], dtype=np.float64).reshape(-1, 3)
     curve = []
@@ -172,7 +189,11 @@ def main(argv: list[str] | None = None) -> int:
         "per sample: PAN by its mean/std, MS/upsampled MS/reference by the MS per-band mean/std"
     )
     man["description"] = (
-        "Band-agnostic spatial-spectral prior for zero-shot pansharpening, pretrained on simulated "
+        "CrossDiff: pretext UNets pretrained by cross-predictive diffusion (PAN from MS, MS from PAN) and a "
+        "fusion head trained on their frozen features, on simulated PAN/MS/reference triplets (see "
+        "docs/crossdiff.md)."
+        if crossdiff
+        else "Band-agnostic spatial-spectral prior for zero-shot pansharpening, pretrained on simulated "
         "PAN/MS/reference triplets (see pansharpen_cli/priors/ and docs/priors.md)."
     )
     man["licence"] = (

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 #: Fuse one tile: ``(pan (1, H, W), ms (B, H/r, W/r), ms_up (B, H, W)) -> (B, H, W) float32``, raw
 #: units, nodata already filled; the arrays include the halo.
 BlockFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+#: A positional fuser's tile function: the arrays, then the PAN-grid ``(row, column)`` of their first
+#: pixel (halo included; negative in the symmetric padding of the scene's top and left edges).
+PlacedBlockFn = Callable[[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]], np.ndarray]
 
 
 @dataclass
@@ -91,7 +94,7 @@ class Fuser:
     """A prepared fusion, applied by the pipeline tile by tile.
 
     Attributes:
-        fuse: the tile function (:data:`BlockFn`).
+        fuse: the tile function (:data:`BlockFn`; :data:`PlacedBlockFn` when ``positional``).
         halo: context each tile needs on every side, in MS pixels.
         parallel: whether tiles may be fused by several threads at once (numpy code that releases
             the GIL; torch methods use torch's own threads instead).
@@ -101,6 +104,8 @@ class Fuser:
         warnings: what the user should know.
         save_model: writes the adapted model to a path (``--save-model``); None for methods
             without one.
+        positional: ``fuse`` takes the tile's origin (a method whose result depends on where a
+            pixel is, like CrossDiff's seeded noise, and still must not depend on the tiling).
     """
 
     fuse: BlockFn
@@ -111,3 +116,4 @@ class Fuser:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     save_model: Callable[[Path], None] | None = None
+    positional: bool = False

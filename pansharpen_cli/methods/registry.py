@@ -29,6 +29,9 @@ class MethodSpec:
             weights (``--weights``) and a device.
         prepare: ``SceneInputs -> Fuser``.
         default_config: makes the method's default settings object (None: it has none).
+        from_fit_config: makes the method's settings from the zero-shot settings the command line
+            built (``--preset``, ``--iterations``, ``--seed`` ...); None: the method takes none.
+        default_weights: the shipped weights file ``--weights default`` names.
     """
 
     name: str
@@ -36,6 +39,8 @@ class MethodSpec:
     adapts: bool
     prepare: Callable[[SceneInputs], Fuser]
     default_config: Callable[[], Any] | None = None
+    from_fit_config: Callable[[Any], Any] | None = None
+    default_weights: str = "prior.pt"
 
 
 def _classical(method: str, inputs: SceneInputs) -> Fuser:
@@ -56,6 +61,28 @@ def _zeroshot_config() -> Any:
     return ZeroShotConfig()
 
 
+def _same(cfg: Any) -> Any:
+    return cfg
+
+
+def _crossdiff(inputs: SceneInputs) -> Fuser:
+    from .crossdiff.method import prepare
+
+    return prepare(inputs)
+
+
+def _crossdiff_config() -> Any:
+    from .crossdiff.config import CrossDiffConfig
+
+    return CrossDiffConfig()
+
+
+def _crossdiff_from(cfg: Any) -> Any:
+    from .crossdiff.config import from_zeroshot
+
+    return from_zeroshot(cfg)
+
+
 _SPECS: tuple[MethodSpec, ...] = (
     MethodSpec(
         "zeroshot",
@@ -63,6 +90,16 @@ _SPECS: tuple[MethodSpec, ...] = (
         True,
         _zeroshot,
         _zeroshot_config,
+        _same,
+    ),
+    MethodSpec(
+        "crossdiff",
+        "frozen cross-predictive diffusion features and a per-scene trained fusion head",
+        True,
+        _crossdiff,
+        _crossdiff_config,
+        _crossdiff_from,
+        "crossdiff.pt",
     ),
     MethodSpec("exp", "upsampled MS (no sharpening), the reference point", False, partial(_classical, "exp")),
     MethodSpec("brovey", "Brovey transform (ratio of intensities)", False, partial(_classical, "brovey")),

@@ -62,6 +62,7 @@ def build(arch: str = DEFAULT_ARCH, **kwargs) -> nn.Module:
 
 
 from . import bandwise as _bandwise  # noqa: E402,F401  (registers the built-in networks)
+from . import crossdiff as _crossdiff  # noqa: E402,F401
 from . import lite as _lite  # noqa: E402,F401
 
 __all__ = ["DEFAULT_ARCH", "available", "build", "register"]

@@ -31,7 +31,7 @@ from ..io.creation import check_creation_options
 from ..io.raster import SUPPORTED_DTYPES, open_raster, read_masked
 from ..io.reader import PairReader
 from ..io.writer import OutputSpec, OutputWriter, check_output_path, to_dtype
-from ..methods.base import BlockFn, Fuser, SceneInputs, StartWeights
+from ..methods.base import Fuser, PlacedBlockFn, SceneInputs, StartWeights
 from ..methods.stats import SceneStats
 from ..physics.degradation import upsample
 from .common import in_gdal_env, output_nodata, scene_stats, training_data
@@ -88,8 +88,12 @@ class FuseOptions:
     assume_aligned: bool = False
 
     def settings_for(self, method: str) -> Any:
-        """The settings object given for ``method`` (None: the method's defaults)."""
-        return {"zeroshot": self.zeroshot}.get(method)
+        """The settings object for ``method``, made from the given zero-shot settings by the
+        method's ``from_fit_config`` (None: the method's defaults)."""
+        spec = methods.get(method)
+        if self.zeroshot is None or spec.from_fit_config is None:
+            return None
+        return spec.from_fit_config(self.zeroshot)
 
 
 @dataclass
@@ -111,7 +115,7 @@ class FuseResult:
 def _fuse_one(
     t: Tile,
     d: dict[str, np.ndarray],
-    fuse: BlockFn,
+    fuse: PlacedBlockFn,
     stats: SceneStats,
     r: int,
     out_dtype: str,
@@ -120,7 +124,7 @@ def _fuse_one(
     """Fill, upsample, fuse, crop the halo and convert one tile read by :meth:`PairReader.read_tile`."""
     pan = fill_invalid(d["pan"], d["pan_valid"], np.array([stats.pan_mean]))
     ms = fill_invalid(d["ms"], d["ms_valid"], stats.ms_mean)
-    fused = fuse(pan, ms, upsample(ms, r))
+    fused = fuse(pan, ms, upsample(ms, r), ((t.row - t.halo) * r, (t.col - t.halo) * r))
     h0 = t.halo * r
     hh, ww = t.height * r, t.width * r
     core = fused[:, h0 : h0 + hh, h0 : h0 + ww]
@@ -134,7 +138,7 @@ def _fuse_one(
 def fuse_tiles(
     reader: PairReader,
     tiles: list[Tile],
-    fuse: BlockFn,
+    fuse: PlacedBlockFn,
     stats: SceneStats,
     writer: OutputWriter | None,
     out_dtype: str,
@@ -143,7 +147,8 @@ def fuse_tiles(
     collect: bool = False,
     workers: int = 1,
 ) -> np.ndarray | None:
-    """Run ``fuse`` over the tiles and write (and/or collect) the converted result.
+    """Run ``fuse`` over the tiles and write (and/or collect) the converted result; ``fuse`` is
+    given, after the arrays, the PAN-grid (row, column) of their first pixel (halo included).
 
     Reads and writes happen in the calling thread (GDAL handles are not shared between threads);
     with ``workers`` > 1 the fusion of up to ``workers`` tiles runs in a thread pool (numpy and
@@ -180,6 +185,17 @@ def fuse_tiles(
         while pending:
             emit(*_result(pending.popleft()))
     return full
+
+
+def placed(fuser: Fuser) -> PlacedBlockFn:
+    """The fuser's tile function taking the tiles' origin (positional fusers use it)."""
+    if fuser.positional:
+        return fuser.fuse
+
+    def fuse(pan: np.ndarray, ms: np.ndarray, ms_up: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
+        return fuser.fuse(pan, ms, ms_up)
+
+    return fuse
 
 
 def _result(item: tuple[Tile, Any]) -> tuple[Tile, np.ndarray]:
@@ -288,7 +304,8 @@ def _start_weights(opts: FuseOptions, config: Any) -> StartWeights:
     """The weights ``--weights`` names, loaded and verified (for the config's architecture)."""
     from ..priors.weights import load_weights
 
-    loaded = load_weights(opts.weights, arch=getattr(config, "arch", None))
+    spec = methods.get(opts.method)
+    loaded = load_weights(opts.weights, arch=getattr(config, "arch", None), default=spec.default_weights)
     if loaded is None:
         return StartWeights(opts.weights)
     return StartWeights(opts.weights, loaded.state_dict, loaded.manifest)
@@ -350,7 +367,7 @@ def _write(run: _Run, out: Path, fuser: Fuser, stats: SceneStats, progress: Prog
     workers = max(1, run.opts.workers) if fuser.parallel else 1
     with OutputWriter(_output_spec(run, out, fuser)) as writer:
         fuse_tiles(
-            run.reader, tiles, fuser.fuse, stats, writer, run.out_dtype, run.nodata, progress, workers=workers
+            run.reader, tiles, placed(fuser), stats, writer, run.out_dtype, run.nodata, progress, workers=workers
         )
         writer.commit()
     run.seconds["fuse"] = time.perf_counter() - t0

@@ -22,6 +22,7 @@ from ..io.sources import ImageSource, resolve_sources
 from ..io.writer import check_output_path
 from ..priors import PretrainConfig, save_weights
 from ..priors import pretrain as pretrain_prior
+from ..priors.crossdiff import pretrain_crossdiff
 
 __all__ = ["LOG_HEADER", "LossLog", "pretrain", "tee"]
 
@@ -83,6 +84,16 @@ def tee(*callbacks: Progress) -> Progress:
     return report
 
 
+def _only(task: str, cb: Progress) -> Progress:
+    """``cb`` called for ``task``'s steps only."""
+
+    def report(t: str, completed: int, total: int, info: dict) -> None:
+        if t == task:
+            cb(t, completed, total, info)
+
+    return report
+
+
 def _file_inputs(images: Iterable[Any]) -> list[Path]:
     """The files among the image specifications, folders' included (the output must replace none)."""
     out: list[Path] = []
@@ -107,6 +118,7 @@ def pretrain(
     log: str | os.PathLike | None = None,
     overwrite: bool = False,
     progress: Progress = no_progress,
+    pretext_steps: int | None = None,
 ) -> dict[str, Any]:
     """Pretrain a prior on training images and write it as a weights file (+ ``NAME.json``).
 
@@ -122,7 +134,10 @@ def pretrain(
             seconds``; appended to when resuming into an existing log. None: no log.
         overwrite: replace an existing ``out_path``.
         progress: called ``progress("pretrain", step, steps, info)`` after every step (see
-            :func:`pansharpen_cli.priors.pretrain`).
+            :func:`pansharpen_cli.priors.pretrain`); CrossDiff's stage 1 reports ``"pretext"`` steps.
+        pretext_steps: CrossDiff (``config.arch`` ``crossdiff``): the steps of stage 1, the pretext
+            UNets (:func:`pansharpen_cli.priors.crossdiff.pretrain_crossdiff`), before
+            ``config.steps`` steps of the head; None: an ordinary prior. The log has stage 2's steps.
 
     Returns:
         The result of :func:`pansharpen_cli.priors.pretrain` (``net``, ``manifest``, ``losses``,
@@ -141,9 +156,11 @@ def pretrain(
     with contextlib.ExitStack() as stack:
         callbacks = [progress]
         if log is not None:
-            callbacks.insert(0, stack.enter_context(LossLog(log, resume=resume is not None)))
-        res = pretrain_prior(
-            sources, config, device=device, resume=resume, checkpoint=checkpoint, progress=tee(*callbacks)
-        )
+            callbacks.insert(0, _only("pretrain", stack.enter_context(LossLog(log, resume=resume is not None))))
+        common = {"device": device, "resume": resume, "checkpoint": checkpoint, "progress": tee(*callbacks)}
+        if pretext_steps is None:
+            res = pretrain_prior(sources, config, **common)
+        else:
+            res = pretrain_crossdiff(sources, config, pretext_steps, **common)
     res["manifest"] = save_weights(out, res["net"], res["manifest"])
     return res

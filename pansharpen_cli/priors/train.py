@@ -112,16 +112,20 @@ class PretrainConfig:
             raise OptionError(f"expected SimSettings fields in settings, got {sorted(extra)}: {e}") from e
 
 
-def _build_net(cfg: PretrainConfig) -> torch.nn.Module:
-    """The network, initialised from ``cfg.seed`` (the global torch RNG is left as it was)."""
+def _build_net(cfg: PretrainConfig, init_state: dict[str, torch.Tensor] | None = None) -> torch.nn.Module:
+    """The network, initialised from ``cfg.seed`` (the global torch RNG is left as it was), or
+    from ``init_state`` when given."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         try:
-            return networks.build(cfg.arch, **(cfg.config or {}))
+            net = networks.build(cfg.arch, **(cfg.config or {}))
         except (TypeError, ValueError) as e:
             raise OptionError(
                 f"expected valid settings for network {cfg.arch!r}, got {cfg.config}: {e}"
             ) from e
+    if init_state is not None:
+        net.load_state_dict(init_state)
+    return net
 
 
 def _identity(
@@ -173,7 +177,7 @@ class _Run:
 
     def __init__(self, net: torch.nn.Module, lr: float, identity: dict[str, Any]) -> None:
         self.net = net
-        self.opt = torch.optim.Adam(net.parameters(), lr=lr)
+        self.opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=lr)
         self.identity = identity
         self.step = 0
         self.losses: list[tuple[int, float, float]] = []
@@ -229,6 +233,11 @@ def _lr_at(lr: float, step: int, steps: int, cosine: bool) -> float:
     return lr * (0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * step / steps)))
 
 
+def step_seed(seed: int, step: int) -> int:
+    """The seed of the noise of ``step`` for networks with noisy inputs."""
+    return int(np.random.SeedSequence((seed, step, 11)).generate_state(1)[0])
+
+
 def _train_step(
     run: _Run, sampler: TripletSampler, cfg: PretrainConfig, dev: torch.device
 ) -> tuple[float, float, float]:
@@ -243,6 +252,9 @@ def _train_step(
     rng = np.random.default_rng((cfg.seed, run.step, 7))
     pan_n, ms_n, ref_n = scene_jitter(pan_n, ms_n, ref_n, sampler.settings, rng)
     pan_n, ms_n, ref_n = pan_n.to(dev), ms_n.to(dev), ref_n.to(dev)
+    reseed = getattr(run.net, "reseed", None)
+    if reseed is not None:  # a network with noisy inputs: its noise, too, a function of (seed, step)
+        reseed(step_seed(cfg.seed, run.step), dev)
     with torch.no_grad():
         ms_up = upsample_t(ms_n, b.ratio)
         ident = float((ms_up - ref_n).abs().mean())
@@ -328,6 +340,7 @@ def pretrain(
     resume: str | os.PathLike | None = None,
     checkpoint: str | os.PathLike | None = None,
     progress: Progress = no_progress,
+    init_state: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, Any]:
     """Pretrain a registry network on simulated triplets (L1 on the normalised reference, Adam).
 
@@ -345,6 +358,7 @@ def pretrain(
         progress: called ``progress("pretrain", step, steps, info)`` after every step (step counts
             from 1), ``info`` holding ``loss``, ``identity_loss`` (the upsampled MS against the
             reference: the untrained network's loss), ``lr`` and ``seconds`` (including resumed runs').
+        init_state: the network's state to start from (CrossDiff: its pretext UNets, frozen).
 
     Returns:
         dict with ``net`` (the trained module, CPU, eval mode), ``arch``, ``config``, ``state_dict``,
@@ -360,7 +374,7 @@ def pretrain(
     sim = cfg.sim_settings()
     sampler = TripletSampler(sources, sim)
     dev = torch_device(device)
-    net = _build_net(cfg)
+    net = _build_net(cfg, init_state)
     run = _Run(net.to(dev).train(), cfg.lr, _identity(cfg, net, sim, sampler.names))
     if resume is not None:
         run.resume(resume)

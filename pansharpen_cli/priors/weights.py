@@ -43,13 +43,14 @@ DEFAULT_WEIGHTS_NAME = "prior.pt"
 _REDO = "re-download it or re-create it with `pansharpen pretrain`, or run with --weights none"
 
 
-def default_weights_path() -> Path:
-    """The shipped prior's .pt file (``prior.pt`` of the data package ``pansharpen_cli.weights``).
+def default_weights_path(name: str = DEFAULT_WEIGHTS_NAME) -> Path:
+    """A shipped weights file: ``name`` (default ``prior.pt``, the zero-shot prior; CrossDiff's is
+    ``crossdiff.pt``) of the data package ``pansharpen_cli.weights``.
 
     Returns:
         Its path; it may be missing from a broken installation (:func:`load_weights` says so).
     """
-    return Path(str(resources.files(WEIGHTS_PACKAGE) / DEFAULT_WEIGHTS_NAME))
+    return Path(str(resources.files(WEIGHTS_PACKAGE) / name))
 
 
 def torch_device(device: torch.device | None) -> torch.device:
@@ -154,20 +155,21 @@ class Weights(NamedTuple):
         return self.manifest["config"]
 
 
-def _locate(spec: str | os.PathLike) -> tuple[Path, str, bool]:
+def _locate(spec: str | os.PathLike, default: str) -> tuple[Path, str, bool]:
     """``(path, what the messages call it, shipped)`` of a weights spec that is not "none".
 
     Raises:
         WeightsError: no such file (for the shipped prior: what to reinstall or re-create).
     """
     shipped = isinstance(spec, str) and spec.strip().lower() == "default"
-    p = default_weights_path() if shipped else Path(spec)
-    what = f"the shipped prior {p}" if shipped else f"weights file {str(p)!r}"
+    p = default_weights_path(default) if shipped else Path(spec)
+    what = f"the shipped weights {p}" if shipped else f"weights file {str(p)!r}"
     if not p.is_file():
         if shipped:
+            how = "" if default == DEFAULT_WEIGHTS_NAME else f" --method {Path(default).stem}"
             raise WeightsError(
-                f"{what} is missing from this installation: reinstall pansharpen, re-create it with "
-                "`python bench/pretrain.py` (or `pansharpen pretrain`), or run with --weights none"
+                f"{what} are missing from this installation: reinstall pansharpen, re-create them with "
+                f"`python bench/pretrain.py{how}`, or run with --weights none"
             )
         raise WeightsError(
             f"expected an existing {what}, got no such file: check the path or run with --weights none"
@@ -274,7 +276,9 @@ def _check_fits(what: str, f_arch: str, f_config: dict[str, Any], state: dict[st
         ) from e
 
 
-def load_weights(spec: str | os.PathLike | None, *, arch: str | None = None) -> Weights | None:
+def load_weights(
+    spec: str | os.PathLike | None, *, arch: str | None = None, default: str = DEFAULT_WEIGHTS_NAME
+) -> Weights | None:
     """Load and verify a weights file.
 
     Args:
@@ -282,6 +286,7 @@ def load_weights(spec: str | os.PathLike | None, *, arch: str | None = None) -> 
             (no weights), or a path to a .pt written by :func:`save_weights` (its ``NAME.json``
             manifest is optional for user files, but checked when present).
         arch: the architecture the caller will build; must match the file's (None: any).
+        default: the shipped file ``"default"`` names (:func:`default_weights_path`).
 
     Returns:
         :class:`Weights` (``state_dict``, ``manifest``; unpacks as a pair), or None for ``"none"``.
@@ -293,7 +298,7 @@ def load_weights(spec: str | os.PathLike | None, *, arch: str | None = None) -> 
     """
     if spec is None or (isinstance(spec, str) and spec.strip().lower() == "none"):
         return None
-    p, what, shipped = _locate(spec)
+    p, what, shipped = _locate(spec, default)
     manifest = _verified_manifest(p, what, shipped)
     f_arch, f_config, state = _read_file(p, what)
     _check_arch(what, f_arch, manifest, arch)

@@ -167,7 +167,7 @@ def test_default_weights_load_and_verify() -> None:
 
 def test_missing_shipped_prior_says_what_to_do(monkeypatch, tmp_path: Path) -> None:
     real = priors.default_weights_path()
-    monkeypatch.setattr(weights_mod, "default_weights_path", lambda: tmp_path / "prior.pt")
+    monkeypatch.setattr(weights_mod, "default_weights_path", lambda name="prior.pt": tmp_path / name)
     with pytest.raises(
         WeightsError, match=r"missing from this installation: reinstall pansharpen.*--weights none"
     ):

@@ -30,7 +30,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,9 @@ from .model import ZeroShotModel
 from .response import fit_response
 from .scene import Scene, prepare_scene
 from .trainer import Trainer
+
+#: A hook run on the built network before the stages: ``(net, scene, rng, progress) -> facts``.
+PreAdapt = Callable[[torch.nn.Module, Scene, np.random.Generator, Progress], dict[str, Any]]
 
 
 def _checked(
@@ -194,7 +197,23 @@ def _start(
     if init_state is not None:
         net.load_state_dict(init_state)
     net.to(dev).train()
+    reseed = getattr(net, "reseed", None)
+    if reseed is not None:  # a network with noisy inputs (crossdiff): its noise seeded too
+        reseed(cfg.seed, dev)
     return net, response, resp_info
+
+
+def _pre_adapt(
+    hook: PreAdapt | None, net: torch.nn.Module, scene: Scene, rng: np.random.Generator, progress: Progress,
+    times: dict[str, float],
+) -> dict[str, Any] | None:
+    """Run the hook (None: nothing), timed."""
+    if hook is None:
+        return None
+    t1 = time.perf_counter()
+    facts = hook(net, scene, rng, progress)
+    times["pre_adapt_s"] = time.perf_counter() - t1
+    return facts
 
 
 def fit(
@@ -209,6 +228,7 @@ def fit(
     device: torch.device | None = None,
     init_state: dict[str, torch.Tensor] | None = None,
     progress: Progress | None = None,
+    pre_adapt: PreAdapt | None = None,
 ) -> ZeroShotModel:
     """Optimise a fusion network on one scene.
 
@@ -224,6 +244,7 @@ def fit(
         init_state: state dict of a pretrained network of ``config.arch`` to start from.
         progress: ``progress(stage, step, total, losses)`` called after every step; stages are
             ``"response"``, ``"warmup"`` and ``"train"``.
+        pre_adapt: a :data:`PreAdapt` hook run before the stages (its facts: report ``pre_adapt``).
 
     Returns:
         A :class:`ZeroShotModel` on ``device``, in eval mode.
@@ -244,10 +265,13 @@ def fit(
     mse = [v for k, v in resp_info.items() if k.endswith("mse")]
     progress("response", 1, 1, {"holdout_mse": min(mse)} if mse else {})
     times["response_s"] = time.perf_counter() - t0
+    pre = _pre_adapt(pre_adapt, net, scene, rng, progress, times)
     tr = Trainer(net, response, scene, cfg, rng, dev, pretrained=init_state is not None)
     sel, last, steps = _run_stages(tr, budget, progress, times)
     times["total_s"] = time.perf_counter() - t0
     report = _report(scene, tr, sel, last, resp_info, steps, times)
+    if pre is not None:
+        report["pre_adapt"] = pre
     gains = scene.gains_t[0].cpu().numpy()
     return ZeroShotModel(
         net, scene.norm, scene.ratio, cfg, dev, scene.gains, gains, response, report, scene.shift

@@ -14,7 +14,7 @@ from ...physics.degradation import UPSAMPLE_HALO
 from ...physics.registration import describe
 from ..base import Fuser, SceneInputs, StartWeights
 from .config import ZeroShotConfig
-from .fit import fit
+from .fit import PreAdapt, fit
 from .model import ZeroShotModel
 
 
@@ -44,8 +44,13 @@ def _tags(cfg: ZeroShotConfig, model: ZeroShotModel, weights: StartWeights, devi
     return tags
 
 
-def prepare(inputs: SceneInputs) -> Fuser:
+def prepare(inputs: SceneInputs, name: str = "zeroshot", pre_adapt: PreAdapt | None = None) -> Fuser:
     """Fit the zero-shot model on ``inputs.training`` and wrap it as a Fuser.
+
+    Args:
+        inputs: the scene; ``inputs.config`` a :class:`ZeroShotConfig` (or a subclass).
+        name: the method's name (the report's key for the fit).
+        pre_adapt: passed to :func:`fit` (CrossDiff adapts its pretext UNets there).
 
     Raises:
         ValueError: no training region given (the pipeline gives one to methods that adapt).
@@ -53,7 +58,7 @@ def prepare(inputs: SceneInputs) -> Fuser:
     import torch
 
     if inputs.training is None:
-        raise ValueError("expected a training region for the zero-shot method, got none")
+        raise ValueError(f"expected a training region for the {name} method, got none")
     device = inputs.device or torch.device("cpu")
     weights = inputs.weights or StartWeights()
     cfg = config_for_weights(inputs.config or ZeroShotConfig(), weights)
@@ -69,22 +74,24 @@ def prepare(inputs: SceneInputs) -> Fuser:
         device=device,
         init_state=weights.state_dict,
         progress=inputs.progress,
+        pre_adapt=pre_adapt,
     )
     halo = int(math.ceil(model.halo / inputs.ratio)) + UPSAMPLE_HALO
 
-    def run(pan: np.ndarray, ms: np.ndarray, ms_up: np.ndarray) -> np.ndarray:
-        return model.predict_image(pan, ms_up)  # sub-tiles, and shrinks them on CUDA out-of-memory
+    def run(pan: np.ndarray, ms: np.ndarray, ms_up: np.ndarray, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+        return model.predict_image(pan, ms_up, origin=origin)  # sub-tiles; shrinks them on CUDA out-of-memory
 
     report = {
-        "zeroshot": model.report(),
+        name: model.report(),
         "training_region": t.info,
         "weights": weights.spec,
         "weights_manifest": weights.manifest,
         "device": str(device),
     }
     tags = _tags(cfg, model, weights, str(device))
-    fuser = Fuser(fuse=run, halo=halo, report=report, tags=tags, save_model=model.save)
-    said = describe(report["zeroshot"].get("registration"))
+    positional = bool(getattr(model.net, "positional", False))
+    fuser = Fuser(fuse=run, halo=halo, report=report, tags=tags, save_model=model.save, positional=positional)
+    said = describe(report[name].get("registration"))
     if said is not None:
         (fuser.warnings if said[1] else fuser.notes).append(said[0])
     return fuser

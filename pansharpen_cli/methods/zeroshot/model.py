@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -122,28 +122,33 @@ class ZeroShotModel:
         return pan_detail_t(padded, self.ms_gains, r)[..., :h, :w]
 
     @torch.inference_mode()
-    def predict(self, pan: np.ndarray, ms_up: np.ndarray) -> np.ndarray:
+    def predict(self, pan: np.ndarray, ms_up: np.ndarray, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
         """Fuse one tile in one pass (its border is the border: give it a halo of :attr:`halo`, or
         use :meth:`predict_image`).
 
         Args:
             pan: (1, h, w) float PAN, raw units.
             ms_up: (B, h, w) float MS upsampled to the PAN grid, raw units.
+            origin: global (row, column) of the tile's first pixel on the PAN grid (networks with
+                positional noise use it; others ignore it).
 
         Returns:
             (B, h, w) float32 fused, raw units.
         """
         self._check_pair(pan, ms_up)
         p, x = self._normalised(pan, ms_up)
-        return self._run(p, x, self._detail(p))
+        return self._run(p, x, self._detail(p), origin)
 
-    def _run(self, p: torch.Tensor, x: torch.Tensor, d: torch.Tensor) -> np.ndarray:
+    def _run(self, p: torch.Tensor, x: torch.Tensor, d: torch.Tensor, origin: tuple[int, int]) -> np.ndarray:
+        kw = {"origin": origin} if getattr(self.net, "positional", False) else {}
         with autocast(self.device, self.config.amp):
-            y = self.net(p, x, d, self._g)
+            y = self.net(p, x, d, self._g, **kw)
         y = y.float() * self._s + self._m
         return y[0].cpu().numpy().astype(np.float32, copy=False)
 
-    def predict_image(self, pan: np.ndarray, ms_up: np.ndarray, tile: int | None = None) -> np.ndarray:
+    def predict_image(
+        self, pan: np.ndarray, ms_up: np.ndarray, tile: int | None = None, origin: tuple[int, int] = (0, 0)
+    ) -> np.ndarray:
         """Fuse a whole image: the PAN detail over the whole image, then the network by tiles with
         halos of its receptive field (symmetric outer border).
 
@@ -154,6 +159,7 @@ class ZeroShotModel:
             pan: (1, H, W) float PAN, raw units.
             ms_up: (B, H, W) float upsampled MS, raw units.
             tile: tile side in fine pixels without the halo (default ``config.tile``).
+            origin: global (row, column) of the image's first pixel (see :meth:`predict`).
 
         Returns:
             (B, H, W) float32 fused, raw units.
@@ -162,7 +168,7 @@ class ZeroShotModel:
         tile = int(tile or self.config.tile)
         while True:
             try:
-                return self._predict_tiled(pan, ms_up, tile)
+                return self._predict_tiled(pan, ms_up, tile, origin)
             except torch.cuda.OutOfMemoryError:
                 if tile <= 32:
                     raise
@@ -170,7 +176,9 @@ class ZeroShotModel:
                 tile //= 2
 
     @torch.inference_mode()
-    def _predict_tiled(self, pan: np.ndarray, ms_up: np.ndarray, tile: int) -> np.ndarray:
+    def _predict_tiled(
+        self, pan: np.ndarray, ms_up: np.ndarray, tile: int, origin: tuple[int, int]
+    ) -> np.ndarray:
         halo = self.receptive_field
         _, h, w = pan.shape
         p, x = self._normalised(pan, ms_up)
@@ -182,7 +190,7 @@ class ZeroShotModel:
             for c0 in range(0, w, tile):
                 c1 = min(c0 + tile, w)
                 win = (..., slice(r0, r1 + 2 * halo), slice(c0, c1 + 2 * halo))
-                y = self._run(p[win], x[win], d[win])
+                y = self._run(p[win], x[win], d[win], (origin[0] + r0 - halo, origin[1] + c0 - halo))
                 out[:, r0:r1, c0:c1] = y[:, halo : halo + r1 - r0, halo : halo + c1 - c0]
         return out
 
@@ -227,6 +235,7 @@ class ZeroShotModel:
     def load(cls, path: str | Path, device: torch.device) -> ZeroShotModel:
         """Rebuild a model written by :meth:`save` (no spectral response)."""
         d = torch.load(str(path), map_location="cpu", weights_only=True)
+        known = {f.name for f in fields(ZeroShotConfig)}  # a subclass's (CrossDiffConfig) extras dropped
         net = networks.build(d["arch"], **d["config"])
         net.load_state_dict(d["state_dict"])
         nd = d["normalisation"]
@@ -240,7 +249,7 @@ class ZeroShotModel:
             net,
             norm,
             d["ratio"],
-            ZeroShotConfig(**d["zeroshot_config"]),
+            ZeroShotConfig(**{k: v for k, v in d["zeroshot_config"].items() if k in known}),
             device,
             ms_gains=d["ms_gains"],
             detail_gains=d["detail_gains"],

@@ -59,7 +59,7 @@ class Trainer:
         with torch.no_grad():  # the upsampled MS of the whole scene, once (crops cut from it)
             self.ms_up_fr = upsample_t(s.ms_n, r)
         self.valid_t = torch.as_tensor(s.valid, dtype=torch.float32, device=dev)[None, None]
-        self.opt = torch.optim.Adam(net.parameters(), lr=cfg.lr_rr)
+        self.opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=cfg.lr_rr)
         self.corr_win = 2 * math.ceil(r / 2) + cfg.corr_extra
         self.pretrained = pretrained  # the network starts from prior weights
 
