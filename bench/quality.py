@@ -16,7 +16,7 @@ For each scene (read through the tool's own PairReader, so the MS is on the PAN-
 
 Methods: the classical baselines and zero-shot variants: ``zs`` (shipped prior, default settings),
 ``zs-fast`` and ``zs-best`` (the ``--preset`` budgets), ``zs-q`` (prior, a quarter of the iterations), ``zs-0`` (prior, no adaptation), ``zs-rand`` (random
-init, default settings); on request ``zs-glp`` (the untrained network, i.e. MTF-GLP with the
+init, default settings); ``cd``, ``cd-0``, ``cd-pt``: CrossDiff (see :func:`crossdiff_variant`); on request ``zs-glp`` (the untrained network, i.e. MTF-GLP with the
 scene's per-band detail gains: the classical base the network corrects). Prints a JSON document and markdown tables (per scene and averages).
 """
 
@@ -83,7 +83,32 @@ def crop_multiple(pan: np.ndarray, ms: np.ndarray, r: int, m: int):
     return pan[:, : h * r, : w * r], ms[:, :h, :w]
 
 
+_CROSSDIFF: dict = {}
+
+
+def crossdiff_variant(name: str, base_cfg):
+    """``cd`` (CrossDiff from its shipped weights, default settings), ``cd-0`` (its pretrained head,
+    no adaptation), ``cd-pt`` (with 20 steps of pretext adaptation)."""
+    from pansharpen_cli.methods.base import StartWeights
+    from pansharpen_cli.methods.crossdiff import from_zeroshot
+    from pansharpen_cli.methods.zeroshot.method import config_for_weights
+    from pansharpen_cli.priors.weights import load_weights
+
+    if not _CROSSDIFF:
+        w = load_weights("default", arch="crossdiff", default="crossdiff.pt")
+        _CROSSDIFF.update(state=w.state_dict, manifest=w.manifest)
+    base = from_zeroshot(replace(base_cfg, arch="crossdiff", net_kwargs={}))
+    cfg = config_for_weights(base, StartWeights("default", _CROSSDIFF["state"], _CROSSDIFF["manifest"]))
+    if name == "cd-0":
+        cfg = replace(cfg, iterations=0, warmup=0)
+    if name == "cd-pt":
+        cfg = replace(cfg, pretext_steps=20)
+    return cfg, _CROSSDIFF["state"]
+
+
 def zeroshot_variant(name: str, base_cfg, prior):
+    if name.startswith("cd"):
+        return crossdiff_variant(name, base_cfg)
     if name == "zs":
         return base_cfg, prior
     if name in ("zs-fast", "zs-best"):  # the --preset budgets (steps and patience), other fields as given
@@ -104,10 +129,15 @@ def zeroshot_variant(name: str, base_cfg, prior):
 
 
 def run_zeroshot(pan, ms, r, rad, cfg, prior, device):
+    from pansharpen_cli.methods.crossdiff import CrossDiffConfig
+    from pansharpen_cli.methods.crossdiff.adapt import pretext_adapter
     from pansharpen_cli.methods.zeroshot import fit
 
     t0 = time.perf_counter()
-    model = fit(pan, ms, r, rad.ms_gains, rad.pan_gain, config=cfg, device=device, init_state=prior)
+    hook = pretext_adapter(cfg) if isinstance(cfg, CrossDiffConfig) else None
+    model = fit(
+        pan, ms, r, rad.ms_gains, rad.pan_gain, config=cfg, device=device, init_state=prior, pre_adapt=hook
+    )
     fused = model.predict_image(pan, upsample(ms, r))
     return fused, time.perf_counter() - t0
 
@@ -149,7 +179,7 @@ def main() -> None:
     variants = [v for v in args.variants.split(",") if v]
     prior = None
     prior_name = None
-    if any(v != "zs-rand" for v in variants):
+    if any(v.startswith("zs") and v != "zs-rand" for v in variants):
         loaded = load_weights(args.weights, arch=base_cfg.arch)
         manifest = loaded.manifest if loaded is not None else None
         prior = loaded.state_dict if loaded is not None else None

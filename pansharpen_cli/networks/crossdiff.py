@@ -157,12 +157,25 @@ class CrossDiffNet(nn.Module):
 
     # -- noise and padding -----------------------------------------------------------------------
     def noise(self, n: int, ids: Sequence[int], h: int, w: int, like: torch.Tensor, origin) -> torch.Tensor:
-        """Training: fresh noise from the generator; eval: the positional noise at ``origin``."""
-        if self.training:
+        """Training (and no ``origin``): fresh noise from the generator; else the positional noise."""
+        if self.training and origin is None:
             gen = self._gen if self._gen is not None and self._gen.device == like.device else None
             return torch.randn((n, len(ids), h, w), generator=gen, device=like.device, dtype=like.dtype)
         seed = int(self.noise_seed)
         return positional_noise(n, ids, h, w, origin or (0, 0), seed, like.device).to(like.dtype)
+
+    def feature_maps(self, pan: torch.Tensor, ms_up: torch.Tensor, origin: tuple[int, int]) -> torch.Tensor:
+        """The frozen features of a pair as one map ``(N, (1 + C) * 2 c0, H, W)`` (ms2pan's, then
+        pan2ms's band by band), with the positional noise at ``origin``: what :meth:`forward` takes
+        as ``feats`` (features computed once per scene, see ``methods.zeroshot.features``)."""
+        n, c, h, w = ms_up.shape
+        pads = self._pads(h, w, origin)
+        o = (int(origin[0]) - pads[2], int(origin[1]) - pads[0])
+        p, x = (F.pad(v, pads, mode="replicate") for v in (pan, ms_up))
+        f_pan, f_ms = self.features(p, x, o)
+        hp, wp = p.shape[-2:]
+        maps = torch.cat([f_pan, f_ms.reshape(n, -1, hp, wp)], 1)
+        return maps[..., pads[2] : pads[2] + h, pads[0] : pads[0] + w]
 
     def _pads(self, h: int, w: int, origin) -> tuple[int, int, int, int]:
         """(left, right, top, bottom) so the padded input starts on the pooling grid of the scene."""
@@ -192,25 +205,35 @@ class CrossDiffNet(nn.Module):
         detail: torch.Tensor | None = None,
         gains: torch.Tensor | None = None,
         origin: tuple[int, int] | None = None,
+        feats: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Fuse; the contract of :mod:`pansharpen_cli.networks`, plus the global ``origin`` (row,
-        column, fine pixels) of the inputs' first pixel, which fixes the inference noise."""
+        column, fine pixels) of the inputs' first pixel, which fixes the inference noise, or the
+        frozen features ``feats`` already computed (:meth:`feature_maps`, cropped like the inputs)."""
         detail, gains = checked_inputs(pan, ms_up, detail, gains)
         n, c, h, w = ms_up.shape
         g = gains.to(ms_up.dtype).view(n, c, 1, 1).expand(n, c, h, w)
         gd = g * detail
         base = ms_up + gd
+        if feats is not None:
+            f0 = feats.shape[1] // (c + 1)
+            feats = feats.to(pan.dtype)
+            return self._fuse(feats[:, :f0], feats[:, f0:].reshape(n * c, f0, h, w), pan, ms_up, detail, gd, g) + base
         pads = self._pads(h, w, origin)
         o = None if origin is None else (int(origin[0]) - pads[2], int(origin[1]) - pads[0])
         p, x, d, gd_p, g_p = (F.pad(v, pads, mode="replicate") for v in (pan, ms_up, detail, gd, g.contiguous()))
-        hp, wp = p.shape[-2:]
         adapting = any(q.requires_grad for m in self.pretext_modules() for q in m.parameters())
         with torch.set_grad_enabled(adapting and torch.is_grad_enabled()):
             f_pan, f_ms = self.features(p, x, o)
-        shared_in = torch.cat([f_pan, p, x.mean(1, keepdim=True), gd_p.mean(1, keepdim=True)], 1)
-        per_band = torch.stack([x, d, gd_p, g_p], 2).view(n * c, 4, hp, wp)
-        res = self.head(shared_in, torch.cat([f_ms, per_band], 1), n, c)
+        res = self._fuse(f_pan, f_ms, p, x, d, gd_p, g_p)
         return res[..., pads[2] : pads[2] + h, pads[0] : pads[0] + w] + base
+
+    def _fuse(self, f_pan, f_ms, p, x, d, gd, g) -> torch.Tensor:
+        """The head's residual (N, C, H, W) from the features and the (padded) inputs."""
+        n, c, h, w = x.shape
+        shared_in = torch.cat([f_pan, p, x.mean(1, keepdim=True), gd.mean(1, keepdim=True)], 1)
+        per_band = torch.stack([x, d, gd, g.expand(n, c, h, w)], 2).view(n * c, 4, h, w)
+        return self.head(shared_in, torch.cat([f_ms, per_band], 1), n, c)
 
     def pretext_loss(self, pan: torch.Tensor, ms_up: torch.Tensor, ms_ref: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The cross-prediction denoising losses ``(ms2pan, pan2ms)`` of a batch (MSE on the noise,

@@ -170,3 +170,23 @@ def test_crossdiff_settings_come_from_the_zero_shot_ones():
         CrossDiffConfig(arch="bandwise-lite")
     with pytest.raises(ValueError, match="pretext"):
         CrossDiffConfig(pretext_steps=-1)
+
+
+def test_cached_features_give_the_fusion_of_the_whole_image(monkeypatch):
+    from pansharpen_cli.methods.zeroshot import features
+    from pansharpen_cli.methods.zeroshot.features import feature_maps
+
+    monkeypatch.setattr(features, "_BAND", 24)  # computed in bands of rows, as for a large scene
+
+    torch.manual_seed(3)
+    net = networks.build("crossdiff").eval()
+    for p in net.head.tail.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    pan, ms, det, g = torch.randn(1, 1, 96, 80), torch.randn(1, 3, 96, 80), torch.randn(1, 3, 96, 80), torch.rand(1, 3)
+    with torch.no_grad():
+        whole = net(pan, ms, det, g, origin=(0, 0))
+        maps = feature_maps(net, pan, ms)
+        assert maps.dtype == torch.float16 and maps.shape == (1, 4 * 16, 96, 80)
+        cached = net(pan, ms, det, g, feats=maps)
+    assert torch.allclose(cached, whole, atol=2e-2)
+    assert feature_maps(net, pan, ms, limit=1000) is None  # too big for the limit: not cached

@@ -11,6 +11,7 @@ from torch import nn
 
 from ...physics.torch_ops import mtf_degrade_t, upsample_t
 from .config import ZeroShotConfig
+from .features import CACHE_BYTES, feature_maps, has_features
 from .losses import inner, local_corr, masked_l1
 from .model import autocast
 from .response import SpectralResponse
@@ -62,25 +63,34 @@ class Trainer:
         self.opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=cfg.lr_rr)
         self.corr_win = 2 * math.ceil(r / 2) + cfg.corr_extra
         self.pretrained = pretrained  # the network starts from prior weights
+        self.feats_rr = self.feats_fr = None  # frozen features, once per scene (features.py)
+        if has_features(net):
+            self.feats_rr = feature_maps(net, s.pan_rr, s.ms_rr_up)
+            self.feats_fr = feature_maps(net, s.pan_n, self.ms_up_fr, CACHE_BYTES)
 
     # -- batches ---------------------------------------------------------------------------------
     def rr_batch(self) -> tuple[torch.Tensor, ...]:
-        """(PAN, upsampled MS, detail, reference, mask) crops of the reduced-resolution pair."""
+        """(PAN, upsampled MS, detail, reference, mask, features or None) crops of the
+        reduced-resolution pair."""
         s, c = self.scene, self.c_rr
         pos = [self.samp_rr.sample(self.rng) for _ in range(self.cfg.batch)]
 
-        def cut(t: torch.Tensor) -> torch.Tensor:
-            return torch.cat([t[..., i : i + c, j : j + c] for i, j in pos])
+        def cut(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else torch.cat([t[..., i : i + c, j : j + c] for i, j in pos])
 
-        return cut(s.pan_rr), cut(s.ms_rr_up), cut(s.detail_rr), cut(s.ms_ref), cut(self.mask_rr_t)
+        crops = (s.pan_rr, s.ms_rr_up, s.detail_rr, s.ms_ref, self.mask_rr_t, self.feats_rr)
+        return tuple(cut(t) for t in crops)
 
     def fr_batch(self) -> tuple[torch.Tensor, ...]:
-        """(PAN, upsampled MS, detail, MS, MS-grid mask, PAN-grid mask) crops at full resolution."""
+        """(PAN, upsampled MS, detail, MS, MS-grid mask, PAN-grid mask, features or None) crops at
+        full resolution."""
         s, r = self.scene, self.scene.ratio
         pos = [self.samp_fr.sample(self.rng) for _ in range(self.cfg.batch)]
         c, cm = self.c_fr, self.c_fr // r
-        pans, ups, dets, mss, vm, vf = [], [], [], [], [], []
+        pans, ups, dets, mss, vm, vf, fs = [], [], [], [], [], [], []
         for i, j in pos:
+            if self.feats_fr is not None:
+                fs.append(self.feats_fr[..., i : i + c, j : j + c])
             im, jm = i // r, j // r
             pans.append(s.pan_n[..., i : i + c, j : j + c])
             dets.append(s.detail_fr[..., i : i + c, j : j + c])
@@ -88,14 +98,15 @@ class Trainer:
             mss.append(s.ms_n[..., im : im + cm, jm : jm + cm])
             vm.append(s.valid_ms_t[..., im : im + cm, jm : jm + cm])
             vf.append(self.valid_t[..., i : i + c, j : j + c])
-        return tuple(torch.cat(t) for t in (pans, ups, dets, mss, vm, vf))
+        return tuple(torch.cat(t) if t else None for t in (pans, ups, dets, mss, vm, vf, fs))
 
     # -- steps -----------------------------------------------------------------------------------
-    def _forward(self, p: torch.Tensor, x: torch.Tensor, d: torch.Tensor, lr: float) -> torch.Tensor:
+    def _forward(self, p: torch.Tensor, x: torch.Tensor, d: torch.Tensor, lr: float, f=None) -> torch.Tensor:
         for g in self.opt.param_groups:
             g["lr"] = lr
+        kw = {} if f is None else {"feats": f}
         with autocast(self.dev, self.cfg.amp):
-            out = self.net(p, x, d, self.scene.gains_t.expand(p.shape[0], -1))
+            out = self.net(p, x, d, self.scene.gains_t.expand(p.shape[0], -1), **kw)
         return out.float()
 
     def _update(self, loss: torch.Tensor) -> None:
@@ -105,16 +116,16 @@ class Trainer:
 
     def step_rr(self) -> dict[str, float]:
         """One supervised reduced-resolution step (L1 against the MS)."""
-        p, x, d, y, m = self.rr_batch()
-        loss = masked_l1(self._forward(p, x, d, self.cfg.lr_rr), y, m)
+        p, x, d, y, m, f = self.rr_batch()
+        loss = masked_l1(self._forward(p, x, d, self.cfg.lr_rr, f), y, m)
         self._update(loss)
         return {"rr": loss.item()}
 
     def step_fr(self) -> dict[str, float]:
         """One unsupervised full-resolution step: spectral, spatial and local-correlation terms."""
         cfg, s = self.cfg, self.scene
-        p, x, d, y, vm, vf = self.fr_batch()
-        out = self._forward(p, x, d, cfg.lr_fr)
+        p, x, d, y, vm, vf, f = self.fr_batch()
+        out = self._forward(p, x, d, cfg.lr_fr, f)
         spec = masked_l1(mtf_degrade_t(out, s.gains, s.ratio), y, inner(vm, 1))
         spat = masked_l1(self.response(out), p, vf)
         loss = cfg.w_spectral * spec + cfg.w_spatial * spat
@@ -143,7 +154,8 @@ class Trainer:
             i1, j1 = min(s.rr_h, i + c + m), min(s.rr_w, j + c + m)
             with autocast(self.dev, self.cfg.amp):
                 win = (..., slice(i0, i1), slice(j0, j1))
-                out = net(s.pan_rr[win], s.ms_rr_up[win], s.detail_rr[win], s.gains_t).float()
+                kw = {} if self.feats_rr is None else {"feats": self.feats_rr[win]}
+                out = net(s.pan_rr[win], s.ms_rr_up[win], s.detail_rr[win], s.gains_t, **kw).float()
             out = out[..., i - i0 : i - i0 + c, j - j0 : j - j0 + c]
             ref = s.ms_ref[..., i : i + c, j : j + c]
             tot += float(masked_l1(out, ref, self.valid_rr_t[..., i : i + c, j : j + c]))
