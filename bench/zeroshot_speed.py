@@ -3,7 +3,7 @@
     python bench/zeroshot_speed.py [--size 1280] [--bands 8] [--device cpu] [--weights default] [--runs 1]
                                    [--extra "--iterations 0"] [--json out.json]
 
-Runs `pansharpen fuse -m zeroshot --report` as a separate process (wall clock, as a user sees it) and
+Runs `pansharpen fuse -m zeroshot --report` (``--method crossdiff``: CrossDiff) as a separate process (wall clock, as a user sees it) and
 reads the per-stage seconds from the report; the inference throughput is the output megapixels over
 the seconds of the tile loop (read, upsample, network, write); ``--extra`` passes further `fuse`
 options (``--iterations 0``: the prior alone; ``--preset fast``). The network's multiply-accumulates
@@ -61,6 +61,7 @@ def main() -> None:
     ap.add_argument("--weights", default="default")
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--method", default="zeroshot", choices=("zeroshot", "crossdiff"))
     ap.add_argument("--extra", default="", help="further fuse options, e.g. '--iterations 0'")
     args = ap.parse_args()
     exe = shutil.which("pansharpen") or f"{sys.executable} -m pansharpen_cli.cli"
@@ -77,7 +78,7 @@ def main() -> None:
                 str(ms),
                 str(out),
                 "-m",
-                "zeroshot",
+                args.method,
                 "--sensor",
                 "wv3",
                 "--device",
@@ -96,7 +97,7 @@ def main() -> None:
                 print(proc.stderr, file=sys.stderr)
                 raise SystemExit(proc.returncode)
             report = json.loads(rep.read_text())
-            zs = report.get("zeroshot", {})
+            zs = report.get(args.method, {})
             mp = args.size * args.size / 1e6
             runs.append(
                 {
@@ -108,8 +109,9 @@ def main() -> None:
                     "device": report.get("device"),
                 }
             )
-    zs = report.get("zeroshot", {})
+    zs = report.get(args.method, {})
     doc = {
+        "method": args.method,
         "scene": f"{args.size}x{args.size} PAN, {args.size // 4}x{args.size // 4}x{args.bands} MS, uint16",
         "extra": args.extra,
         "arch": zs.get("arch"),
