@@ -190,3 +190,13 @@ def test_cached_features_give_the_fusion_of_the_whole_image(monkeypatch):
         cached = net(pan, ms, det, g, feats=maps)
     assert torch.allclose(cached, whole, atol=2e-2)
     assert feature_maps(net, pan, ms, limit=1000) is None  # too big for the limit: not cached
+
+
+def test_a_saved_crossdiff_model_fuses_as_the_fitted_one(fitted, four, tmp_path):
+    from pansharpen_cli.methods.zeroshot import ZeroShotModel
+
+    model, _ = fitted
+    model.save(tmp_path / "m.pt")
+    again = ZeroShotModel.load(tmp_path / "m.pt", torch.device("cpu"))
+    assert int(again.net.noise_seed) == int(model.net.noise_seed)
+    assert np.array_equal(_fuse(again, four), _fuse(model, four))
