@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from .. import __version__
@@ -65,7 +66,7 @@ class Group(_FlagHelp, TyperGroup):
             if type(exc).__name__ == "NoArgsIsHelpError":
                 exc.show()
             else:
-                err.print(f"[red]error:[/red] {usage_text(exc)}", highlight=False, soft_wrap=True)
+                err.print(f"[red]error:[/red] {escape(usage_text(exc))}", highlight=False, soft_wrap=True)
             sys.exit(getattr(exc, "exit_code", 2))
         if not standalone:
             return rv
@@ -173,7 +174,7 @@ def errors(verbose: bool = False) -> Iterator[None]:
     except typer.Exit:
         raise
     except PansharpenError as exc:
-        raise _fail(f"[red]error:[/red] {exc}", 2 if isinstance(exc, UsageError) else 1) from None
+        raise _fail(f"[red]error:[/red] {escape(str(exc))}", 2 if isinstance(exc, UsageError) else 1) from None
     except KeyboardInterrupt:
         raise _fail("[red]interrupted[/red]: no output written", 128 + signal.SIGINT) from None
     except Terminated as exc:
@@ -185,7 +186,7 @@ def errors(verbose: bool = False) -> Iterator[None]:
         if verbose:
             log.exception("unexpected error")
         first = str(exc).splitlines()[0] if str(exc) else "no message"
-        raise _fail(f"[red]error:[/red] unexpected failure ({first}): rerun with -v for details", 1) from None
+        raise _fail(f"[red]error:[/red] unexpected failure ({escape(first)}): rerun with -v for details", 1) from None
 
 
 def _info_text(info: dict) -> str:

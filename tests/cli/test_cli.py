@@ -288,3 +288,10 @@ def test_bad_dtype_option(tmp_path, pair):
         run("fuse", pan, ms, tmp_path / "o.tif", "-m", "exp", "--dtype", "complex64"), "--dtype", code=2
     )
     assert not (tmp_path / "o.tif").exists()
+
+
+def test_an_error_message_keeps_its_bracketed_text(tmp_path):
+    # rich markup must not eat "[...]" in messages (a file name, an option list)
+    missing = tmp_path / "pan[abc].tif"
+    res = run("fuse", missing, tmp_path / "ms.tif", tmp_path / "o.tif", "-m", "exp", "-q")
+    assert_one_line_error(res, "pan[abc].tif")
