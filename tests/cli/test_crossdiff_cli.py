@@ -66,3 +66,21 @@ def test_the_shipped_crossdiff_weights_load_and_name_their_training():
     w = load_weights("default", arch="crossdiff", default="crossdiff.pt")
     assert w is not None and w.manifest["verified"] and w.arch == "crossdiff"
     assert w.manifest["pretext"]["steps"] > 0 and w.manifest["training"]["steps"] > 0
+
+
+def test_fuse_crossdiff_keeps_nodata_where_the_ms_has_none(tmp_path, weights):
+    from tests.conftest import write_tif
+
+    pan, ms, _ = make_pair(tmp_path, bands=3, size=96, dtype="float32")
+    msn = tmp_path / "ms_nd.tif"
+    with rasterio.open(ms) as m:
+        a = m.read()
+        a[:, :, :4] = 0  # a nodata strip
+        write_tif(msn, a, m.transform, nodata=0)
+    out = tmp_path / "nd.tif"
+    res = run("fuse", pan, msn, out, "-m", "crossdiff", "--weights", weights, "--sensor", "generic", *FAST)
+    assert res.exit_code == 0, res.output
+    with rasterio.open(out) as o:
+        d = o.read()
+        assert o.nodata == 0 and o.count == 3 and o.dtypes[0] == "float32"
+    assert (d[:, :, : 4 * 4] == 0).all() and (d[:, :, 4 * 4 :] != 0).all() and np.isfinite(d).all()
