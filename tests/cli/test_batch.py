@@ -291,3 +291,18 @@ def test_interrupted_workers_leave_no_partial_file_and_a_rerun_goes_on(tmp_path,
     assert len(finished) < N_LONG and sorted(p.name for p in out.glob("*.tif")) == [
         f"pan{i}.tif" for i in range(N_LONG)
     ]
+
+
+def test_batch_runs_crossdiff_with_the_shipped_weights(tmp_path):
+    for s in ("a", "b"):
+        p, m, _ = make_pair(tmp_path, size=64, name=s, bands=3)
+        p.rename(tmp_path / f"{s}_PAN.tif")
+        m.rename(tmp_path / f"{s}_MS.tif")
+    out = tmp_path / "out"
+    res = run("batch", out, "--pairs", tmp_path / "*_PAN.tif", "--ms-pattern", "{stem}_MS.tif", "-m", "crossdiff",
+              "--iterations", "3", "--sensor", "generic", "-q")
+    assert res.exit_code == 0, res.output
+    for name in ("a_PAN.tif", "b_PAN.tif"):
+        with rasterio.open(out / name) as o:
+            assert o.count == 3 and o.tags()["PANSHARPEN_METHOD"] == "crossdiff"
+            assert json.loads(o.tags()["PANSHARPEN_PARAMETERS"])["weights"].startswith("default")
