@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import register
-from .diffusion import STEPS, PretextUNet, alpha_bar, noised, positional_noise
+from .diffusion import STEPS, PretextUNet, alpha_bar, conv_parts, noised, positional_noise
 from .inputs import checked_inputs
 
 #: Channels of the MS summary the ``ms2pan`` UNet is conditioned on.
@@ -85,14 +85,16 @@ class _Head(nn.Module):
         nn.init.zeros_(self.tail.weight)
         nn.init.zeros_(self.tail.bias)
 
-    def forward(self, shared_in: torch.Tensor, band_in: torch.Tensor, n: int, c: int) -> torch.Tensor:
-        s = self.shared(shared_in)  # (N, F, H, W), once per pixel
-        f, h, w = s.shape[1:]
-        z = F.relu(self.band(band_in).view(n, c, f, h, w) + s.unsqueeze(1)).view(n * c, f, h, w)
-        z = self.attn(self.conv2(F.relu(self.conv1(z))) + z)
-        zz = z.view(n, c, f, h, w)
-        z = (zz + self.mix(zz.mean(1)).unsqueeze(1)).view(n * c, f, h, w)
-        return self.tail(F.relu(z)).view(n, c, h, w)
+    def forward(self, shared: Sequence[torch.Tensor], bands: Sequence[Sequence[torch.Tensor]]) -> torch.Tensor:
+        """The residual (N, C, H, W) from the parts of the shared input and of each band's input
+        (each part (N, ., H, W); concatenated they are the inputs of ``shared`` and ``band``)."""
+        s = conv_parts(self.shared, shared)  # once per pixel
+        zs = []
+        for parts in bands:  # band by band, the same weights
+            z = F.relu(conv_parts(self.band, parts).add_(s))
+            zs.append(self.attn(self.conv2(F.relu(self.conv1(z))).add_(z)))
+        mix = self.mix(torch.stack(zs).mean(0))
+        return torch.cat([self.tail(F.relu(z.add_(mix))) for z in zs], 1)
 
 
 @register("crossdiff")
@@ -173,8 +175,7 @@ class CrossDiffNet(nn.Module):
         o = (int(origin[0]) - pads[2], int(origin[1]) - pads[0])
         p, x = (F.pad(v, pads, mode="replicate") for v in (pan, ms_up))
         f_pan, f_ms = self.features(p, x, o)
-        hp, wp = p.shape[-2:]
-        maps = torch.cat([f_pan, f_ms.reshape(n, -1, hp, wp)], 1)
+        maps = torch.cat([*f_pan, *(f for band in f_ms for f in band)], 1)
         return maps[..., pads[2] : pads[2] + h, pads[0] : pads[0] + w]
 
     def _pads(self, h: int, w: int, origin) -> tuple[int, int, int, int]:
@@ -186,17 +187,17 @@ class CrossDiffNet(nn.Module):
     # -- features and fusion ---------------------------------------------------------------------
     def features(
         self, pan: torch.Tensor, ms_up: torch.Tensor, origin: tuple[int, int] | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Frozen features ``(ms2pan (N, 2 c0, H, W), pan2ms (N * C, 2 c0, H, W))`` of a padded pair."""
+    ) -> tuple[list[torch.Tensor], list[list[torch.Tensor]]]:
+        """Frozen features of a padded pair: ms2pan's ``[encoder, decoder]`` and, for each band,
+        pan2ms's (each part (N, c0, H, W))."""
         n, c, h, w = ms_up.shape
         t = torch.full((n,), self.config["t_feat"], device=pan.device, dtype=torch.long)
         noise = self.noise(n, range(c + 1), h, w, pan, origin)
         pan_t = noised(pan, t, noise[:, :1], self.table)
         _, f_pan = self.ms2pan(pan_t, ms_up, t)
-        ms_t = noised(ms_up, t, noise[:, 1:], self.table).reshape(n * c, 1, h, w)
-        pan_c = pan.expand(n, c, h, w).reshape(n * c, 1, h, w)
-        _, f_ms = self.pan2ms(ms_t, pan_c, t.repeat_interleave(c))
-        return f_pan, f_ms
+        ms_t = noised(ms_up, t, noise[:, 1:], self.table)
+        # band by band (the same weights): 1.5x faster on a CPU than one batch of N * C samples
+        return f_pan, [self.pan2ms(ms_t[:, b : b + 1], pan, t)[1] for b in range(c)]
 
     def forward(
         self,
@@ -216,9 +217,10 @@ class CrossDiffNet(nn.Module):
         gd = g * detail
         base = ms_up + gd
         if feats is not None:
-            f0 = feats.shape[1] // (c + 1)
-            feats = feats.to(pan.dtype)
-            return self._fuse(feats[:, :f0], feats[:, f0:].reshape(n * c, f0, h, w), pan, ms_up, detail, gd, g) + base
+            f0 = feats.shape[1] // (2 * (c + 1))
+            parts = list(feats.to(pan.dtype).split(f0, 1))
+            f_ms = [parts[2 * b + 2 : 2 * b + 4] for b in range(c)]
+            return self._fuse(parts[:2], f_ms, pan, ms_up, detail, gd, g) + base
         pads = self._pads(h, w, origin)
         o = None if origin is None else (int(origin[0]) - pads[2], int(origin[1]) - pads[0])
         p, x, d, gd_p, g_p = (F.pad(v, pads, mode="replicate") for v in (pan, ms_up, detail, gd, g.contiguous()))
@@ -230,10 +232,11 @@ class CrossDiffNet(nn.Module):
 
     def _fuse(self, f_pan, f_ms, p, x, d, gd, g) -> torch.Tensor:
         """The head's residual (N, C, H, W) from the features and the (padded) inputs."""
-        n, c, h, w = x.shape
-        shared_in = torch.cat([f_pan, p, x.mean(1, keepdim=True), gd.mean(1, keepdim=True)], 1)
-        per_band = torch.stack([x, d, gd, g.expand(n, c, h, w)], 2).view(n * c, 4, h, w)
-        return self.head(shared_in, torch.cat([f_ms, per_band], 1), n, c)
+        c = x.shape[1]
+        shared = [*f_pan, p, x.mean(1, keepdim=True), gd.mean(1, keepdim=True)]
+        per_band = torch.stack([x, d, gd, g.expand_as(x)], 2)  # (N, C, 4, H, W)
+        bands = [[*f_ms[b], per_band[:, b]] for b in range(c)]
+        return self.head(shared, bands)
 
     def pretext_loss(self, pan: torch.Tensor, ms_up: torch.Tensor, ms_ref: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The cross-prediction denoising losses ``(ms2pan, pan2ms)`` of a batch (MSE on the noise,

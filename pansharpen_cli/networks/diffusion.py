@@ -93,6 +93,19 @@ def _conv(cin: int, cout: int) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, padding=1)
 
 
+def conv_parts(conv: nn.Conv2d, parts: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``conv(torch.cat(parts, 1))`` without the concatenation: one convolution per part with its
+    slice of the weights, summed (on a CPU the copy of a concatenation costs more than the convs)."""
+    out, k = None, 0
+    for part in parts:
+        c = part.shape[1]
+        y = F.conv2d(part, conv.weight[:, k : k + c], conv.bias if out is None else None, padding=conv.padding)
+        out, k = (y if out is None else out.add_(y)), k + c
+    if k != conv.in_channels:
+        raise ValueError(f"expected {conv.in_channels} input channels in the parts, got {k}")
+    return out
+
+
 class _Level(nn.Module):
     """Two 3x3 convs with SiLU; the step embedding is added as a per-channel bias after the first."""
 
@@ -101,8 +114,9 @@ class _Level(nn.Module):
         self.conv1, self.conv2 = _conv(cin, cout), _conv(cout, cout)
         self.step = nn.Linear(emb, cout)
 
-    def forward(self, x: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
-        h = F.silu(self.conv1(x) + self.step(e)[..., None, None])
+    def forward(self, parts: Sequence[torch.Tensor], e: torch.Tensor) -> torch.Tensor:
+        """The level on the concatenation of ``parts`` (never materialised)."""
+        h = F.silu(conv_parts(self.conv1, parts) + self.step(e)[..., None, None])
         return F.silu(self.conv2(h))
 
 
@@ -138,17 +152,17 @@ class PretextUNet(nn.Module):
 
     def forward(
         self, x_t: torch.Tensor, cond: torch.Tensor, t: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(eps (N, 1, H, W), features (N, 2 * channels[0], H, W))``: the predicted noise and the
-        full-resolution encoder and decoder features."""
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``(eps (N, 1, H, W), [encoder, decoder] features, each (N, channels[0], H, W))``: the
+        predicted noise and the full-resolution features."""
         h, w = x_t.shape[-2:]
         if h % self.multiple or w % self.multiple:
             raise ValueError(f"expected H and W multiples of {self.multiple}, got {h}x{w}")
         e = self.emb(step_embedding(t, self.emb_dim))
         skips, z = [], torch.cat([x_t, cond], 1).contiguous(memory_format=torch.channels_last)
         for i, lvl in enumerate(self.enc):
-            z = lvl(z if i == 0 else F.avg_pool2d(z, 2), e)
+            z = lvl([z if i == 0 else F.avg_pool2d(z, 2)], e)
             skips.append(z)
         for i in range(len(self.dec) - 1, -1, -1):
-            z = self.dec[i](torch.cat([F.interpolate(z, scale_factor=2, mode="nearest"), skips[i]], 1), e)
-        return self.out(z), torch.cat([skips[0], z], 1)
+            z = self.dec[i]([F.interpolate(z, scale_factor=2, mode="nearest"), skips[i]], e)
+        return self.out(z), [skips[0], z]

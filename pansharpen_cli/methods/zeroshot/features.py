@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import torch
 
-#: Largest full-resolution feature cache kept (bytes, float16).
-CACHE_BYTES = 1 << 30
+#: Largest full-resolution feature cache kept (bytes, float16): 512 MiB, a 1280^2 x 8-band region.
+CACHE_BYTES = 1 << 29
 
 #: Rows of the image computed per pass (bounds the peak memory of building the cache).
-_BAND = 512
+_BAND = 128
 
 
 def has_features(net: torch.nn.Module) -> bool:
