@@ -13,6 +13,7 @@ and the small conditional denoising UNet (Xing et al., 2024; see ``docs/crossdif
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -120,6 +121,31 @@ class _Level(nn.Module):
         return F.silu(self.conv2(h))
 
 
+@functools.lru_cache(maxsize=None)
+def feature_radius(levels: int) -> int:
+    """How far the full-resolution features of a ``levels``-level UNet (two 3x3 convs a level,
+    2x2 average pooling, nearest upsampling) reach, in fine pixels: the dependence interval of every
+    tensor traced index by index, for every phase of the output pixel on the pooling grid."""
+
+    @functools.lru_cache(maxsize=None)
+    def enc(lvl: int, i: int) -> tuple[int, int]:  # two convs on the level's input
+        spans = [(j, j) if lvl == 0 else _join(enc(lvl - 1, 2 * j), enc(lvl - 1, 2 * j + 1)) for j in range(i - 2, i + 3)]
+        return _join(*spans)
+
+    @functools.lru_cache(maxsize=None)
+    def dec(lvl: int, i: int) -> tuple[int, int]:  # two convs on [upsampled coarser level, skip]
+        if lvl == levels - 1:
+            return enc(lvl, i)
+        return _join(*(s for j in range(i - 2, i + 3) for s in (dec(lvl + 1, j // 2), enc(lvl, j))))
+
+    phases = range(2 ** (levels - 1))
+    return max(max(p - lo, hi - p) for p in phases for lo, hi in (enc(0, p), dec(0, p)))
+
+
+def _join(*spans: tuple[int, int]) -> tuple[int, int]:
+    return min(s[0] for s in spans), max(s[1] for s in spans)
+
+
 class PretextUNet(nn.Module):
     """Conditional noise predictor ``eps(x_t, cond, t)``: input ``[x_t, cond]`` (N, 1 + cond, H, W),
     H and W multiples of ``2 ** (levels - 1)``; average-pool down, nearest up, skip concatenation.
@@ -142,13 +168,15 @@ class PretextUNet(nn.Module):
         self.out = _conv(ch[0], 1)
 
     @property
+    def feature_field(self) -> int:
+        """The exact radius (fine pixels) of the features' dependence on the input, for inputs whose
+        origin is on the pooling grid (the worst pixel phase; :func:`feature_radius`)."""
+        return feature_radius(len(self.channels))
+
+    @property
     def receptive_field(self) -> int:
-        """A bound on the radius (fine pixels) of the output's and features' dependence on the input,
-        for inputs whose origin is on the pooling grid: each 3x3 conv reaches its level's scale, each
-        pooling and upsampling one more block of that scale."""
-        levels = len(self.channels)
-        convs = sum(2 * 2**i for i in range(levels)) + sum(2 * 2**i for i in range(levels - 1)) + 1
-        return convs + 2 * sum(2**i for i in range(1, levels))
+        """The same for the predicted noise (one more conv)."""
+        return self.feature_field + 1
 
     def forward(
         self, x_t: torch.Tensor, cond: torch.Tensor, t: torch.Tensor

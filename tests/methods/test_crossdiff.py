@@ -200,3 +200,23 @@ def test_a_saved_crossdiff_model_fuses_as_the_fitted_one(fitted, four, tmp_path)
     again = ZeroShotModel.load(tmp_path / "m.pt", torch.device("cpu"))
     assert int(again.net.noise_seed) == int(model.net.noise_seed)
     assert np.array_equal(_fuse(again, four), _fuse(model, four))
+
+
+@pytest.mark.parametrize("levels", [2, 3])
+def test_the_unet_reaches_exactly_as_far_as_its_stated_field(levels):
+    from pansharpen_cli.networks.diffusion import PretextUNet
+
+    torch.manual_seed(levels)
+    u = PretextUNet(1, [4] * levels).eval()
+    size, c0, reach = 96, 48, 0
+    x, cond, t = torch.randn(1, 1, size, size), torch.randn(1, 1, size, size), torch.full((1,), 50)
+    with torch.no_grad():
+        base = torch.cat(u(x, cond, t)[1], 1)
+        for dy in range(u.multiple):
+            for dx in range(u.multiple):
+                x2 = x.clone()
+                x2[..., c0 + dy, c0 + dx] += 5
+                d = (torch.cat(u(x2, cond, t)[1], 1) - base).abs().amax(dim=(0, 1)) > 0
+                ys, xs = torch.nonzero(d, as_tuple=True)
+                reach = max(reach, (ys - c0 - dy).abs().max().item(), (xs - c0 - dx).abs().max().item())
+    assert reach == u.feature_field
