@@ -35,46 +35,66 @@ def gsa_weights(stats: SceneStats) -> np.ndarray:
     return np.linalg.solve(cmm, c[:b, b])
 
 
-def _exp(pan, ms_up, ms_up64, ratio, stats, gains, eps) -> np.ndarray:
+def _exp(pan, ms_up, ratio, stats, gains, eps) -> np.ndarray:
     return ms_up.astype(np.float32)
 
 
-def _brovey(pan, ms_up, ms_up64, ratio, stats, gains, eps) -> np.ndarray:
+def _brovey(pan, ms_up, ratio, stats, gains, eps) -> np.ndarray:
     b = stats.n_bands
+    ms_up64 = ms_up.astype(np.float64)
     mi = float(stats.ms_mean.mean())
     si = float(np.sqrt(max(stats.cov[:b, :b].sum() / b**2, 0.0)))
-    p = (pan[0] - stats.pan_mean) * (si / max(stats.pan_std, eps)) + mi
+    p = (pan[0].astype(np.float64) - stats.pan_mean) * (si / max(stats.pan_std, eps)) + mi
     i = ms_up64.mean(axis=0)
     floor = max(_FLOOR * abs(mi), eps)
     gain = np.maximum(p, floor) / np.maximum(i, floor)
     return (ms_up64 * gain).astype(np.float32)
 
 
-def _gsa(pan, ms_up, ms_up64, ratio, stats, gains, eps) -> np.ndarray:
+def _gsa(pan, ms_up, ratio, stats, gains, eps) -> np.ndarray:
+    ms_up64 = ms_up.astype(np.float64)
     w = gsa_weights(stats)
     cmm = stats.cov[:-1, :-1]
     var_i = float(w @ cmm @ w)
     si = np.sqrt(max(var_i, 0.0))
     g = (cmm @ w) / max(var_i, eps * eps)
     i = np.tensordot(w, ms_up64 - stats.ms_mean[:, None, None], axes=1)
-    p = (pan[0] - stats.pan_mean) * (si / max(stats.pan_std, eps))
+    p = (pan[0].astype(np.float64) - stats.pan_mean) * (si / max(stats.pan_std, eps))
     return (ms_up64 + g[:, None, None] * (p - i)[None]).astype(np.float32)
 
 
-def _mtf_glp_hpm(pan, ms_up, ms_up64, ratio, stats, gains, eps) -> np.ndarray:
-    out = np.empty_like(ms_up64, dtype=np.float32)
-    cache: dict[float, np.ndarray] = {}
+#: Pixels per block of MTF-GLP-HPM's per-pixel part: its float64 temporaries stay in the CPU cache.
+_BLOCK_PIXELS = 16384
+
+
+def _mtf_glp_hpm(pan, ms_up, ratio, stats, gains, eps) -> np.ndarray:
+    """``ms_up * max(P_k, floor) / max(P_k_low, floor)`` in float64, where ``P_k`` is the PAN
+    equalised to band k and ``P_k_low`` its MTF-GLP low-pass (one low-pass per distinct gain); the
+    per-pixel part by blocks of rows, in place."""
+    out = np.empty(ms_up.shape, dtype=np.float32)
+    lows = {gk: upsample(mtf_degrade(pan, [gk], ratio), ratio)[0] for gk in dict.fromkeys(gains)}
     s_pl = max(stats.pan_low_std, eps)
-    for k, gk in enumerate(gains):
-        if gk not in cache:
-            cache[gk] = upsample(mtf_degrade(pan, [gk], ratio), ratio)[0].astype(np.float64)
-        a = stats.ms_std[k] / s_pl
-        pk = a * (pan[0] - stats.pan_mean) + stats.ms_mean[k]
-        plp = a * (cache[gk] - stats.pan_mean) + stats.ms_mean[k]
-        # The equalised PAN is affine in the PAN, so dark targets can make it (and its low-pass)
-        # near zero or negative; floor both at a small fraction of the band level.
-        floor = max(_FLOOR * abs(float(stats.ms_mean[k])), eps)
-        out[k] = ms_up64[k] * (np.maximum(pk, floor) / np.maximum(plp, floor))
+    a = [stats.ms_std[k] / s_pl for k in range(len(gains))]
+    # The equalised PAN is affine in the PAN, so dark targets can make it (and its low-pass)
+    # near zero or negative; floor both at a small fraction of the band level.
+    floors = [max(_FLOOR * abs(float(m)), eps) for m in stats.ms_mean]
+    h, w = ms_up.shape[1:]
+    step = max(1, _BLOCK_PIXELS // max(w, 1))
+    for i0 in range(0, h, step):
+        rows = slice(i0, min(h, i0 + step))
+        d = pan[0, rows].astype(np.float64) - stats.pan_mean
+        dl = {gk: low[rows].astype(np.float64) - stats.pan_mean for gk, low in lows.items()}
+        pk, plp = np.empty_like(d), np.empty_like(d)
+        for k, gk in enumerate(gains):
+            np.multiply(a[k], d, out=pk)
+            pk += stats.ms_mean[k]
+            np.maximum(pk, floors[k], out=pk)
+            np.multiply(a[k], dl[gk], out=plp)
+            plp += stats.ms_mean[k]
+            np.maximum(plp, floors[k], out=plp)
+            np.divide(pk, plp, out=pk)
+            np.multiply(ms_up[k, rows], pk, out=pk)
+            out[k, rows] = pk
     return out
 
 
@@ -114,7 +134,7 @@ def fuse_block(
     local = _LOCAL.get(method)
     if local is None:
         raise ValueError(f"unknown method {method!r}: expected one of {', '.join(CLASSICAL)}")
-    return local(pan.astype(np.float64), ms_up, ms_up.astype(np.float64), ratio, stats, ms_gains, _eps(stats))
+    return local(pan, ms_up, ratio, stats, ms_gains, _eps(stats))
 
 
 def prepare(method: str, inputs: SceneInputs) -> Fuser:

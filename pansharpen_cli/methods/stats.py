@@ -39,26 +39,20 @@ class StatsAccumulator:
         ms_valid: np.ndarray,
         pan_low: np.ndarray,
     ) -> None:
-        """Add one tile.
+        """Add one tile (see :func:`tile_moments` for the arguments)."""
+        self.add(tile_moments(pan, pan_valid, ms, ms_valid, pan_low))
 
-        Args:
-            pan: (1, H, W) PAN; pan_valid: (H, W) bool.
-            ms: (B, h, w) MS; ms_valid: (h, w) bool (h = H / ratio).
-            pan_low: (1, h, w) PAN low-passed by its MTF and decimated to the MS grid.
-        """
-        r = pan.shape[1] // ms.shape[1]
-        pv_low = block_all(pan_valid, r)
-        v = ms_valid & pv_low
-        x = np.concatenate([ms[:, v], pan_low[:, v]]).astype(np.float64)  # (B+1, n)
-        self.n += x.shape[1]
-        self.s += x.sum(axis=1)
-        self.ss += x @ x.T
-        if x.shape[1]:
-            self.ms_min = min(self.ms_min, float(x[:-1].min()))
-        p = pan[0][pan_valid].astype(np.float64)
-        self.pn += p.size
-        self.ps += p.sum()
-        self.pss += (p * p).sum()
+    def add(self, m: TileMoments) -> None:
+        """Add the moments of one tile (tiles may be computed in any thread, added in tile order:
+        the sums are then the same whatever the threads)."""
+        self.n += m.n
+        self.s += m.s
+        self.ss += m.ss
+        if m.ms_min is not None:
+            self.ms_min = min(self.ms_min, m.ms_min)
+        self.pn += m.pn
+        self.ps += m.ps
+        self.pss += m.pss
 
     def result(self) -> SceneStats:
         if self.n < 2 or self.pn < 2:
@@ -99,3 +93,43 @@ class SceneStats:
     @property
     def pan_low_std(self) -> float:
         return float(np.sqrt(max(self.cov[-1, -1], 0.0)))
+
+
+@dataclass(frozen=True)
+class TileMoments:
+    """Sums over the valid pixels of one tile: at MS scale ``n``, ``s`` (B+1,), ``ss`` (B+1, B+1)
+    and the smallest MS value (None: no valid pixel); at PAN scale ``pn``, ``ps``, ``pss``."""
+
+    n: int
+    s: np.ndarray
+    ss: np.ndarray
+    ms_min: float | None
+    pn: int
+    ps: float
+    pss: float
+
+
+def tile_moments(
+    pan: np.ndarray, pan_valid: np.ndarray, ms: np.ndarray, ms_valid: np.ndarray, pan_low: np.ndarray
+) -> TileMoments:
+    """The moments of one tile (cores only, no halo).
+
+    Args:
+        pan: (1, H, W) PAN; pan_valid: (H, W) bool.
+        ms: (B, h, w) MS; ms_valid: (h, w) bool (h = H / ratio).
+        pan_low: (1, h, w) PAN low-passed by its MTF and decimated to the MS grid.
+    """
+    r = pan.shape[1] // ms.shape[1]
+    pv_low = block_all(pan_valid, r)
+    v = ms_valid & pv_low
+    x = np.concatenate([ms[:, v], pan_low[:, v]]).astype(np.float64)  # (B+1, n)
+    p = pan[0][pan_valid].astype(np.float64)
+    return TileMoments(
+        n=x.shape[1],
+        s=x.sum(axis=1),
+        ss=x @ x.T,
+        ms_min=float(x[:-1].min()) if x.shape[1] else None,
+        pn=p.size,
+        ps=p.sum(),
+        pss=(p * p).sum(),
+    )

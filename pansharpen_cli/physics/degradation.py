@@ -11,6 +11,7 @@ Borders are mirrored (half-sample symmetric, like MATLAB's ``symmetric``).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -19,6 +20,10 @@ from scipy import ndimage
 
 #: Kaiser window shape parameter (MATLAB's ``kaiser(N)`` default).
 KAISER_BETA = 0.5
+#: Halo, in coarse pixels, that :func:`upsample` needs to be exact inside a tile.
+UPSAMPLE_HALO = 3
+#: Elements per block of the filtering passes (256 KB of float64): their temporaries stay in cache.
+_BLOCK = 32768
 
 
 def mtf_sigma(gain: float, ratio: int) -> float:
@@ -120,15 +125,51 @@ def mtf_degrade(img: np.ndarray, gains: Sequence[float], ratio: int) -> np.ndarr
     for b, g in enumerate(gains):
         taps = mtf_taps(g, r, shifted=(r % 2 == 0))
         x = np.pad(np.asarray(img[b], np.float64)[: h * r, : w * r], pad, mode="symmetric")
-        rows = np.zeros((h, x.shape[1]), np.float64)
-        for j, t in enumerate(taps):
-            s = pad + o - half + j
-            rows += t * x[s : s + r * h : r]
-        cols = np.zeros((h, w), np.float64)
-        for j, t in enumerate(taps):
-            s = pad + o - half + j
-            cols += t * rows[:, s : s + r * w : r]
-        out[b] = cols
+        out[b] = _decimate_cols(_decimate_rows(x, taps, r, h, pad + o - half), taps, r, w, pad + o - half)
+    return out
+
+
+def _tap_sum(srcs, taps: np.ndarray, acc: np.ndarray, tmp: np.ndarray) -> None:
+    """``acc = 0 + t0 * src0 + t1 * src1 + ...`` in place, in that order (the reference's sums)."""
+    for j, t in enumerate(taps):
+        if j == 0:
+            np.multiply(srcs(0), t, out=acc)
+            acc += 0.0
+        else:
+            np.multiply(srcs(j), t, out=tmp)
+            acc += tmp
+
+
+def _decimate_rows(x: np.ndarray, taps: np.ndarray, r: int, h: int, s0: int) -> np.ndarray:
+    """Row ``i`` of the result: ``sum_j taps[j] * x[s0 + j + r * i]``, by blocks of rows (cache)."""
+    rows = np.empty((h, x.shape[1]), np.float64)
+    step = max(1, _BLOCK // (2 * x.shape[1]))
+    for i0 in range(0, h, step):
+        i1 = min(h, i0 + step)
+        acc = rows[i0:i1]
+        tmp = np.empty_like(acc)
+        s = s0 + r * i0
+        _tap_sum(lambda j, s=s, n=i1 - i0: x[s + j : s + j + r * n : r], taps, acc, tmp)
+    return rows
+
+
+def _decimate_cols(rows: np.ndarray, taps: np.ndarray, r: int, w: int, s0: int) -> np.ndarray:
+    """Column ``i`` of the result: ``sum_j taps[j] * rows[:, s0 + j + r * i]``; the columns are
+    split by phase first (contiguous reads), then summed by blocks of rows."""
+    phases = [np.ascontiguousarray(rows[:, q::r]) for q in range(r)]
+    h = rows.shape[0]
+    out = np.empty((h, w), np.float64)
+    step = max(1, _BLOCK // max(w, 1))
+    for i0 in range(0, h, step):
+        i1 = min(h, i0 + step)
+        acc = out[i0:i1]
+        tmp = np.empty_like(acc)
+
+        def src(j: int, i0=i0, i1=i1) -> np.ndarray:
+            q, k = divmod(s0 + j, r)
+            return phases[k][i0:i1, q : q + w]
+
+        _tap_sum(src, taps, acc, tmp)
     return out
 
 
@@ -142,23 +183,69 @@ def keys_kernel(t: np.ndarray, a: float = -0.5) -> np.ndarray:
     )
 
 
-def _upsample_axis(x: np.ndarray, ratio: int, axis: int) -> np.ndarray:
-    x = np.moveaxis(x, axis, -1)
-    n = x.shape[-1]
-    pad = 3
-    xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(pad, pad)], mode="symmetric")
-    out = np.empty(x.shape[:-1] + (n * ratio,), np.float64)
-    for p in range(ratio):
+@functools.lru_cache(maxsize=32)
+def keys_phase_taps(ratio: int) -> tuple[tuple[int, tuple[float, float, float, float]], ...]:
+    """Per fine phase ``p`` of :func:`upsample`: the first of the four coarse samples it reads
+    (an offset from the coarse pixel) and their Keys weights, computed once per ratio."""
+    out = []
+    for p in range(int(ratio)):
         d = (p - (ratio - 1) / 2) / ratio  # coarse coordinate offset of this phase, in (-0.5, 0.5)
         base = math.floor(d)
         t = d - base
-        acc = 0.0
-        for j in range(-1, 3):
-            w = float(keys_kernel(np.array(t - j)))
-            s = pad + base + j
-            acc = acc + w * xp[..., s : s + n]
-        out[..., p::ratio] = acc
-    return np.moveaxis(out, -1, axis)
+        w = tuple(float(keys_kernel(np.array(t - j))) for j in range(-1, 3))
+        out.append((base - 1, w))
+    return tuple(out)
+
+
+def _keys_phase(xp: np.ndarray, start: int, n: int, weights, acc: np.ndarray, tmp: np.ndarray) -> None:
+    """``acc = 0 + w0 * x[start] + w1 * x[start+1] + ...`` (slices of ``n`` along the last axis
+    of ``xp``), in place, in the reference's order of operations (the same result to the bit)."""
+    for j, wt in enumerate(weights):
+        src = xp[..., start + j : start + j + n]
+        if j == 0:
+            np.multiply(src, wt, out=acc)
+            acc += 0.0  # the reference sum starts at 0.0 (a -0.0 product becomes +0.0)
+        else:
+            np.multiply(src, wt, out=tmp)
+            acc += tmp
+
+
+def _upsample_rows(x: np.ndarray, ratio: int) -> np.ndarray:
+    """Keys-cubic upsampling along axis 1 of (B, n, w): (B, n * ratio, w) float64, by blocks of
+    coarse rows (each phase a run of whole rows)."""
+    b, n, w = x.shape
+    pad = UPSAMPLE_HALO
+    xp = np.pad(np.asarray(x, np.float64), [(0, 0), (pad, pad), (0, 0)], mode="symmetric")
+    xt = np.moveaxis(xp, 1, 2)  # the summed axis last, as _keys_phase reads it (a view)
+    out = np.empty((b, n, ratio, w), np.float64)
+    step = max(1, _BLOCK // max(w, 1))
+    for k in range(b):
+        for i0 in range(0, n, step):
+            i1 = min(n, i0 + step)
+            tmp = np.empty((w, i1 - i0), np.float64)
+            for p, (first, weights) in enumerate(keys_phase_taps(ratio)):
+                acc = np.moveaxis(out[k, i0:i1, p, :], 0, 1)
+                _keys_phase(xt[k], pad + first + i0, i1 - i0, weights, acc, tmp)
+    return out.reshape(b, n * ratio, w)
+
+
+def _upsample_cols(x: np.ndarray, ratio: int) -> np.ndarray:
+    """Keys-cubic upsampling along axis 2 of (B, h, n) float64: (B, h, n * ratio) float32, by
+    blocks of rows (each phase summed contiguously, then interleaved and rounded to float32)."""
+    b, h, n = x.shape
+    pad = UPSAMPLE_HALO
+    out = np.empty((b, h, n, ratio), np.float32)
+    step = max(1, _BLOCK // max(n, 1))
+    for k in range(b):
+        for i0 in range(0, h, step):
+            i1 = min(h, i0 + step)
+            xp = np.pad(x[k, i0:i1], [(0, 0), (pad, pad)], mode="symmetric")
+            acc = np.empty((i1 - i0, n), np.float64)
+            tmp = np.empty_like(acc)
+            for p, (first, weights) in enumerate(keys_phase_taps(ratio)):
+                _keys_phase(xp, pad + first, n, weights, acc, tmp)
+                out[k, i0:i1, :, p] = acc
+    return out.reshape(b, h, n * ratio)
 
 
 def upsample(ms: np.ndarray, ratio: int) -> np.ndarray:
@@ -179,12 +266,7 @@ def upsample(ms: np.ndarray, ratio: int) -> np.ndarray:
     r = int(ratio)
     if r == 1:
         return np.asarray(ms, np.float32)
-    out = _upsample_axis(np.asarray(ms, np.float64), r, 1)
-    return _upsample_axis(out, r, 2).astype(np.float32)
-
-
-#: Halo, in coarse pixels, that :func:`upsample` needs to be exact inside a tile.
-UPSAMPLE_HALO = 3
+    return _upsample_cols(_upsample_rows(ms, r), r)
 
 
 def wald_pair(

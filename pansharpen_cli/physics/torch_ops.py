@@ -9,15 +9,13 @@ Tensors are (N, C, H, W) float; gains are one Nyquist gain per channel.
 
 from __future__ import annotations
 
-import functools
-import math
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .degradation import UPSAMPLE_HALO, decimate_offset, kernel_half_width, keys_kernel, mtf_taps
+from .degradation import UPSAMPLE_HALO, decimate_offset, kernel_half_width, keys_phase_taps, mtf_taps
 
 __all__ = [
     "symmetric_pad",
@@ -137,27 +135,15 @@ def mtf_degrade_t(x: torch.Tensor, gains: Sequence[float], ratio: int) -> torch.
     return f[..., o : o + r * h : r, o : o + r * w : r]
 
 
-@functools.lru_cache(maxsize=32)
-def _phase_taps(ratio: int) -> tuple[tuple[int, tuple[float, ...]], ...]:
-    """Per fine phase: the first coarse offset and the four Keys weights (computed once per ratio)."""
-    out = []
-    for p in range(ratio):
-        d = (p - (ratio - 1) / 2) / ratio
-        base = math.floor(d)
-        t = d - base
-        out.append((base, tuple(float(keys_kernel(np.array(t - j))) for j in range(-1, 3))))
-    return tuple(out)
-
-
 def _upsample_axis_t(x: torch.Tensor, ratio: int, dim: int) -> torch.Tensor:
     """Keys-cubic upsampling along ``dim`` (-1 or -2) of an already padded-by-3 tensor."""
     pad = UPSAMPLE_HALO
     n = x.shape[dim] - 2 * pad
     phases = []
-    for base, weights in _phase_taps(ratio):
+    for first, weights in keys_phase_taps(ratio):
         acc = None
-        for j, wgt in zip(range(-1, 3), weights, strict=True):
-            term = wgt * x.narrow(dim, pad + base + j, n)
+        for j, wgt in enumerate(weights):
+            term = wgt * x.narrow(dim, pad + first + j, n)
             acc = term if acc is None else acc + term
         phases.append(acc)
     if dim == -1:

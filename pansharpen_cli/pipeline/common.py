@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import math
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -17,7 +19,7 @@ from ..io.raster import gdal_env
 from ..io.reader import PairReader
 from ..io.writer import dtype_range
 from ..methods.base import TrainingData
-from ..methods.stats import SceneStats, StatsAccumulator
+from ..methods.stats import SceneStats, StatsAccumulator, TileMoments, tile_moments
 from ..physics.degradation import mtf_degrade
 
 #: Tiles used for the statistics pass, spread over the scene.
@@ -39,10 +41,32 @@ def in_gdal_env(func):
     return wrapper
 
 
+#: Halo of the statistics pass's tiles, in coarse pixels: the PAN MTF kernel needs 5.
+_STATS_HALO = 6
+
+
+def _tile_moments(d: dict[str, np.ndarray], t: Tile, r: int, pan_gain: float) -> TileMoments:
+    """The moments of one tile read with a halo of :data:`_STATS_HALO` (PAN low-passed by its MTF)."""
+    halo = _STATS_HALO
+    pan = fill_invalid(d["pan"], d["pan_valid"], None)
+    low = mtf_degrade(pan, [pan_gain], r)[:, halo:-halo, halo:-halo]
+    core = (slice(None), slice(halo, halo + t.height), slice(halo, halo + t.width))
+    fcore = (slice(None), slice(halo * r, (halo + t.height) * r), slice(halo * r, (halo + t.width) * r))
+    return tile_moments(d["pan"][fcore], d["pan_valid"][fcore[1:]], d["ms"][core], d["ms_valid"][core[1:]], low)
+
+
 def scene_stats(
-    reader: PairReader, radiometry: Radiometry, tiles: list[Tile], progress: Progress = no_progress
+    reader: PairReader,
+    radiometry: Radiometry,
+    tiles: list[Tile],
+    progress: Progress = no_progress,
+    workers: int = 1,
 ) -> SceneStats:
     """Statistics pass over a spread sample of tiles (cores only; PAN low-passed with its MTF).
+
+    Tiles are read in the calling thread; with ``workers`` > 1 their moments are computed in a
+    thread pool (at most ``workers`` tiles waiting) and added in tile order, so the result does not
+    depend on ``workers``.
 
     Raises:
         InputError: PAN and MS share no valid pixel.
@@ -50,15 +74,16 @@ def scene_stats(
     r = reader.grid.ratio
     sample = spread_sample(tiles, STATS_TILES)
     acc = StatsAccumulator(reader.n_bands)
-    for i, t in enumerate(sample):
-        halo = 6  # coarse pixels: the PAN MTF kernel needs 5
-        d = reader.read_tile(Tile(t.row, t.col, t.height, t.width, halo))
-        pan = fill_invalid(d["pan"], d["pan_valid"], None)
-        low = mtf_degrade(pan, [radiometry.pan_gain], r)[:, halo:-halo, halo:-halo]
-        core = (slice(None), slice(halo, halo + t.height), slice(halo, halo + t.width))
-        fcore = (slice(None), slice(halo * r, (halo + t.height) * r), slice(halo * r, (halo + t.width) * r))
-        acc.update(d["pan"][fcore], d["pan_valid"][fcore[1:]], d["ms"][core], d["ms_valid"][core[1:]], low)
-        progress("statistics", i + 1, len(sample), {})
+    pending: deque = deque()
+    n, done = max(1, workers), 0
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        for i, t in enumerate(sample):
+            d = reader.read_tile(Tile(t.row, t.col, t.height, t.width, _STATS_HALO))
+            pending.append(pool.submit(_tile_moments, d, t, r, radiometry.pan_gain))
+            while len(pending) >= n or (pending and i + 1 == len(sample)):
+                acc.add(pending.popleft().result())
+                done += 1
+                progress("statistics", done, len(sample), {})
     try:
         return acc.result()
     except ValueError:

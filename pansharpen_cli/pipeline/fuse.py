@@ -402,7 +402,8 @@ def fuse(
         run = _start(opts, reader)
         g = reader.grid
         t0 = time.perf_counter()
-        stats = scene_stats(reader, run.rad, plan_tiles(g.ms_height, g.ms_width, opts.tile, 0), progress)
+        tiles = plan_tiles(g.ms_height, g.ms_width, opts.tile, 0)
+        stats = scene_stats(reader, run.rad, tiles, progress, workers=opts.workers)
         run.seconds["statistics"] = time.perf_counter() - t0
         fuser = _prepare(run, spec, stats, progress)
         _write(run, out, fuser, stats, progress)

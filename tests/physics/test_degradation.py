@@ -1,6 +1,9 @@
+import math
+
 import numpy as np
 import pytest
 
+from pansharpen_cli.physics import degradation as dg
 from pansharpen_cli.physics.degradation import (
     mtf_degrade,
     mtf_filter,
@@ -100,3 +103,45 @@ def test_pan_detail_is_exact_inside_its_halo(ratio):
         torch.testing.assert_close(part[..., h:-h, h:-h], whole[..., a:b, a:b])
     with pytest.raises(ValueError, match="multiples of the ratio"):
         pan_detail_t(pan[..., :-1, :], gains, r)
+
+
+def _plain_degrade(img, gain, r):
+    """The direct form of mtf_degrade (one strided multiply-add per tap): the blocked one must
+    give the same bits."""
+    half, o = dg.kernel_half_width(r), dg.decimate_offset(r)
+    h, w, pad = img.shape[1] // r, img.shape[2] // r, half + 1
+    taps = dg.mtf_taps(gain, r, shifted=(r % 2 == 0))
+    x = np.pad(np.asarray(img[0], np.float64)[: h * r, : w * r], pad, mode="symmetric")
+    rows = np.zeros((h, x.shape[1]))
+    for j, t in enumerate(taps):
+        rows += t * x[pad + o - half + j : pad + o - half + j + r * h : r]
+    cols = np.zeros((h, w))
+    for j, t in enumerate(taps):
+        cols += t * rows[:, pad + o - half + j : pad + o - half + j + r * w : r]
+    return cols.astype(np.float32)[None]
+
+
+def _plain_upsample_axis(x, r, axis):
+    x = np.moveaxis(x, axis, -1)
+    n = x.shape[-1]
+    xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(3, 3)], mode="symmetric")
+    out = np.empty(x.shape[:-1] + (n * r,))
+    for p in range(r):
+        d = (p - (r - 1) / 2) / r
+        base = math.floor(d)
+        acc = 0.0
+        for j in range(-1, 3):
+            acc = acc + float(dg.keys_kernel(np.array(d - base - j))) * xp[..., 3 + base + j : 3 + base + j + n]
+        out[..., p::r] = acc
+    return np.moveaxis(out, -1, axis)
+
+
+@pytest.mark.parametrize(("shape", "ratio"), [((3, 70, 45), 4), ((1, 37, 51), 3), ((2, 20, 30), 2), ((1, 5, 9), 5)])
+def test_blocked_filters_give_the_bits_of_the_direct_sums(shape, ratio):
+    rng = np.random.default_rng(3)
+    ms = (rng.random(shape) * 2000 - 100).astype(np.float32)
+    want = _plain_upsample_axis(_plain_upsample_axis(ms.astype(np.float64), ratio, 1), ratio, 2).astype(np.float32)
+    assert np.array_equal(dg.upsample(ms, ratio).view(np.uint32), want.view(np.uint32))
+    pan = (rng.random((1, shape[1] * ratio, shape[2] * ratio)) * 2000).astype(np.float32)
+    got = dg.mtf_degrade(pan, [0.3], ratio)
+    assert np.array_equal(got.view(np.uint32), _plain_degrade(pan, 0.3, ratio).view(np.uint32))
