@@ -64,9 +64,9 @@ class Trainer:
         self.corr_win = 2 * math.ceil(r / 2) + cfg.corr_extra
         self.pretrained = pretrained  # the network starts from prior weights
         self.feats_rr = self.feats_fr = None  # frozen features, once per scene (features.py)
+        self._fr_pending = has_features(net)  # the full-resolution ones at the first such step
         if has_features(net):
             self.feats_rr = feature_maps(net, s.pan_rr, s.ms_rr_up)
-            self.feats_fr = feature_maps(net, s.pan_n, self.ms_up_fr, CACHE_BYTES)
 
     # -- batches ---------------------------------------------------------------------------------
     def rr_batch(self) -> tuple[torch.Tensor, ...]:
@@ -86,6 +86,8 @@ class Trainer:
         full resolution."""
         s, r = self.scene, self.scene.ratio
         pos = [self.samp_fr.sample(self.rng) for _ in range(self.cfg.batch)]
+        if self._fr_pending:
+            self.feats_fr, self._fr_pending = feature_maps(self.net, s.pan_n, self.ms_up_fr, CACHE_BYTES), False
         c, cm = self.c_fr, self.c_fr // r
         pans, ups, dets, mss, vm, vf, fs = [], [], [], [], [], [], []
         for i, j in pos:
