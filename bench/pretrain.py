@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from pansharpen_cli import networks, priors  # noqa: E402
 from pansharpen_cli.base.device import resolve_device  # noqa: E402
 from pansharpen_cli.io.sources import SKIMAGE_SAMPLES, resolve_sources  # noqa: E402
-from pansharpen_cli.pipeline.train import LossLog, tee  # noqa: E402
+from pansharpen_cli.pipeline.train import LossLog, only, tee  # noqa: E402
 
 #: MS files of the real scenes used as spectra (paths relative to the data folder).
 SCENE_MS = (
@@ -153,14 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         if crossdiff:
             from pansharpen_cli.priors.crossdiff import pretrain_crossdiff
 
-            def both(task: str, step: int, total: int, info: dict) -> None:
-                progress(task, step, total, info)
-                if task == "pretrain":
-                    loss_log(task, step, total, info)
-
-            res = pretrain_crossdiff(
-                resolve_sources(sources), config, args.pretext_steps, progress=both, **common
-            )
+            both = tee(only("pretrain", loss_log), progress)  # the log: the head's steps
+            res = pretrain_crossdiff(resolve_sources(sources), config, args.pretext_steps, progress=both, **common)
         else:
             res = priors.pretrain(resolve_sources(sources), config, progress=tee(loss_log, progress), **common)
     man = res["manifest"]

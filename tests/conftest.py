@@ -118,6 +118,14 @@ def make_pair(
     return p, m, ref
 
 
+def with_nodata_strip(ms: Path, out: Path, cols: int) -> Path:
+    """A copy of the MS file whose first ``cols`` columns are 0, declared nodata."""
+    with rasterio.open(ms) as m:
+        a = m.read()
+        a[:, :, :cols] = 0
+        return write_tif(out, a, m.transform, nodata=0)
+
+
 @pytest.fixture
 def pair(tmp_path: Path) -> tuple[Path, Path, np.ndarray]:
     return make_pair(tmp_path)

@@ -96,17 +96,6 @@ class _Head(nn.Module):
         mix = self.mix(torch.stack(zs).mean(0))
         return torch.cat([self.tail(F.relu(z.add_(mix))) for z in zs], 1)
 
-    def batched(self, shared: Sequence[torch.Tensor], bands: Sequence[torch.Tensor], n: int, c: int) -> torch.Tensor:
-        """:meth:`forward` with the bands as samples (the parts of ``bands`` (N * C, ., H, W)): the
-        same result, faster on small crops (training), slower on large tiles (copies)."""
-        s = conv_parts(self.shared, shared)
-        f, h, w = s.shape[1:]
-        z = F.relu(conv_parts(self.band, bands).view(n, c, f, h, w).add_(s.unsqueeze(1))).view(n * c, f, h, w)
-        z = self.attn(self.conv2(F.relu(self.conv1(z))).add_(z))
-        zz = z.view(n, c, f, h, w)
-        z = zz.add_(self.mix(zz.mean(1)).unsqueeze(1)).view(n * c, f, h, w)
-        return self.tail(F.relu(z)).view(n, c, h, w)
-
 
 @register("crossdiff")
 class CrossDiffNet(nn.Module):
@@ -168,11 +157,15 @@ class CrossDiffNet(nn.Module):
         self._gen = torch.Generator(device=device or torch.device("cpu"))
         self._gen.manual_seed(int(seed))
 
+    def _generator(self, device: torch.device) -> torch.Generator | None:
+        """The training-noise generator when it lives on ``device`` (None: torch's global one)."""
+        return self._gen if self._gen is not None and self._gen.device == device else None
+
     # -- noise and padding -----------------------------------------------------------------------
     def noise(self, n: int, ids: Sequence[int], h: int, w: int, like: torch.Tensor, origin) -> torch.Tensor:
         """Training (and no ``origin``): fresh noise from the generator; else the positional noise."""
         if self.training and origin is None:
-            gen = self._gen if self._gen is not None and self._gen.device == like.device else None
+            gen = self._generator(like.device)
             return torch.randn((n, len(ids), h, w), generator=gen, device=like.device, dtype=like.dtype)
         seed = int(self.noise_seed)
         return positional_noise(n, ids, h, w, origin or (0, 0), seed, like.device).to(like.dtype)
@@ -181,13 +174,18 @@ class CrossDiffNet(nn.Module):
         """The frozen features of a pair as one map ``(N, (1 + C) * 2 c0, H, W)`` (ms2pan's, then
         pan2ms's band by band), with the positional noise at ``origin``: what :meth:`forward` takes
         as ``feats`` (features computed once per scene, see ``methods.zeroshot.features``)."""
-        n, c, h, w = ms_up.shape
-        pads = self._pads(h, w, origin)
-        o = (int(origin[0]) - pads[2], int(origin[1]) - pads[0])
-        p, x = (F.pad(v, pads, mode="replicate") for v in (pan, ms_up))
+        h, w = ms_up.shape[-2:]
+        (p, x), o, pads = self._aligned((pan, ms_up), origin)
         f_pan, f_ms = self.features(p, x, o)
         maps = torch.cat([*f_pan, *(f for band in f_ms for f in band)], 1)
         return maps[..., pads[2] : pads[2] + h, pads[0] : pads[0] + w]
+
+    def _aligned(self, tensors: Sequence[torch.Tensor], origin):
+        """``(padded tensors, origin of the padded ones or None, pads)``: padded (replicated edges) so
+        they start on the scene's pooling grid and have sides that are multiples of it."""
+        pads = self._pads(*tensors[0].shape[-2:], origin)
+        o = None if origin is None else (int(origin[0]) - pads[2], int(origin[1]) - pads[0])
+        return [F.pad(v, pads, mode="replicate") for v in tensors], o, pads
 
     def _pads(self, h: int, w: int, origin) -> tuple[int, int, int, int]:
         """(left, right, top, bottom) so the padded input starts on the pooling grid of the scene."""
@@ -227,16 +225,11 @@ class CrossDiffNet(nn.Module):
         g = gains.to(ms_up.dtype).view(n, c, 1, 1).expand(n, c, h, w)
         gd = g * detail
         base = ms_up + gd
-        if feats is not None:  # cached features of training crops: the bands batched
-            feats = feats.to(pan.dtype)
-            f0 = feats.shape[1] // (c + 1)
-            shared = [feats[:, :f0], pan, ms_up.mean(1, keepdim=True), gd.mean(1, keepdim=True)]
-            f_ms = feats[:, f0:].reshape(n * c, f0, h, w)
-            per_band = torch.stack([ms_up, detail, gd, g], 2).view(n * c, 4, h, w)
-            return self.head.batched(shared, [f_ms, per_band], n, c) + base
-        pads = self._pads(h, w, origin)
-        o = None if origin is None else (int(origin[0]) - pads[2], int(origin[1]) - pads[0])
-        p, x, d, gd_p, g_p = (F.pad(v, pads, mode="replicate") for v in (pan, ms_up, detail, gd, g.contiguous()))
+        if feats is not None:  # cached features (training crops): [ms2pan enc, dec, band 0 enc, dec, ...]
+            parts = list(feats.to(pan.dtype).split(feats.shape[1] // (2 * (c + 1)), 1))
+            f_ms = [parts[2 * b + 2 : 2 * b + 4] for b in range(c)]
+            return self._fuse(parts[:2], f_ms, pan, ms_up, detail, gd, g) + base
+        (p, x, d, gd_p, g_p), o, pads = self._aligned((pan, ms_up, detail, gd, g.contiguous()), origin)
         adapting = any(q.requires_grad for m in self.pretext_modules() for q in m.parameters())
         with torch.set_grad_enabled(adapting and torch.is_grad_enabled()):
             f_pan, f_ms = self.features(p, x, o)
@@ -256,10 +249,9 @@ class CrossDiffNet(nn.Module):
         steps uniform in 1..T, drawn from the network's generator): ``ms2pan`` denoises ``pan`` given
         ``ms_up``, ``pan2ms`` each band of ``ms_ref`` given ``pan``; all on one grid (padded here to
         multiples of :attr:`multiple`)."""
-        pads = self._pads(*pan.shape[-2:], None)
-        pan, ms_up, ms_ref = (F.pad(v, pads, mode="replicate") for v in (pan, ms_up, ms_ref))
+        (pan, ms_up, ms_ref), _, _ = self._aligned((pan, ms_up, ms_ref), None)
         n, c, h, w = ms_ref.shape
-        gen = self._gen if self._gen is not None and self._gen.device == pan.device else None
+        gen = self._generator(pan.device)
         t = torch.randint(1, STEPS + 1, (n,), generator=gen, device=pan.device)
         eps = torch.randn((n, 1 + c, h, w), generator=gen, device=pan.device)
         out_p, _ = self.ms2pan(noised(pan, t, eps[:, :1], self.table), ms_up, t)

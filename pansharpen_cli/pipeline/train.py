@@ -24,7 +24,7 @@ from ..priors import PretrainConfig, save_weights
 from ..priors import pretrain as pretrain_prior
 from ..priors.crossdiff import pretrain_crossdiff
 
-__all__ = ["LOG_HEADER", "LossLog", "pretrain", "tee"]
+__all__ = ["LOG_HEADER", "LossLog", "only", "pretrain", "tee"]
 
 #: First line of the loss log; then one line per step.
 LOG_HEADER = "step\tloss\tidentity_loss\tlr\tseconds\n"
@@ -84,7 +84,7 @@ def tee(*callbacks: Progress) -> Progress:
     return report
 
 
-def _only(task: str, cb: Progress) -> Progress:
+def only(task: str, cb: Progress) -> Progress:
     """``cb`` called for ``task``'s steps only."""
 
     def report(t: str, completed: int, total: int, info: dict) -> None:
@@ -156,7 +156,7 @@ def pretrain(
     with contextlib.ExitStack() as stack:
         callbacks = [progress]
         if log is not None:
-            callbacks.insert(0, _only("pretrain", stack.enter_context(LossLog(log, resume=resume is not None))))
+            callbacks.insert(0, only("pretrain", stack.enter_context(LossLog(log, resume=resume is not None))))
         common = {"device": device, "resume": resume, "checkpoint": checkpoint, "progress": tee(*callbacks)}
         if pretext_steps is None:
             res = pretrain_prior(sources, config, **common)

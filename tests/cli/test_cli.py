@@ -12,7 +12,7 @@ from rasterio.transform import Affine
 from typer.testing import CliRunner
 
 from pansharpen_cli.cli import app
-from tests.conftest import DATA, make_pair, write_tif
+from tests.conftest import DATA, make_pair, with_nodata_strip, write_tif
 
 runner = CliRunner()
 CLASSICAL = ["exp", "brovey", "gsa", "mtf-glp-hpm"]
@@ -124,11 +124,7 @@ def test_float_scene_with_nodata_and_offset_origins(tmp_path):
     # Like the WorldView-3 sample: float32 radiance, 8 bands, nodata = 0, MS origin 2 PAN pixels
     # right and 1 below the PAN's.
     pan, ms, _ = make_pair(tmp_path, bands=8, size=132, dtype="float32", ms_offset=(2, 1))
-    msn = tmp_path / "ms_nd.tif"
-    with rasterio.open(ms) as m:
-        a = m.read()
-        a[:, :, :5] = 0  # a nodata strip
-        write_tif(msn, a, m.transform, nodata=0)
+    msn = with_nodata_strip(ms, tmp_path / "ms_nd.tif", 5)
     out = tmp_path / "w.tif"
     assert run("fuse", pan, msn, out, "-m", "mtf-glp-hpm", "--sensor", "wv3", "-q").exit_code == 0
     with rasterio.open(out) as o, rasterio.open(msn) as m:

@@ -10,7 +10,7 @@ import rasterio
 
 from pansharpen_cli.priors.weights import default_weights_path
 from tests.cli.test_cli import assert_one_line_error, run
-from tests.conftest import make_pair
+from tests.conftest import make_pair, with_nodata_strip
 
 FAST = ("--iterations", "6", "--warmup", "3", "--crop", "32", "--batch", "2", "-q")
 
@@ -69,14 +69,8 @@ def test_the_shipped_crossdiff_weights_load_and_name_their_training():
 
 
 def test_fuse_crossdiff_keeps_nodata_where_the_ms_has_none(tmp_path, weights):
-    from tests.conftest import write_tif
-
     pan, ms, _ = make_pair(tmp_path, bands=3, size=96, dtype="float32")
-    msn = tmp_path / "ms_nd.tif"
-    with rasterio.open(ms) as m:
-        a = m.read()
-        a[:, :, :4] = 0  # a nodata strip
-        write_tif(msn, a, m.transform, nodata=0)
+    msn = with_nodata_strip(ms, tmp_path / "ms_nd.tif", 4)
     out = tmp_path / "nd.tif"
     res = run("fuse", pan, msn, out, "-m", "crossdiff", "--weights", weights, "--sensor", "generic", *FAST)
     assert res.exit_code == 0, res.output
