@@ -25,6 +25,7 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup
 from .. import __version__
 from ..base.errors import PansharpenError, UsageError
 from ..base.progress import Progress, no_progress
+from ..base.runtime import keep_freed_memory
 
 #: Signals that end a run like Ctrl-C does: the output's temporary file is removed, exit 128 + N.
 TERMINATING = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s)
@@ -57,6 +58,7 @@ class Group(_FlagHelp, TyperGroup):
 
     def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None, **extra: Any) -> Any:
         standalone = extra.pop("standalone_mode", True)
+        keep_freed_memory()  # the process's allocator, once (base/runtime.py)
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except typer.Abort:

@@ -39,8 +39,23 @@ SUPPORTED_DTYPES = ("uint8", "uint16", "int16", "uint32", "int32", "float32", "f
 
 
 def gdal_env() -> rasterio.Env:
-    """The GDAL configuration used by every command (bounded block cache, multithreaded DEFLATE)."""
-    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB, GDAL_NUM_THREADS="ALL_CPUS")
+    """The GDAL configuration used by every command (a bounded block cache).
+
+    GDAL's threads are asked for per file instead: when decoding a compressed GeoTIFF (open option
+    of :func:`open_raster`) and when encoding the output (the writer's creation options). Set for
+    every file (``GDAL_NUM_THREADS``), a window of an uncompressed striped file took 40 ms to read
+    instead of 2.4 ms.
+    """
+    return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB)
+
+
+def _open(p: Path) -> rasterio.io.DatasetReader:
+    """``rasterio.open``; a compressed GeoTIFF reopened with GDAL's decoding threads."""
+    ds = rasterio.open(p)
+    if ds.driver == "GTiff" and ds.compression is not None:
+        ds.close()
+        ds = rasterio.open(p, NUM_THREADS="ALL_CPUS")
+    return ds
 
 
 def open_raster(path: str | os.PathLike, role: str) -> rasterio.io.DatasetReader:
@@ -57,7 +72,7 @@ def open_raster(path: str | os.PathLike, role: str) -> rasterio.io.DatasetReader
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            return rasterio.open(p)
+            return _open(p)
     except RasterioIOError as exc:
         raise InputFileError(f"cannot open {role} {p} as a raster: {str(exc).splitlines()[0]}") from None
 

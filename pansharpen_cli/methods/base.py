@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     import torch
 
 #: Fuse one tile: ``(pan (1, H, W), ms (B, H/r, W/r), ms_up (B, H, W)) -> (B, H, W) float32``, raw
-#: units, nodata already filled; the arrays include the halo.
+#: units, nodata already filled; the arrays include the halo. Only the core (the arrays less the
+#: :attr:`Fuser.halo`) of the result is used: a method may leave the halo's pixels unset (0).
 BlockFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 #: A positional fuser's tile function: the arrays, then the PAN-grid ``(row, column)`` of their first
 #: pixel (halo included; negative in the symmetric padding of the scene's top and left edges).

@@ -10,6 +10,7 @@ Tensors are (N, C, H, W) float; gains are one Nyquist gain per channel.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -72,8 +73,17 @@ def mtf_taps_t(
     gains: Sequence[float], ratio: int, *, shifted: bool, dtype: torch.dtype, device: torch.device
 ) -> torch.Tensor:
     """(C, L) tensor of the 1-D MTF taps of each channel (see :func:`degradation.mtf_taps`)."""
-    taps = np.stack([mtf_taps(float(g), int(ratio), shifted=shifted) for g in gains])
+    taps = _taps_table(tuple(float(g) for g in gains), int(ratio), bool(shifted))
     return torch.as_tensor(taps, dtype=dtype, device=device)
+
+
+@lru_cache(maxsize=64)
+def _taps_table(gains: tuple[float, ...], ratio: int, shifted: bool) -> np.ndarray:
+    """The taps of :func:`mtf_taps_t`, computed once per (gains, ratio, shift): every training step
+    degrades with the same few kernels."""
+    taps = np.stack([mtf_taps(g, ratio, shifted=shifted) for g in gains])
+    taps.flags.writeable = False
+    return taps
 
 
 def _check(x: torch.Tensor, gains: Sequence[float]) -> None:
@@ -83,13 +93,17 @@ def _check(x: torch.Tensor, gains: Sequence[float]) -> None:
         raise ValueError(f"expected {x.shape[1]} gains (one per channel), got {len(gains)}")
 
 
-def _separable_t(x: torch.Tensor, taps: torch.Tensor, pad_lo: int, pad_hi: int) -> torch.Tensor:
-    """Correlate every channel of ``x`` with its taps along rows then columns (scipy convention)."""
+def _separable_t(
+    x: torch.Tensor, taps: torch.Tensor, pad_lo: int, pad_hi: int, step: int = 1, offset: int = 0
+) -> torch.Tensor:
+    """Correlate every channel of ``x`` with its taps along rows then columns (scipy convention),
+    keeping every ``step``-th output from ``offset`` on in both directions (the decimation done
+    by the convolutions' stride: only the kept outputs are computed)."""
     c = x.shape[1]
     n_taps = taps.shape[1]
-    x = symmetric_pad(x, pad_lo, pad_hi, pad_lo, pad_hi)
-    x = F.conv2d(x, taps.view(c, 1, n_taps, 1), groups=c)
-    return F.conv2d(x, taps.view(c, 1, 1, n_taps), groups=c)
+    x = symmetric_pad(x, pad_lo, pad_hi, pad_lo, pad_hi)[..., offset:, offset:]
+    x = F.conv2d(x, taps.view(c, 1, n_taps, 1), stride=(step, 1), groups=c)
+    return F.conv2d(x, taps.view(c, 1, 1, n_taps), stride=(1, step), groups=c)
 
 
 def mtf_filter_t(x: torch.Tensor, gains: Sequence[float], ratio: int) -> torch.Tensor:
@@ -125,14 +139,11 @@ def mtf_degrade_t(x: torch.Tensor, gains: Sequence[float], ratio: int) -> torch.
     half = kernel_half_width(r)
     h, w = x.shape[-2] // r, x.shape[-1] // r
     o = decimate_offset(r)
-    if r % 2 == 0:
-        # 2*half taps at offsets -half .. half-1 (scipy centre index = half)
-        taps = mtf_taps_t(gains, r, shifted=True, dtype=x.dtype, device=x.device)
-        f = _separable_t(x, taps, half, half - 1)
-    else:
-        taps = mtf_taps_t(gains, r, shifted=False, dtype=x.dtype, device=x.device)
-        f = _separable_t(x, taps, half, half)
-    return f[..., o : o + r * h : r, o : o + r * w : r]
+    # even ratios: 2*half taps at offsets -half .. half-1 (scipy centre index = half)
+    even = r % 2 == 0
+    taps = mtf_taps_t(gains, r, shifted=even, dtype=x.dtype, device=x.device)
+    f = _separable_t(x, taps, half, half - 1 if even else half, step=r, offset=o)
+    return f[..., :h, :w]
 
 
 def _upsample_axis_t(x: torch.Tensor, ratio: int, dim: int) -> torch.Tensor:

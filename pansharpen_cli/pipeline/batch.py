@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from .. import methods
 from ..base.errors import InputFileError, OptionError, PansharpenError
 from ..base.progress import Progress, no_progress
+from ..base.runtime import keep_freed_memory
 from ..io.raster import open_raster
 from .fuse import METHOD_TAG, FuseOptions, fuse
 from .manifest import Row
@@ -183,6 +184,7 @@ def _init_worker(threads: int, devices: Any = None, stop: Any = None) -> None:
     """Set a worker process up once: the pipeline imported, its threads, its device (one of the
     queue ``devices``), the run's ``stop`` flag, the tool's log records kept out of the terminal
     (they are in the log). Torch is imported by the first scene that needs it (:func:`_torch_threads`)."""
+    keep_freed_memory()
     logging.getLogger("pansharpen_cli").addHandler(logging.NullHandler())
     logging.getLogger("pansharpen_cli").propagate = False
     _WORKER.update(threads=threads, device=None, stop=stop, torch=False)

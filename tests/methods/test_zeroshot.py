@@ -106,6 +106,22 @@ def test_tiled_equals_whole_image(scene: dict, fitted) -> None:
     np.testing.assert_allclose(tiled[:, rf:-rf, rf:-rf], single[:, rf:-rf, rf:-rf], atol=1e-4, rtol=1e-5)
 
 
+@pytest.mark.parametrize("margin", [2, 12])  # narrower and wider than the receptive field
+def test_margin_is_context_only(scene: dict, fitted, margin: int) -> None:
+    """With a margin (a pipeline tile's halo) the network runs on the inside only, and the inside
+    is what the whole image gives; the margin itself is left 0."""
+    model, _ = fitted
+    ms_up = upsample(scene["ms"], RATIO)
+    whole = model.predict_image(scene["pan"], ms_up)
+    inner = (..., slice(margin, -margin), slice(margin, -margin))
+    for tile in (10_000, 15):
+        got = model.predict_image(scene["pan"], ms_up, tile=tile, margin=margin)
+        np.testing.assert_allclose(got[inner], whole[inner], atol=1e-4, rtol=1e-5)
+        rim = np.ones(got.shape[1:], bool)
+        rim[margin:-margin, margin:-margin] = False
+        assert not got[:, rim].any()
+
+
 def test_same_seed_same_output(scene: dict) -> None:
     cfg = _cfg(warmup=5, iterations=6, response_steps=5, eval_every=3)
     ms_up = upsample(scene["ms"], RATIO)

@@ -153,17 +153,33 @@ def _nan_to_none(v: float) -> float | None:
     return None if math.isnan(v) else v
 
 
+def _no_stages(times: dict[str, float]) -> tuple[_Selection, dict[str, float], tuple[int, int, int]]:
+    """What :func:`_run_stages` gives for a budget of no steps, without a :class:`Trainer`: the
+    starting network kept, nothing scored."""
+    times["warmup_s"] = times["train_s"] = 0.0
+    return _Selection(float("nan"), 0, None), {}, (0, 0, 0)
+
+
 def _report(
-    scene: Scene, tr: Trainer, sel: _Selection, last: dict, resp_info: dict, steps: tuple, times: dict
+    scene: Scene,
+    tr: Trainer | None,
+    sel: _Selection,
+    last: dict,
+    resp_info: dict,
+    steps: tuple,
+    times: dict,
+    dev: torch.device,
+    pretrained: bool,
 ) -> dict[str, Any]:
-    """The fit's facts for ``--report`` (before the model adds its settings)."""
+    """The fit's facts for ``--report`` (before the model adds its settings); ``tr`` None: a fit
+    without steps (no hold-out windows drawn)."""
     return {
         "seconds": times,
         "final_losses": {k: v for k, v in last.items() if not (isinstance(v, float) and math.isnan(v))},
         "spectral_response": resp_info,
         "detail_gains": [float(v) for v in scene.gains_t[0]],
         "holdout": {
-            "windows": len(tr.hold),
+            "windows": 0 if tr is None else len(tr.hold),
             "best_step": sel.step,
             "best_loss": _nan_to_none(sel.loss),
             "history": [(s, _nan_to_none(v)) for s, v in sel.history],
@@ -171,8 +187,8 @@ def _report(
         "ratio": scene.ratio,
         "bands": len(scene.gains),
         "steps": {"warmup": steps[0], "train": steps[1], "train_run": steps[2], "stopped_early": steps[2] < steps[1]},
-        "device": str(tr.dev),
-        "pretrained": tr.pretrained,
+        "device": str(dev),
+        "pretrained": pretrained,
         "registration": None if scene.registration is None else scene.registration.as_dict(scene.ratio),
     }
 
@@ -183,6 +199,7 @@ def _start(
     rng: np.random.Generator,
     init_state: dict | None,
     dev: torch.device,
+    progress: Progress,
     adapt: bool = True,
 ) -> tuple[torch.nn.Module, Any, dict[str, Any]]:
     """Fit the spectral response (only when there are steps to ``adapt``: only the
@@ -194,6 +211,8 @@ def _start(
         if adapt:
             response, resp_info = fit_response(scene.ms_n, scene.pan_lr, scene.valid_ms, cfg, rng)
         net = networks.build(cfg.arch, **cfg.net_kwargs)
+    mse = [v for k, v in resp_info.items() if k.endswith("mse")]
+    progress("response", 1, 1, {"holdout_mse": min(mse)} if mse else {})
     if init_state is not None:
         net.load_state_dict(init_state)
     net.to(dev).train()
@@ -259,17 +278,17 @@ def fit(
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     rng = np.random.default_rng(cfg.seed)
-    scene = prepare_scene(pan, ms, valid, int(ratio), ms_gains, pan_gain, cfg, dev)
+    # no steps at all (``--iterations 0``): no training pairs, no trainer, only what fusing needs
+    idle = pre_adapt is None and sum(scaled_steps(cfg, ms.shape[0])) == 0
+    scene = prepare_scene(pan, ms, valid, int(ratio), ms_gains, pan_gain, cfg, dev, pairs=not idle)
     budget = scaled_steps(cfg, ms.shape[0], int(np.count_nonzero(scene.valid)))
-    net, response, resp_info = _start(scene, cfg, rng, init_state, dev, adapt=sum(budget) > 0)
-    mse = [v for k, v in resp_info.items() if k.endswith("mse")]
-    progress("response", 1, 1, {"holdout_mse": min(mse)} if mse else {})
+    net, response, resp_info = _start(scene, cfg, rng, init_state, dev, progress, adapt=sum(budget) > 0)
     times["response_s"] = time.perf_counter() - t0
     pre = _pre_adapt(pre_adapt, net, scene, rng, progress, times)
-    tr = Trainer(net, response, scene, cfg, rng, dev, pretrained=init_state is not None)
-    sel, last, steps = _run_stages(tr, budget, progress, times)
+    tr = None if idle else Trainer(net, response, scene, cfg, rng, dev, pretrained=init_state is not None)
+    sel, last, steps = _no_stages(times) if tr is None else _run_stages(tr, budget, progress, times)
     times["total_s"] = time.perf_counter() - t0
-    report = _report(scene, tr, sel, last, resp_info, steps, times)
+    report = _report(scene, tr, sel, last, resp_info, steps, times, dev, init_state is not None)
     if pre is not None:
         report["pre_adapt"] = pre
     gains = scene.gains_t[0].cpu().numpy()

@@ -77,9 +77,11 @@ def prepare(inputs: SceneInputs, name: str = "zeroshot", pre_adapt: PreAdapt | N
         pre_adapt=pre_adapt,
     )
     halo = int(math.ceil(model.halo / inputs.ratio)) + UPSAMPLE_HALO
+    margin = halo * inputs.ratio  # the tile's halo, fine pixels: the pipeline keeps only the core
 
     def run(pan: np.ndarray, ms: np.ndarray, ms_up: np.ndarray, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
-        return model.predict_image(pan, ms_up, origin=origin)  # sub-tiles; shrinks them on CUDA out-of-memory
+        # sub-tiles of the core; shrinks them on CUDA out-of-memory
+        return model.predict_image(pan, ms_up, origin=origin, margin=margin)
 
     report = {
         name: model.report(),

@@ -147,7 +147,12 @@ class ZeroShotModel:
         return y[0].cpu().numpy().astype(np.float32, copy=False)
 
     def predict_image(
-        self, pan: np.ndarray, ms_up: np.ndarray, tile: int | None = None, origin: tuple[int, int] = (0, 0)
+        self,
+        pan: np.ndarray,
+        ms_up: np.ndarray,
+        tile: int | None = None,
+        origin: tuple[int, int] = (0, 0),
+        margin: int = 0,
     ) -> np.ndarray:
         """Fuse a whole image: the PAN detail over the whole image, then the network by tiles with
         halos of its receptive field (symmetric outer border).
@@ -160,15 +165,19 @@ class ZeroShotModel:
             ms_up: (B, H, W) float upsampled MS, raw units.
             tile: tile side in fine pixels without the halo (default ``config.tile``).
             origin: global (row, column) of the image's first pixel (see :meth:`predict`).
+            margin: a border of this many pixels is context only: the network does not run there
+                (those output pixels are 0), the pixels inside are as without it (a pipeline tile's
+                halo: the PAN detail needs it, the network needs only its receptive field).
 
         Returns:
             (B, H, W) float32 fused, raw units.
         """
         self._check_pair(pan, ms_up)
         tile = int(tile or self.config.tile)
+        margin = max(0, min(int(margin), (min(pan.shape[1:]) - 1) // 2))
         while True:
             try:
-                return self._predict_tiled(pan, ms_up, tile, origin)
+                return self._predict_tiled(pan, ms_up, tile, origin, margin)
             except torch.cuda.OutOfMemoryError:
                 if tile <= 32:
                     raise
@@ -177,19 +186,22 @@ class ZeroShotModel:
 
     @torch.inference_mode()
     def _predict_tiled(
-        self, pan: np.ndarray, ms_up: np.ndarray, tile: int, origin: tuple[int, int]
+        self, pan: np.ndarray, ms_up: np.ndarray, tile: int, origin: tuple[int, int], margin: int
     ) -> np.ndarray:
         halo = self.receptive_field
         _, h, w = pan.shape
         p, x = self._normalised(pan, ms_up)
         d = self._detail(p)
-        p, x, d = (symmetric_pad(t, halo, halo, halo, halo) for t in (p, x, d))
-        out = np.empty(ms_up.shape, np.float32)
-        for r0 in range(0, h, tile):
-            r1 = min(r0 + tile, h)
-            for c0 in range(0, w, tile):
-                c1 = min(c0 + tile, w)
-                win = (..., slice(r0, r1 + 2 * halo), slice(c0, c1 + 2 * halo))
+        pad = max(0, halo - margin)  # the symmetric border the margin does not already give
+        if pad:
+            p, x, d = (symmetric_pad(t, pad, pad, pad, pad) for t in (p, x, d))
+        out = (np.zeros if margin else np.empty)(ms_up.shape, np.float32)
+        k = pad - halo  # padded index of a window's first pixel = its core's first pixel + k
+        for r0 in range(margin, h - margin, tile):
+            r1 = min(r0 + tile, h - margin)
+            for c0 in range(margin, w - margin, tile):
+                c1 = min(c0 + tile, w - margin)
+                win = (..., slice(r0 + k, r1 + halo + pad), slice(c0 + k, c1 + halo + pad))
                 y = self._run(p[win], x[win], d[win], (origin[0] + r0 - halo, origin[1] + c0 - halo))
                 out[:, r0:r1, c0:c1] = y[:, halo : halo + r1 - r0, halo : halo + c1 - c0]
         return out

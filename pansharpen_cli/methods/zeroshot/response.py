@@ -37,6 +37,16 @@ class SpectralResponse(nn.Module):
         """(N, B, H, W) -> (N, 1, H, W)."""
         return self.net(ms)
 
+    def pixels(self, x: torch.Tensor) -> torch.Tensor:
+        """The same map on a (P, B) table of pixels -> (P,): the 1x1 convs as matrix products
+        (about twice as fast as the convs on a (1, B, P, 1) image, for the fit)."""
+        layers = [m for m in self.net.modules() if isinstance(m, nn.Conv2d)]  # [net] when linear
+        for k, conv in enumerate(layers):
+            x = torch.addmm(conv.bias, x, conv.weight.flatten(1).T)
+            if k + 1 < len(layers):
+                x = torch.tanh(x)
+        return x[:, 0]
+
 
 def fit_response(
     ms_n: torch.Tensor,
@@ -73,14 +83,13 @@ def fit_response(
     if cfg.response_hidden > 0 and cfg.response_steps > 0:
         mlp = SpectralResponse(b, cfg.response_hidden).to(x.device)
         opt = torch.optim.Adam(mlp.parameters(), lr=1e-2)
-        xt4, yt4 = xt.T[None, :, :, None], yt[None, None, :, None]
         for _ in range(cfg.response_steps):
-            loss = F.mse_loss(mlp(xt4), yt4)
+            loss = F.mse_loss(mlp.pixels(xt), yt)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
         with torch.no_grad():
-            err_mlp = float(F.mse_loss(mlp(xh.T[None, :, :, None]), yh[None, None, :, None]))
+            err_mlp = float(F.mse_loss(mlp.pixels(xh), yh))
         info["mlp_holdout_mse"] = err_mlp
         if err_mlp < best_err:
             best, best_err = mlp, err_mlp

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from ...base.nodata import block_all, masked_stats
 from ...physics.registration import Registration, estimate_shift, shift_halo, shift_t
-from ...physics.torch_ops import detail_inputs, mtf_degrade_t, pan_detail_t, upsample_t
+from ...physics.torch_ops import detail_gains, detail_inputs, mtf_degrade_t, pan_detail_t, upsample_t
 from .config import ZeroShotConfig
 from .model import Normalisation
 
@@ -115,6 +115,16 @@ def _pairs(scene: Scene, dev: torch.device) -> None:
         scene.detail_rr = pan_detail_t(scene.pan_rr, gains, r)
 
 
+def _gains_only(scene: Scene, dev: torch.device) -> None:
+    """The detail gains without the training pairs (in place): what fusing with no adaptation
+    steps needs of the scene."""
+    c, r = len(scene.gains), scene.ratio
+    scene.valid_ms_t = torch.as_tensor(scene.valid_ms, dtype=torch.float32, device=dev)[None, None]
+    with torch.no_grad():
+        pan_lr = mtf_degrade_t(scene.pan_n.expand(-1, c, -1, -1), scene.gains, r)
+        scene.gains_t = detail_gains(pan_lr, scene.ms_n, scene.valid_ms_t)
+
+
 def prepare_scene(
     pan: np.ndarray,
     ms: np.ndarray,
@@ -124,6 +134,7 @@ def prepare_scene(
     pan_gain: float,
     cfg: ZeroShotConfig,
     dev: torch.device,
+    pairs: bool = True,
 ) -> Scene:
     """Normalise, register (``cfg.register``) and build both training pairs of one scene.
 
@@ -131,6 +142,8 @@ def prepare_scene(
         pan: (1, H, W) float32 PAN; ms: (B, H/r, W/r) float32 MS; valid: (H, W) bool.
         ratio, ms_gains, pan_gain: the degradation model.
         cfg: the fit's settings; dev: the training device.
+        pairs: build the training pairs; False: only the detail gains (``gains_t``, the same
+            values as :func:`detail_inputs` gives), for a fit without steps.
     """
     valid_ms = block_all(valid, ratio)
     norm, pan_n, ms_n = _normalise(pan, ms, valid, valid_ms, dev)
@@ -138,5 +151,8 @@ def prepare_scene(
     scene = Scene(int(ratio), gains, float(pan_gain), norm, pan_n, ms_n, valid, valid_ms, None, (0.0, 0.0))
     if cfg.register:
         _register(scene, dev)
-    _pairs(scene, dev)
+    if pairs:
+        _pairs(scene, dev)
+    else:
+        _gains_only(scene, dev)
     return scene
