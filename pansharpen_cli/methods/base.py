@@ -25,10 +25,11 @@ if TYPE_CHECKING:
 #: Fuse one tile: ``(pan (1, H, W), ms (B, H/r, W/r), ms_up (B, H, W)) -> (B, H, W) float32``, raw
 #: units, nodata already filled; the arrays include the halo. Only the core (the arrays less the
 #: :attr:`Fuser.halo`) of the result is used: a method may leave the halo's pixels unset (0).
-BlockFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+#: ``ms_up`` is None for a Fuser that is not :attr:`Fuser.upsampled`.
+BlockFn = Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray]
 #: A positional fuser's tile function: the arrays, then the PAN-grid ``(row, column)`` of their first
 #: pixel (halo included; negative in the symmetric padding of the scene's top and left edges).
-PlacedBlockFn = Callable[[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]], np.ndarray]
+PlacedBlockFn = Callable[[np.ndarray, np.ndarray, np.ndarray | None, tuple[int, int]], np.ndarray]
 
 
 @dataclass
@@ -107,6 +108,9 @@ class Fuser:
             without one.
         positional: ``fuse`` takes the tile's origin (a method whose result depends on where a
             pixel is, like CrossDiff's seeded noise, and still must not depend on the tiling).
+        upsampled: ``fuse`` is given the MS upsampled by the pipeline (:func:`degradation.upsample`);
+            False: it is given None there and upsamples the MS itself (the torch methods, on their
+            device).
     """
 
     fuse: BlockFn
@@ -118,3 +122,4 @@ class Fuser:
     warnings: list[str] = field(default_factory=list)
     save_model: Callable[[Path], None] | None = None
     positional: bool = False
+    upsampled: bool = True

@@ -74,7 +74,7 @@ def mtf_taps_t(
 ) -> torch.Tensor:
     """(C, L) tensor of the 1-D MTF taps of each channel (see :func:`degradation.mtf_taps`)."""
     taps = _taps_table(tuple(float(g) for g in gains), int(ratio), bool(shifted))
-    return torch.as_tensor(taps, dtype=dtype, device=device)
+    return torch.tensor(taps, dtype=dtype, device=device)  # a copy: the table is shared
 
 
 @lru_cache(maxsize=64)

@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: What the tile loop calls: ``(pan, ms, origin) -> fused`` (see :func:`placed`).
+TileFn = Callable[[np.ndarray, np.ndarray, tuple[int, int]], np.ndarray]
 #: Default tile side in MS pixels (256 * ratio PAN pixels: a multiple of the 256-pixel output block).
 DEFAULT_TILE = 256
 #: Largest preview side, in PAN pixels (a central crop of larger scenes).
@@ -115,7 +117,7 @@ class FuseResult:
 def _fuse_one(
     t: Tile,
     d: dict[str, np.ndarray],
-    fuse: PlacedBlockFn,
+    fuse: TileFn,
     stats: SceneStats,
     r: int,
     out_dtype: str,
@@ -124,7 +126,7 @@ def _fuse_one(
     """Fill, upsample, fuse, crop the halo and convert one tile read by :meth:`PairReader.read_tile`."""
     pan = fill_invalid(d["pan"], d["pan_valid"], np.array([stats.pan_mean]))
     ms = fill_invalid(d["ms"], d["ms_valid"], stats.ms_mean)
-    fused = fuse(pan, ms, upsample(ms, r), ((t.row - t.halo) * r, (t.col - t.halo) * r))
+    fused = fuse(pan, ms, ((t.row - t.halo) * r, (t.col - t.halo) * r))
     h0 = t.halo * r
     hh, ww = t.height * r, t.width * r
     core = fused[:, h0 : h0 + hh, h0 : h0 + ww]
@@ -138,7 +140,7 @@ def _fuse_one(
 def fuse_tiles(
     reader: PairReader,
     tiles: list[Tile],
-    fuse: PlacedBlockFn,
+    fuse: TileFn,
     stats: SceneStats,
     writer: OutputWriter | None,
     out_dtype: str,
@@ -193,13 +195,13 @@ def fuse_tiles(
     return full
 
 
-def placed(fuser: Fuser) -> PlacedBlockFn:
-    """The fuser's tile function taking the tiles' origin (positional fusers use it)."""
-    if fuser.positional:
-        return fuser.fuse
+def placed(fuser: Fuser, ratio: int) -> TileFn:
+    """The fuser's tile function of the PAN, the MS and the tile's origin: the MS upsampled for
+    fusers that want it, the origin passed to positional fusers."""
+    fn: PlacedBlockFn = fuser.fuse if fuser.positional else (lambda pan, ms, up, origin: fuser.fuse(pan, ms, up))
 
-    def fuse(pan: np.ndarray, ms: np.ndarray, ms_up: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
-        return fuser.fuse(pan, ms, ms_up)
+    def fuse(pan: np.ndarray, ms: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
+        return fn(pan, ms, upsample(ms, ratio) if fuser.upsampled else None, origin)
 
     return fuse
 
@@ -375,7 +377,7 @@ def _write(run: _Run, out: Path, fuser: Fuser, stats: SceneStats, progress: Prog
     workers = max(1, run.opts.workers) if fuser.parallel else 0
     with OutputWriter(_output_spec(run, out, fuser)) as writer:
         fuse_tiles(
-            run.reader, tiles, placed(fuser), stats, writer, run.out_dtype, run.nodata, progress, workers=workers
+            run.reader, tiles, placed(fuser, g.ratio), stats, writer, run.out_dtype, run.nodata, progress, workers=workers
         )
         writer.commit()
     run.seconds["fuse"] = time.perf_counter() - t0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -122,6 +124,18 @@ def test_margin_is_context_only(scene: dict, fitted, margin: int) -> None:
         assert not got[:, rim].any()
 
 
+def test_coarse_ms_upsampled_in_torch_equals_the_reference(scene: dict, fitted) -> None:
+    """predict_coarse (the MS upsampled in torch, what fuse uses) gives predict_image on the numpy
+    reference upsampling, to float precision, with and without a margin."""
+    model, _ = fitted
+    ref = model.predict_image(scene["pan"], upsample(scene["ms"], RATIO))
+    np.testing.assert_allclose(model.predict_coarse(scene["pan"], scene["ms"]), ref, atol=1e-3, rtol=1e-5)
+    got = model.predict_coarse(scene["pan"], scene["ms"], tile=17, margin=8)
+    np.testing.assert_allclose(got[:, 8:-8, 8:-8], ref[:, 8:-8, 8:-8], atol=1e-3, rtol=1e-5)
+    with pytest.raises(ValueError, match="expected ms shaped"):
+        model.predict_coarse(scene["pan"], scene["ms"][:, :-1])
+
+
 def test_same_seed_same_output(scene: dict) -> None:
     cfg = _cfg(warmup=5, iterations=6, response_steps=5, eval_every=3)
     ms_up = upsample(scene["ms"], RATIO)
@@ -191,3 +205,30 @@ def test_bad_shapes_raise(scene: dict) -> None:
         zeroshot.fit(scene["pan"][:, :100], scene["ms"], RATIO, GAINS, PAN_GAIN, config=_cfg(), device=CPU)
     with pytest.raises(ValueError, match="gains"):
         zeroshot.fit(scene["pan"], scene["ms"], RATIO, GAINS[:3], PAN_GAIN, config=_cfg(), device=CPU)
+
+
+def test_adam_updates_as_torch_adam() -> None:
+    """The fits' Adam (methods/zeroshot/adam.py) gives torch.optim.Adam's parameters to the bit,
+    also when a parameter misses a step's gradient."""
+    from pansharpen_cli.methods.zeroshot.adam import Adam
+
+    torch.manual_seed(0)
+    ours = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Tanh(), torch.nn.Conv2d(4, 2, 1))
+    ref = copy.deepcopy(ours)
+    opt_ours, opt_ref = Adam(ours.parameters(), lr=1e-2), torch.optim.Adam(ref.parameters(), lr=1e-2)
+    for k in range(12):
+        x = torch.randn(2, 3, 9, 9)
+        for net, opt in ((ours, opt_ours), (ref, opt_ref)):
+            if k == 5:  # a step with the last conv's gradients missing
+                net[2].weight.requires_grad_(False)
+            loss = net(x).square().mean()
+            opt.zero_grad()
+            loss.backward()
+            if isinstance(opt, Adam):
+                opt.lr = 1e-2 if k % 2 else 3e-3
+            else:
+                opt.param_groups[0]["lr"] = 1e-2 if k % 2 else 3e-3
+            opt.step()
+            net[2].weight.requires_grad_(True)
+    for a, b in zip(ours.parameters(), ref.parameters(), strict=True):
+        assert torch.equal(a, b)

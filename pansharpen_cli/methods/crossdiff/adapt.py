@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ...base.progress import Progress
+from ..zeroshot.adam import Adam
 from ..zeroshot.fit import PreAdapt
 from ..zeroshot.sampling import crop_size
 from ..zeroshot.scene import Scene
@@ -40,11 +41,11 @@ def pretext_adapter(cfg: CrossDiffConfig) -> PreAdapt | None:
         net.freeze_pretext(False)
         net.train()
         params = [p for m in net.pretext_modules() for p in m.parameters()]
-        opt = torch.optim.Adam(params, lr=cfg.pretext_lr)
+        opt = Adam(params, lr=cfg.pretext_lr)
         losses = []
         for k in range(cfg.pretext_steps):
             lp, lm = net.pretext_loss(*_crops(scene, c, cfg.batch, rng))
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad()
             (lp + lm).backward()
             opt.step()
             losses.append(float(lp.detach() + lm.detach()))

@@ -79,9 +79,9 @@ def prepare(inputs: SceneInputs, name: str = "zeroshot", pre_adapt: PreAdapt | N
     halo = int(math.ceil(model.halo / inputs.ratio)) + UPSAMPLE_HALO
     margin = halo * inputs.ratio  # the tile's halo, fine pixels: the pipeline keeps only the core
 
-    def run(pan: np.ndarray, ms: np.ndarray, ms_up: np.ndarray, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
-        # sub-tiles of the core; shrinks them on CUDA out-of-memory
-        return model.predict_image(pan, ms_up, origin=origin, margin=margin)
+    def run(pan: np.ndarray, ms: np.ndarray, ms_up: None, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+        # the MS upsampled in torch; sub-tiles of the core, shrunk on CUDA out-of-memory
+        return model.predict_coarse(pan, ms, origin=origin, margin=margin)
 
     report = {
         name: model.report(),
@@ -92,7 +92,9 @@ def prepare(inputs: SceneInputs, name: str = "zeroshot", pre_adapt: PreAdapt | N
     }
     tags = _tags(cfg, model, weights, str(device))
     positional = bool(getattr(model.net, "positional", False))
-    fuser = Fuser(fuse=run, halo=halo, report=report, tags=tags, save_model=model.save, positional=positional)
+    fuser = Fuser(
+        fuse=run, halo=halo, report=report, tags=tags, save_model=model.save, positional=positional, upsampled=False
+    )
     said = describe(report[name].get("registration"))
     if said is not None:
         (fuser.warnings if said[1] else fuser.notes).append(said[0])

@@ -4,7 +4,7 @@ tiled inference whose result does not depend on the tile size; save and load."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -15,7 +15,7 @@ from torch import nn
 
 from ... import networks
 from ...physics.registration import shift_halo, shift_t
-from ...physics.torch_ops import detail_halo, pan_detail_t, symmetric_pad
+from ...physics.torch_ops import detail_halo, pan_detail_t, symmetric_pad, upsample_t
 from .config import ZeroShotConfig
 from .response import SpectralResponse
 
@@ -103,10 +103,11 @@ class ZeroShotModel:
                 f"expected ms_up shaped ({b}, {pan.shape[1]}, {pan.shape[2]}), got {ms_up.shape}"
             )
 
-    def _normalised(self, pan: np.ndarray, ms_up: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    def _normalised(self, pan: np.ndarray, ms: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """The PAN (moved by the registration shift) and the MS (on any grid) in network units."""
         n = self.norm
         p = torch.as_tensor(np.asarray(pan, np.float32), device=self.device)[None]
-        x = torch.as_tensor(np.asarray(ms_up, np.float32), device=self.device)[None]
+        x = torch.as_tensor(np.asarray(ms, np.float32), device=self.device)[None]
         p = (p - n.pan_mean) / n.pan_std
         if self.shift != (0.0, 0.0):
             p = shift_t(p, *self.shift)
@@ -173,11 +174,39 @@ class ZeroShotModel:
             (B, H, W) float32 fused, raw units.
         """
         self._check_pair(pan, ms_up)
+        return self._tiled(lambda: self._normalised(pan, ms_up), tile, origin, margin)
+
+    def predict_coarse(
+        self, pan: np.ndarray, ms: np.ndarray, tile: int | None = None, origin: tuple[int, int] = (0, 0),
+        margin: int = 0,
+    ) -> np.ndarray:
+        """:meth:`predict_image` given the MS on its own grid, (B, H / ratio, W / ratio) raw units:
+        it is upsampled here, in torch on the model's device (:func:`upsample_t`, the geometry of
+        :func:`degradation.upsample`; float32, which agrees with that float64 reference to float
+        precision), about 5 times faster than the numpy reference on the CPU."""
+        r = self.ratio
+        if ms.ndim != 3 or ms.shape[0] != len(self.norm.ms_mean) or (ms.shape[1] * r, ms.shape[2] * r) != pan.shape[1:]:
+            raise ValueError(f"expected ms shaped (B, {pan.shape[1] // r}, {pan.shape[2] // r}), got {ms.shape}")
+
+        def inputs() -> tuple[torch.Tensor, torch.Tensor]:
+            p, x = self._normalised(pan, ms)
+            return p, upsample_t(x, r)
+
+        return self._tiled(inputs, tile, origin, margin)
+
+    def _tiled(
+        self, inputs: Callable[[], tuple[torch.Tensor, torch.Tensor]], tile: int | None, origin: tuple[int, int],
+        margin: int,
+    ) -> np.ndarray:
+        """:meth:`_predict_tiled` on ``inputs()`` (the normalised PAN and upsampled MS), the tile
+        halved and retried on CUDA out-of-memory."""
         tile = int(tile or self.config.tile)
-        margin = max(0, min(int(margin), (min(pan.shape[1:]) - 1) // 2))
         while True:
             try:
-                return self._predict_tiled(pan, ms_up, tile, origin, margin)
+                with torch.inference_mode():
+                    p, x = inputs()
+                    m = max(0, min(int(margin), (min(p.shape[-2:]) - 1) // 2))
+                    return self._predict_tiled(p, x, tile, origin, m)
             except torch.cuda.OutOfMemoryError:
                 if tile <= 32:
                     raise
@@ -186,16 +215,15 @@ class ZeroShotModel:
 
     @torch.inference_mode()
     def _predict_tiled(
-        self, pan: np.ndarray, ms_up: np.ndarray, tile: int, origin: tuple[int, int], margin: int
+        self, p: torch.Tensor, x: torch.Tensor, tile: int, origin: tuple[int, int], margin: int
     ) -> np.ndarray:
         halo = self.receptive_field
-        _, h, w = pan.shape
-        p, x = self._normalised(pan, ms_up)
+        h, w = p.shape[-2:]
         d = self._detail(p)
         pad = max(0, halo - margin)  # the symmetric border the margin does not already give
         if pad:
             p, x, d = (symmetric_pad(t, pad, pad, pad, pad) for t in (p, x, d))
-        out = (np.zeros if margin else np.empty)(ms_up.shape, np.float32)
+        out = (np.zeros if margin else np.empty)((x.shape[1], h, w), np.float32)
         k = pad - halo  # padded index of a window's first pixel = its core's first pixel + k
         for r0 in range(margin, h - margin, tile):
             r1 = min(r0 + tile, h - margin)

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .adam import Adam
 from .config import ZeroShotConfig
 
 
@@ -82,10 +83,10 @@ def fit_response(
     best, best_err = lin, err_lin
     if cfg.response_hidden > 0 and cfg.response_steps > 0:
         mlp = SpectralResponse(b, cfg.response_hidden).to(x.device)
-        opt = torch.optim.Adam(mlp.parameters(), lr=1e-2)
+        opt = Adam(mlp.parameters(), lr=1e-2)
         for _ in range(cfg.response_steps):
             loss = F.mse_loss(mlp.pixels(xt), yt)
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad()
             loss.backward()
             opt.step()
         with torch.no_grad():

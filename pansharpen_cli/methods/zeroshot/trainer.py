@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ...physics.torch_ops import mtf_degrade_t, upsample_t
+from .adam import Adam
 from .config import ZeroShotConfig
 from .features import CACHE_BYTES, feature_maps, has_features
 from .losses import inner, local_corr, masked_l1
@@ -60,7 +61,7 @@ class Trainer:
         with torch.no_grad():  # the upsampled MS of the whole scene, once (crops cut from it)
             self.ms_up_fr = upsample_t(s.ms_n, r)
         self.valid_t = torch.as_tensor(s.valid, dtype=torch.float32, device=dev)[None, None]
-        self.opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=cfg.lr_rr)
+        self.opt = Adam([p for p in net.parameters() if p.requires_grad], lr=cfg.lr_rr)
         self.corr_win = 2 * math.ceil(r / 2) + cfg.corr_extra
         self.pretrained = pretrained  # the network starts from prior weights
         self.feats_rr = self.feats_fr = None  # frozen features, once per scene (features.py)
@@ -104,15 +105,14 @@ class Trainer:
 
     # -- steps -----------------------------------------------------------------------------------
     def _forward(self, p: torch.Tensor, x: torch.Tensor, d: torch.Tensor, lr: float, f=None) -> torch.Tensor:
-        for g in self.opt.param_groups:
-            g["lr"] = lr
+        self.opt.lr = lr
         kw = {} if f is None else {"feats": f}
         with autocast(self.dev, self.cfg.amp):
             out = self.net(p, x, d, self.scene.gains_t.expand(p.shape[0], -1), **kw)
         return out.float()
 
     def _update(self, loss: torch.Tensor) -> None:
-        self.opt.zero_grad(set_to_none=True)
+        self.opt.zero_grad()
         loss.backward()
         self.opt.step()
 
