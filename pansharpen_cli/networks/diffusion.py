@@ -121,18 +121,18 @@ class _Level(nn.Module):
         return F.silu(self.conv2(h))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def feature_radius(levels: int) -> int:
     """How far the full-resolution features of a ``levels``-level UNet (two 3x3 convs a level,
     2x2 average pooling, nearest upsampling) reach, in fine pixels: the dependence interval of every
     tensor traced index by index, for every phase of the output pixel on the pooling grid."""
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def enc(lvl: int, i: int) -> tuple[int, int]:  # two convs on the level's input
         spans = [(j, j) if lvl == 0 else _join(enc(lvl - 1, 2 * j), enc(lvl - 1, 2 * j + 1)) for j in range(i - 2, i + 3)]
         return _join(*spans)
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def dec(lvl: int, i: int) -> tuple[int, int]:  # two convs on [upsampled coarser level, skip]
         if lvl == levels - 1:
             return enc(lvl, i)

@@ -77,11 +77,16 @@ class BandwiseLite(nn.Module):
     def __init__(self, features: int = 8, trunk: int = 16, blocks: int = 1) -> None:
         super().__init__()
         if features < 1 or trunk < 1 or blocks < 0:
-            raise ValueError(f"expected features, trunk >= 1 and blocks >= 0, got {features}, {trunk}, {blocks}")
+            raise ValueError(
+                f"expected features, trunk >= 1 and blocks >= 0, got {features}, {trunk}, {blocks}"
+            )
         self.config = {"features": int(features), "trunk": int(trunk), "blocks": int(blocks)}
         self.receptive_field = 3 + 2 * int(blocks) + 1
         self.trunk = nn.Sequential(
-            _conv(self.in_shared, trunk), nn.ReLU(inplace=True), _conv(trunk, trunk), nn.ReLU(inplace=True),
+            _conv(self.in_shared, trunk),
+            nn.ReLU(inplace=True),
+            _conv(trunk, trunk),
+            nn.ReLU(inplace=True),
             _conv(trunk, features),
         )
         self.head = _conv(self.in_per_band, features)
@@ -115,4 +120,3 @@ class BandwiseLite(nn.Module):
         for blk in self.blocks:
             z = blk(z, n, c)
         return self.tail(torch.relu_(z)).reshape(n, c, h, w).add_(base)
-

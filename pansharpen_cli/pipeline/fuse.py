@@ -198,7 +198,9 @@ def fuse_tiles(
 def placed(fuser: Fuser, ratio: int) -> TileFn:
     """The fuser's tile function of the PAN, the MS and the tile's origin: the MS upsampled for
     fusers that want it, the origin passed to positional fusers."""
-    fn: PlacedBlockFn = fuser.fuse if fuser.positional else (lambda pan, ms, up, origin: fuser.fuse(pan, ms, up))
+    fn: PlacedBlockFn = (
+        fuser.fuse if fuser.positional else (lambda pan, ms, up, origin: fuser.fuse(pan, ms, up))
+    )
 
     def fuse(pan: np.ndarray, ms: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
         return fn(pan, ms, upsample(ms, ratio) if fuser.upsampled else None, origin)
@@ -377,7 +379,15 @@ def _write(run: _Run, out: Path, fuser: Fuser, stats: SceneStats, progress: Prog
     workers = max(1, run.opts.workers) if fuser.parallel else 0
     with OutputWriter(_output_spec(run, out, fuser)) as writer:
         fuse_tiles(
-            run.reader, tiles, placed(fuser, g.ratio), stats, writer, run.out_dtype, run.nodata, progress, workers=workers
+            run.reader,
+            tiles,
+            placed(fuser, g.ratio),
+            stats,
+            writer,
+            run.out_dtype,
+            run.nodata,
+            progress,
+            workers=workers,
         )
         writer.commit()
     run.seconds["fuse"] = time.perf_counter() - t0

@@ -186,7 +186,12 @@ def _report(
         },
         "ratio": scene.ratio,
         "bands": len(scene.gains),
-        "steps": {"warmup": steps[0], "train": steps[1], "train_run": steps[2], "stopped_early": steps[2] < steps[1]},
+        "steps": {
+            "warmup": steps[0],
+            "train": steps[1],
+            "train_run": steps[2],
+            "stopped_early": steps[2] < steps[1],
+        },
         "device": str(dev),
         "pretrained": pretrained,
         "registration": None if scene.registration is None else scene.registration.as_dict(scene.ratio),
@@ -223,7 +228,11 @@ def _start(
 
 
 def _pre_adapt(
-    hook: PreAdapt | None, net: torch.nn.Module, scene: Scene, rng: np.random.Generator, progress: Progress,
+    hook: PreAdapt | None,
+    net: torch.nn.Module,
+    scene: Scene,
+    rng: np.random.Generator,
+    progress: Progress,
     times: dict[str, float],
 ) -> dict[str, Any] | None:
     """Run the hook (None: nothing), timed."""

@@ -44,6 +44,28 @@ def _tags(cfg: ZeroShotConfig, model: ZeroShotModel, weights: StartWeights, devi
     return tags
 
 
+def _fuser(model: ZeroShotModel, ratio: int, report: dict[str, Any], tags: dict[str, Any]) -> Fuser:
+    """The fitted model as the pipeline's Fuser: it upsamples the MS itself (in torch) and runs
+    the network on each tile's core only (the halo feeds the PAN detail)."""
+    halo = int(math.ceil(model.halo / ratio)) + UPSAMPLE_HALO
+    margin = halo * ratio  # the tile's halo, fine pixels: the pipeline keeps only the core
+
+    def run(pan: np.ndarray, ms: np.ndarray, ms_up: None, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+        # sub-tiles of the core, shrunk on CUDA out-of-memory
+        return model.predict_coarse(pan, ms, origin=origin, margin=margin)
+
+    positional = bool(getattr(model.net, "positional", False))
+    return Fuser(
+        fuse=run,
+        halo=halo,
+        report=report,
+        tags=tags,
+        save_model=model.save,
+        positional=positional,
+        upsampled=False,
+    )
+
+
 def prepare(inputs: SceneInputs, name: str = "zeroshot", pre_adapt: PreAdapt | None = None) -> Fuser:
     """Fit the zero-shot model on ``inputs.training`` and wrap it as a Fuser.
 
@@ -76,13 +98,6 @@ def prepare(inputs: SceneInputs, name: str = "zeroshot", pre_adapt: PreAdapt | N
         progress=inputs.progress,
         pre_adapt=pre_adapt,
     )
-    halo = int(math.ceil(model.halo / inputs.ratio)) + UPSAMPLE_HALO
-    margin = halo * inputs.ratio  # the tile's halo, fine pixels: the pipeline keeps only the core
-
-    def run(pan: np.ndarray, ms: np.ndarray, ms_up: None, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
-        # the MS upsampled in torch; sub-tiles of the core, shrunk on CUDA out-of-memory
-        return model.predict_coarse(pan, ms, origin=origin, margin=margin)
-
     report = {
         name: model.report(),
         "training_region": t.info,
@@ -90,11 +105,7 @@ def prepare(inputs: SceneInputs, name: str = "zeroshot", pre_adapt: PreAdapt | N
         "weights_manifest": weights.manifest,
         "device": str(device),
     }
-    tags = _tags(cfg, model, weights, str(device))
-    positional = bool(getattr(model.net, "positional", False))
-    fuser = Fuser(
-        fuse=run, halo=halo, report=report, tags=tags, save_model=model.save, positional=positional, upsampled=False
-    )
+    fuser = _fuser(model, inputs.ratio, report, _tags(cfg, model, weights, str(device)))
     said = describe(report[name].get("registration"))
     if said is not None:
         (fuser.warnings if said[1] else fuser.notes).append(said[0])

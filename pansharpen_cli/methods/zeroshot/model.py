@@ -177,7 +177,11 @@ class ZeroShotModel:
         return self._tiled(lambda: self._normalised(pan, ms_up), tile, origin, margin)
 
     def predict_coarse(
-        self, pan: np.ndarray, ms: np.ndarray, tile: int | None = None, origin: tuple[int, int] = (0, 0),
+        self,
+        pan: np.ndarray,
+        ms: np.ndarray,
+        tile: int | None = None,
+        origin: tuple[int, int] = (0, 0),
         margin: int = 0,
     ) -> np.ndarray:
         """:meth:`predict_image` given the MS on its own grid, (B, H / ratio, W / ratio) raw units:
@@ -185,8 +189,14 @@ class ZeroShotModel:
         :func:`degradation.upsample`; float32, which agrees with that float64 reference to float
         precision), about 5 times faster than the numpy reference on the CPU."""
         r = self.ratio
-        if ms.ndim != 3 or ms.shape[0] != len(self.norm.ms_mean) or (ms.shape[1] * r, ms.shape[2] * r) != pan.shape[1:]:
-            raise ValueError(f"expected ms shaped (B, {pan.shape[1] // r}, {pan.shape[2] // r}), got {ms.shape}")
+        if (
+            ms.ndim != 3
+            or ms.shape[0] != len(self.norm.ms_mean)
+            or (ms.shape[1] * r, ms.shape[2] * r) != pan.shape[1:]
+        ):
+            raise ValueError(
+                f"expected ms shaped (B, {pan.shape[1] // r}, {pan.shape[2] // r}), got {ms.shape}"
+            )
 
         def inputs() -> tuple[torch.Tensor, torch.Tensor]:
             p, x = self._normalised(pan, ms)
@@ -195,7 +205,10 @@ class ZeroShotModel:
         return self._tiled(inputs, tile, origin, margin)
 
     def _tiled(
-        self, inputs: Callable[[], tuple[torch.Tensor, torch.Tensor]], tile: int | None, origin: tuple[int, int],
+        self,
+        inputs: Callable[[], tuple[torch.Tensor, torch.Tensor]],
+        tile: int | None,
+        origin: tuple[int, int],
         margin: int,
     ) -> np.ndarray:
         """:meth:`_predict_tiled` on ``inputs()`` (the normalised PAN and upsampled MS), the tile
