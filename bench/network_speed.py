@@ -52,7 +52,7 @@ def forward_rates(net: torch.nn.Module, bands: int, sizes: list[int]) -> list[di
     for core in sizes:
         args = _inputs(bands, core + 2 * net.receptive_field)
         with torch.inference_mode():
-            s = _seconds(lambda: net(*args), max(3, int(12 * (256 / core) ** 2)))
+            s = _seconds(lambda a=args: net(*a), max(3, int(12 * (256 / core) ** 2)))
         rows.append({"core": core, "seconds": s, "core_mpx_per_s": core * core / s / 1e6})
     return rows
 

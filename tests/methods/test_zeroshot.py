@@ -232,3 +232,27 @@ def test_adam_updates_as_torch_adam() -> None:
             net[2].weight.requires_grad_(True)
     for a, b in zip(ours.parameters(), ref.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_a_fit_without_steps_builds_no_trainer_and_the_same_gains(scene: dict) -> None:
+    """``--iterations 0``: no training pairs and no trainer (no hold-out windows, no steps), the
+    detail gains and the shift as a fit with steps has them, and a fusion from the start weights."""
+    from pansharpen_cli.methods.zeroshot.scene import prepare_scene
+
+    args = (scene["pan"], scene["ms"], RATIO, GAINS, PAN_GAIN)
+    idle = zeroshot.fit(*args, config=_cfg(warmup=0, iterations=0), device=CPU)
+    rep = idle.report()
+    assert rep["holdout"]["windows"] == 0 and rep["steps"]["train_run"] == 0
+    assert rep["seconds"]["warmup_s"] == rep["seconds"]["train_s"] == 0.0
+    valid = np.ones(scene["pan"].shape[1:], bool)
+    full = prepare_scene(scene["pan"], scene["ms"], valid, RATIO, GAINS, PAN_GAIN, _cfg(), CPU)
+    only = prepare_scene(scene["pan"], scene["ms"], valid, RATIO, GAINS, PAN_GAIN, _cfg(), CPU, pairs=False)
+    assert only.detail_fr is None and only.pan_rr is None
+    torch.testing.assert_close(only.gains_t, full.gains_t)
+    np.testing.assert_allclose(idle.detail_gains, full.gains_t[0].numpy(), rtol=1e-6)
+    assert idle.shift == full.shift
+    # the same fit through the trainer (a no-op pre-adaptation hook keeps it): the same fusion
+    through = zeroshot.fit(*args, config=_cfg(warmup=0, iterations=0), device=CPU, pre_adapt=lambda *a: {})
+    assert through.report()["pre_adapt"] == {}  # the hook ran: the full path was taken
+    ms_up = upsample(scene["ms"], RATIO)
+    np.testing.assert_array_equal(idle.predict_image(scene["pan"], ms_up), through.predict_image(scene["pan"], ms_up))

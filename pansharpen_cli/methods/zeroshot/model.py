@@ -187,7 +187,8 @@ class ZeroShotModel:
         """:meth:`predict_image` given the MS on its own grid, (B, H / ratio, W / ratio) raw units:
         it is upsampled here, in torch on the model's device (:func:`upsample_t`, the geometry of
         :func:`degradation.upsample`; float32, which agrees with that float64 reference to float
-        precision), about 5 times faster than the numpy reference on the CPU."""
+        precision), twice as fast as the numpy reference on 2 CPU cores (31 against 67 ms for a
+        284x284 x 8-band tile)."""
         r = self.ratio
         if (
             ms.ndim != 3
