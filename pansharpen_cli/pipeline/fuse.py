@@ -123,7 +123,8 @@ def _fuse_one(
     out_dtype: str,
     nodata: float | None,
 ) -> np.ndarray:
-    """Fill, upsample, fuse, crop the halo and convert one tile read by :meth:`PairReader.read_tile`."""
+    """Fill, fuse (:func:`placed` upsamples the MS for fusers that want it), crop the halo and
+    convert one tile read by :meth:`PairReader.read_tile`."""
     pan = fill_invalid(d["pan"], d["pan_valid"], np.array([stats.pan_mean]))
     ms = fill_invalid(d["ms"], d["ms_valid"], stats.ms_mean)
     fused = fuse(pan, ms, ((t.row - t.halo) * r, (t.col - t.halo) * r))
