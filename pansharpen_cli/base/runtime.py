@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import sys
 
 #: Free memory at the top of the heap beyond which glibc gives it back (256 MiB).
@@ -23,29 +24,21 @@ TRIM_BYTES = 256 * 1024 * 1024
 # mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
-_M_ARENA_MAX = -8
-
-_done: list[bool] = []
 
 
+@functools.cache
 def keep_freed_memory() -> bool:
-    """Set glibc's allocator up as described above (once per process).
+    """Set glibc's allocator up as described above (once per process: the result is cached).
 
     Returns:
         True when the settings were made; False where the C library is not glibc (macOS,
         Windows, musl), which is left as it is.
     """
-    if _done:
-        return _done[0]
-    ok = False
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            mallopt = libc.mallopt
-        except (OSError, AttributeError):
-            mallopt = None
-        if mallopt is not None:
-            mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-            ok = all(mallopt(k, v) for k, v in ((_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, TRIM_BYTES)))
-    _done.append(ok)
-    return ok
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return all(mallopt(k, v) for k, v in ((_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, TRIM_BYTES)))

@@ -28,6 +28,7 @@ __all__ = [
     "detail_halo",
     "detail_gains",
     "detail_inputs",
+    "scene_gains",
 ]
 
 
@@ -299,6 +300,17 @@ def detail_inputs(
         ``(detail (N, C, H, W), gains (N, C))``: :func:`pan_detail_t` and :func:`detail_gains`, the
         latter with the PAN taken to the MS grid through each band's own MTF.
     """
-    c = ms.shape[1]
-    pan_lr = mtf_degrade_t(pan.expand(-1, c, -1, -1), ms_gains, ratio)
-    return pan_detail_t(pan, ms_gains, ratio), detail_gains(pan_lr, ms, valid)
+    return pan_detail_t(pan, ms_gains, ratio), scene_gains(pan, ms, ms_gains, ratio, valid)
+
+
+def scene_gains(
+    pan: torch.Tensor,
+    ms: torch.Tensor,
+    ms_gains: Sequence[float],
+    ratio: int,
+    valid: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The gains half of :func:`detail_inputs` (same arguments): :func:`detail_gains` with the PAN
+    taken to the MS grid through each band's own MTF, (N, C)."""
+    pan_lr = mtf_degrade_t(pan.expand(-1, ms.shape[1], -1, -1), ms_gains, ratio)
+    return detail_gains(pan_lr, ms, valid)

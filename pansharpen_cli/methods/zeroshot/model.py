@@ -227,7 +227,6 @@ class ZeroShotModel:
                 torch.cuda.empty_cache()
                 tile //= 2
 
-    @torch.inference_mode()
     def _predict_tiled(
         self, p: torch.Tensor, x: torch.Tensor, tile: int, origin: tuple[int, int], margin: int
     ) -> np.ndarray:

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from ...base.nodata import block_all, masked_stats
 from ...physics.registration import Registration, estimate_shift, shift_halo, shift_t
-from ...physics.torch_ops import detail_gains, detail_inputs, mtf_degrade_t, pan_detail_t, upsample_t
+from ...physics.torch_ops import detail_inputs, mtf_degrade_t, pan_detail_t, scene_gains, upsample_t
 from .config import ZeroShotConfig
 from .model import Normalisation
 
@@ -118,11 +118,9 @@ def _pairs(scene: Scene, dev: torch.device) -> None:
 def _gains_only(scene: Scene, dev: torch.device) -> None:
     """The detail gains without the training pairs (in place): what fusing with no adaptation
     steps needs of the scene."""
-    c, r = len(scene.gains), scene.ratio
     scene.valid_ms_t = torch.as_tensor(scene.valid_ms, dtype=torch.float32, device=dev)[None, None]
     with torch.no_grad():
-        pan_lr = mtf_degrade_t(scene.pan_n.expand(-1, c, -1, -1), scene.gains, r)
-        scene.gains_t = detail_gains(pan_lr, scene.ms_n, scene.valid_ms_t)
+        scene.gains_t = scene_gains(scene.pan_n, scene.ms_n, scene.gains, scene.ratio, scene.valid_ms_t)
 
 
 def prepare_scene(
