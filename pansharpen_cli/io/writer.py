@@ -33,6 +33,7 @@ from rasterio.transform import Affine
 from rasterio.windows import Window
 
 from ..base.errors import OutputError
+from .paths import check_output_path  # noqa: F401 - moved to io/paths.py, kept importable here
 
 __all__ = [
     "OutputSpec",
@@ -122,30 +123,6 @@ def _writing(path: Path, held: list[str]) -> Iterator[None]:
             yield
     except (RasterioIOError, rasterio.errors.RasterioError, OSError) as exc:
         raise _write_error(path, exc, held) from None
-
-
-def check_output_path(out: str | os.PathLike, inputs: Sequence[str | os.PathLike], overwrite: bool) -> Path:
-    """Refuse an output in a missing directory, a directory, an input, or an existing file without
-    ``overwrite``.
-
-    Returns:
-        The output as a Path.
-
-    Raises:
-        OutputError: with the option to change.
-    """
-    p = Path(out)
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.exists():
-        raise OutputError(f"output directory does not exist: {parent} (create it first)")
-    if p.is_dir():
-        raise OutputError(f"output {p} is a directory: expected a file path like out.tif")
-    for i in inputs:
-        if p.resolve() == Path(i).resolve():
-            raise OutputError(f"output {p} is also an input: choose another output path")
-    if p.exists() and not overwrite:
-        raise OutputError(f"output {p} exists: pass --overwrite to replace it")
-    return p
 
 
 def dtype_range(dtype: str) -> tuple[float, float]:
