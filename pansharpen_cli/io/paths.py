@@ -83,13 +83,14 @@ def identity(what: str, p: Path) -> tuple[Path, tuple[int, int] | None]:
     """
     try:
         resolved = p.resolve()
-        st = os.stat(p)
     except RuntimeError:  # Python < 3.13: "Symlink loop from ..."
         raise _loop(what, p) from None
+    try:
+        st = os.stat(resolved)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise _loop(what, p) from None
-        return p.absolute(), None
+        return resolved, None
     return resolved, (st.st_dev, st.st_ino)
 
 
