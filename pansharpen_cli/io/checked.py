@@ -38,7 +38,7 @@ __all__ = ["FULL_DISK_BYTES", "Held", "checked", "silenced"]
 FULL_DISK_BYTES = 1 << 20
 
 _STDERR_HELD = threading.Lock()
-#: How libtiff starts the lines it writes to stderr itself (``_tiffWriteProc: ...``, ``TIFFAppendToStrip: ...``).
+#: How libtiff starts the lines it writes to stderr itself (``_tiffWriteProc: ...``).
 _LIBTIFF_LINE = re.compile(r"^_?tiff\w*:", re.IGNORECASE)
 #: What starts a message before its text: ``_tiffWriteProc: ``, ``6:``, ``CPLE_NotSupported in ``.
 _PREFIX = re.compile(r"^(?:\d+:|_?\w+:(?!\S)|\w+:(?=\S))?\s*(?:CPLE_\w+ in )?")
@@ -166,7 +166,9 @@ def write_error(path: Path, exc: BaseException | None, held: Held, need: int | N
 
 
 @contextmanager
-def checked(path: Path, on_failure: Callable[[], None] | None = None, need: int | None = None) -> Iterator[None]:
+def checked(
+    path: Path, on_failure: Callable[[], None] | None = None, need: int | None = None
+) -> Iterator[None]:
     """Run a write to ``path``: an exception, a GDAL message or a libtiff line becomes one
     :class:`OutputError` naming ``path``, raised after ``on_failure()`` (the cleanup: the free space
     it reports is then the disk's, without the temporary file); ``need``: the bytes the output

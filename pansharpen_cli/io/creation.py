@@ -135,7 +135,9 @@ def check_dtype_options(driver: str, options: dict[str, str], dtype: str) -> Non
         )
     codec = opts.get("COMPRESS", "")
     if codec in ("JPEG", "WEBP") and dtype != "uint8" and not (codec == "JPEG" and opts.get("NBITS") == "12"):
-        raise UsageError(f"--co COMPRESS={codec}: needs an 8-bit output, this one is {dtype}: add --dtype uint8")
+        raise UsageError(
+            f"--co COMPRESS={codec}: needs an 8-bit output, this one is {dtype}: add --dtype uint8"
+        )
 
 
 def check_creation_options(driver: str, options: dict[str, str]) -> None:

@@ -361,7 +361,8 @@ def verify_written(path: Path, spec: OutputSpec) -> None:
         with rasterio.open(path) as ds:
             shape = (ds.width, ds.height, ds.count, ds.dtypes[0])
             tags = ds.tags()
-            if shape != (spec.width, spec.height, spec.count, spec.dtype) or any(k not in tags for k in spec.tags):
+            expected = (spec.width, spec.height, spec.count, spec.dtype)
+            if shape != expected or any(k not in tags for k in spec.tags):
                 raise OutputError(f"cannot write {spec.path}: the written file does not read back as written")
             bh, bw = ds.block_shapes[0]
             row, col = (ds.height - 1) // bh * bh, (ds.width - 1) // bw * bw

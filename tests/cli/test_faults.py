@@ -153,7 +153,8 @@ def test_disk_full_is_one_line_and_no_partial_file(tmp_path, monkeypatch, capfd,
         monkeypatch.setattr("pansharpen_cli.io.checked.free_bytes", lambda p: 0)
     res = runner.invoke(app, ["fuse", str(pan), str(ms), str(out), "-m", "exp", "-q"])
     assert res.exit_code == 1
-    assert re.fullmatch(rf"error: cannot write {re.escape(str(out))}: no space left on device \([\d.]+ MB free\)\n", res.output)
+    full = rf"error: cannot write {re.escape(str(out))}: no space left on device \([\d.]+ MB free\)\n"
+    assert re.fullmatch(full, res.output)
     assert "_tiffWriteProc" not in capfd.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
@@ -194,7 +195,8 @@ def test_an_output_name_of_250_characters_is_written(tmp_path):
     pan, ms, _ = make_pair(tmp_path, size=64)
     for fmt in ("GTiff", "COG"):
         out = tmp_path / (fmt[0] * 246 + ".tif")
-        res = runner.invoke(app, ["fuse", str(pan), str(ms), str(out), "-m", "mtf-glp-hpm", "-q", "--of", fmt])
+        args = ["fuse", str(pan), str(ms), str(out), "-m", "mtf-glp-hpm", "-q", "--of", fmt]
+        res = runner.invoke(app, args)
         assert res.exit_code == 0, res.output
         with rasterio.open(out) as ds:
             assert ds.tags()["PANSHARPEN_METHOD"] == "mtf-glp-hpm"
@@ -204,13 +206,17 @@ def test_an_output_name_of_250_characters_is_written(tmp_path):
 @pytest.mark.parametrize(
     "fmt, co, message",
     [
-        ("COG", "BLOCKSIZE=17", "--co BLOCKSIZE=17: expected BLOCKSIZE to be a multiple of 16 from 128 to 8192 for COG"),
-        ("COG", "BLOCKSIZE=200", "--co BLOCKSIZE=200: tile sides must be multiples of 16 (try BLOCKSIZE=192)"),
-        ("GTiff", "BLOCKXSIZE=17", "--co BLOCKXSIZE=17: tile sides must be multiples of 16 (try BLOCKXSIZE=16)"),
-        ("GTiff", "ZLEVEL=fast", "--co ZLEVEL=fast: expected an integer for ZLEVEL"),
-        ("GTiff", "ZLEVEL=13", "--co ZLEVEL=13: expected ZLEVEL to be from 1 to 12 for GTiff"),
-        ("GTiff", "PREDICTOR=3", "--co PREDICTOR=3: the floating-point predictor needs a float output, this one "
-         "is uint16: use PREDICTOR=2 or --dtype float32"),
+        ("COG", "BLOCKSIZE=17", "expected BLOCKSIZE to be a multiple of 16 from 128 to 8192 for COG"),
+        ("COG", "BLOCKSIZE=200", "tile sides must be multiples of 16 (try BLOCKSIZE=192)"),
+        ("GTiff", "BLOCKXSIZE=17", "tile sides must be multiples of 16 (try BLOCKXSIZE=16)"),
+        ("GTiff", "ZLEVEL=fast", "expected an integer for ZLEVEL"),
+        ("GTiff", "ZLEVEL=13", "expected ZLEVEL to be from 1 to 12 for GTiff"),
+        (
+            "GTiff",
+            "PREDICTOR=3",
+            "the floating-point predictor needs a float output, this one is uint16: "
+            "use PREDICTOR=2 or --dtype float32",
+        ),
     ],
 )
 def test_creation_options_are_refused_before_the_work(tmp_path, monkeypatch, fmt, co, message):
@@ -222,7 +228,8 @@ def test_creation_options_are_refused_before_the_work(tmp_path, monkeypatch, fmt
 
     monkeypatch.setattr("pansharpen_cli.pipeline.fuse.scene_stats", no_statistics)
     out = tmp_path / "out.tif"
-    res = runner.invoke(app, ["fuse", str(pan), str(ms), str(out), "-m", "mtf-glp-hpm", "-q", "--of", fmt, "--co", co])
+    args = ["fuse", str(pan), str(ms), str(out), "-m", "mtf-glp-hpm", "-q", "--of", fmt, "--co", co]
+    res = runner.invoke(app, args)
     assert res.exit_code == 2
-    assert res.output == f"error: {message}\n"
+    assert res.output == f"error: --co {co}: {message}\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == before
