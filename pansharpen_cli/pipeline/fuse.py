@@ -30,7 +30,7 @@ from ..base.tiling import Tile, plan_tiles
 from ..io.creation import check_creation_options
 from ..io.raster import SUPPORTED_DTYPES, open_raster, read_masked
 from ..io.reader import PairReader
-from ..io.writer import OutputSpec, OutputWriter, check_output_path, to_dtype
+from ..io.writer import Footprint, OutputSpec, OutputWriter, check_output_fits, check_output_path, to_dtype
 from ..methods.base import Fuser, PlacedBlockFn, SceneInputs, StartWeights
 from ..methods.stats import SceneStats
 from ..physics.degradation import upsample
@@ -422,6 +422,8 @@ def fuse(
     with PairReader(pan_path, ms_paths, **read) as reader:
         run = _start(opts, reader)
         g = reader.grid
+        fits = Footprint(g.width, g.height, reader.n_bands, run.out_dtype, opts.fmt, opts.creation_options)
+        check_output_fits(out, fits)  # stale temps removed, the disk's space checked: before the work
         t0 = time.perf_counter()
         tiles = plan_tiles(g.ms_height, g.ms_width, opts.tile, 0)
         stats = scene_stats(reader, run.rad, tiles, progress, workers=opts.workers)
