@@ -149,6 +149,7 @@ class OutputSpec:
         path: the destination file.
         width, height, count, dtype: raster size, band count and dtype name.
         crs, transform: georeferencing (None: none).
+        gcps: ground control points and their CRS, for an output without a geotransform (None: none).
         nodata: nodata value (None: none).
         fmt: "GTiff" or "COG".
         creation_options: GDAL creation options, over :func:`default_creation_options`.
@@ -174,6 +175,7 @@ class OutputSpec:
     tags: dict[str, str] = field(default_factory=dict)
     area_or_point: str = "Area"
     block: int = 256
+    gcps: tuple[list, rasterio.crs.CRS | None] | None = None
 
     def footprint(self) -> Footprint:
         """What decides the file's size (:mod:`.space`)."""
@@ -211,6 +213,8 @@ def _gtiff_profile(spec: OutputSpec, opts: dict[str, str]) -> dict[str, Any]:
         profile["crs"] = spec.crs
     if spec.transform is not None:
         profile["transform"] = spec.transform
+    elif spec.gcps is not None:
+        profile["gcps"], profile["crs"] = spec.gcps
     return profile
 
 

@@ -34,7 +34,7 @@ from ..io.writer import Footprint, OutputSpec, OutputWriter, check_output_fits, 
 from ..methods.base import Fuser, PlacedBlockFn, SceneInputs, StartWeights
 from ..methods.stats import SceneStats
 from ..physics.degradation import upsample
-from .common import in_gdal_env, output_nodata, scene_stats, training_data
+from .common import check_scene, in_gdal_env, output_nodata, scene_stats, training_data
 
 if TYPE_CHECKING:
     import torch
@@ -249,6 +249,7 @@ def _tags(method: str, rad: Radiometry, reader: PairReader, extra: dict[str, Any
         "PANSHARPEN_VERSION": __version__,
         "PANSHARPEN_PAN": pan_name,
         "PANSHARPEN_MS": ",".join(ms_names),
+        **({"PANSHARPEN_THREADS": str(extra["threads"])} if "threads" in extra else {}),
     }
 
 
@@ -293,7 +294,7 @@ def _start(opts: FuseOptions, reader: PairReader) -> _Run:
     rad = resolve_gains(opts.sensor, opts.gains, reader.n_bands)
     out_dtype = opts.dtype or reader.ms_dtype
     nodata, nd_warns = output_nodata(reader, out_dtype)
-    warns = [*g.warnings, *rad.warnings, *nd_warns]
+    warns = [*g.warnings, *rad.warnings, *nd_warns, *check_scene(reader, opts.method, out_dtype)]
     for w in warns:
         log.warning(w)
     for n in g.notes:
@@ -360,6 +361,7 @@ def _output_spec(run: _Run, out: Path, fuser: Fuser) -> OutputSpec:
         dtype=run.out_dtype,
         crs=g.crs,
         transform=g.transform if g.georeferenced else None,
+        gcps=g.gcps,
         nodata=run.nodata,
         fmt=opts.fmt,
         creation_options=opts.creation_options,
