@@ -20,6 +20,7 @@ def _plan(reader: PairReader) -> dict[str, Any]:
     """What fuse would do with the pair (the ``fuse`` part of ``info --json``)."""
     g = reader.grid
     return {
+        "fusable": True,
         "ratio": g.ratio,
         "measured_ratio": [round(x, 6) for x in g.measured_ratio],
         "output_size": [g.height, g.width],
@@ -29,6 +30,7 @@ def _plan(reader: PairReader) -> dict[str, Any]:
         "georeferenced": g.georeferenced,
         "output_transform": list(g.transform)[:6] if g.georeferenced else None,
         "crs": g.crs.to_string() if g.crs else None,
+        "gcps": len(g.gcps[0]) if g.gcps else 0,
         "notes": g.notes,
         "warnings": g.warnings,
     }
@@ -69,7 +71,8 @@ def _plan_table(plan: dict[str, Any]) -> Table:
         "MS",
         "resampled onto the PAN-aligned grid (cubic)" if plan["ms_resampled"] else "used as is (aligned)",
     )
-    p.add_row("georeferencing", plan["crs"] or ("yes" if plan["georeferenced"] else "none (array geometry)"))
+    bare = f"{plan['gcps']} ground control points (array geometry)" if plan["gcps"] else "none (array geometry)"
+    p.add_row("georeferencing", plan["crs"] or ("yes" if plan["georeferenced"] else bare))
     for n in plan["notes"]:
         p.add_row("note", n)
     for w_ in plan["warnings"]:
@@ -90,18 +93,26 @@ def info(
     """Describe a PAN/MS pair and what `fuse` would do with it."""
     setup_logging(False, verbose)
     with errors(verbose):
+        from ..base.errors import InputError
         from ..io.reader import PairReader, summarize
 
         files = [("PAN", pan), *[("MS", m) for m in ms]]
         summaries = [(role, summarize(p, role)) for role, p in files]
-        with PairReader(pan, ms, pan_band=pan_band, ratio=ratio, assume_aligned=assume_aligned) as reader:
-            plan = _plan(reader)
+        refusal = None
+        try:
+            with PairReader(pan, ms, pan_band=pan_band, ratio=ratio, assume_aligned=assume_aligned) as reader:
+                plan = _plan(reader)
+        except InputError as exc:  # not fusable: the inputs are described, then the reason (exit 1)
+            refusal, plan = exc, {"fusable": False, "reason": str(exc)}
         if json_out:
             payload = {"files": [{"role": r, **s.__dict__} for r, s in summaries], "fuse": plan}
             out.print_json(json.dumps(payload, default=str))
-            return
-        out.print(_inputs_table(summaries))
-        out.print(_plan_table(plan))
+        else:
+            out.print(_inputs_table(summaries))
+            if refusal is None:
+                out.print(_plan_table(plan))
+        if refusal is not None:
+            raise refusal
 
 
 @app.command(cls=Command)

@@ -89,7 +89,14 @@ OverwriteOpt = Annotated[bool, typer.Option("--overwrite", metavar=FLAG, help="R
 JsonOpt = Annotated[
     bool, typer.Option("--json", metavar=FLAG, help="Print one JSON object instead of tables.")
 ]
-SeedOpt = Annotated[int, typer.Option(metavar="N", help="Random seed (same seed, same device, same output).")]
+SeedOpt = Annotated[
+    int,
+    typer.Option(
+        metavar="N",
+        help="Random seed: same seed, device and torch threads (the output's PANSHARPEN_THREADS tag; "
+        "OMP_NUM_THREADS=N sets them), same output.",
+    ),
+]
 
 # -- fuse ----------------------------------------------------------------------------------------
 MethodOpt = Annotated[
@@ -147,8 +154,8 @@ ArchOpt = Annotated[
     str | None,
     typer.Option(
         metavar="NAME",
-        help="zeroshot: network architecture (default: the prior's, else bandwise-resnet); "
-        "another than the prior's needs --weights none or a matching .pt.",
+        help="zeroshot: network architecture (default: the --weights file's, else bandwise-lite); "
+        "another than the weights' needs --weights none or a matching .pt.",
         rich_help_panel=ZS_PANEL,
     ),
 ]

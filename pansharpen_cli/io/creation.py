@@ -12,13 +12,15 @@ import ctypes
 import difflib
 import functools
 import logging
+import math
 import xml.etree.ElementTree as ET
 
+import numpy as np
 import rasterio
 
 from ..base.errors import UsageError
 
-__all__ = ["check_creation_options", "creation_option_list"]
+__all__ = ["check_creation_options", "check_dtype_options", "creation_option_list"]
 
 log = logging.getLogger(__name__)
 
@@ -44,27 +46,103 @@ def _driver_xml(driver: str) -> str | None:
 
 
 @functools.cache
+def _option_types(driver: str) -> dict[str, tuple[str, tuple[str, ...]]] | None:
+    """Upper-case name (aliases too) -> (the XML's type, the values a select allows)."""
+    text = _driver_xml(driver)
+    if text is None:
+        return None
+    options: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for opt in ET.fromstring(text).iter("Option"):
+        values = tuple(v.text.strip().upper() for v in opt.iter("Value") if v.text)
+        kind = opt.get("type", "")
+        for attr in ("name", "alias", "deprecated_alias"):
+            if opt.get(attr):
+                options[opt.get(attr).strip().upper()] = (kind, values if kind == "string-select" else ())
+    return options
+
+
 def creation_option_list(driver: str) -> dict[str, tuple[str, ...]] | None:
     """The creation options of a GDAL driver: upper-case name -> the values it allows (empty: any).
 
     Returns:
         None where the list cannot be read (then nothing is checked).
     """
-    text = _driver_xml(driver)
-    if text is None:
-        return None
-    options: dict[str, tuple[str, ...]] = {}
-    for opt in ET.fromstring(text).iter("Option"):
-        values = tuple(v.text.strip().upper() for v in opt.iter("Value") if v.text)
-        selects = opt.get("type", "") == "string-select"
-        for attr in ("name", "alias", "deprecated_alias"):
-            if opt.get(attr):
-                options[opt.get(attr).strip().upper()] = values if selects else ()
-    return options
+    types = _option_types(driver)
+    return None if types is None else {k: v for k, (_, v) in types.items()}
+
+
+#: (least, most) of the numeric options checked here; the block sides are also multiples of 16.
+RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "GTIFF": {
+        "BLOCKXSIZE": (16, 8192),
+        "BLOCKYSIZE": (16, 8192),
+        "ZLEVEL": (1, 12),
+        "ZSTD_LEVEL": (1, 22),
+        "LZMA_PRESET": (0, 9),
+        "JPEG_QUALITY": (1, 100),
+        "WEBP_LEVEL": (1, 100),
+        "PREDICTOR": (1, 3),
+        "NBITS": (1, 32),
+    },
+    "COG": {"BLOCKSIZE": (128, 8192), "QUALITY": (1, 100), "OVERVIEW_QUALITY": (1, 100), "LEVEL": (0, 22)},
+}
+#: COG's LEVEL by codec.
+_LEVELS = {"DEFLATE": (1, 12), "LERC_DEFLATE": (1, 12), "ZSTD": (1, 22), "LERC_ZSTD": (1, 22), "LZMA": (0, 9)}
+_BLOCKS = ("BLOCKXSIZE", "BLOCKYSIZE", "BLOCKSIZE")
+_BOOLEANS = ("YES", "NO", "TRUE", "FALSE", "ON", "OFF", "1", "0")
+
+
+def _check_value(driver: str, key: str, value: str, kind: str, options: dict[str, str]) -> None:
+    """A value of the right type, in its range; block sides multiples of 16."""
+    k, v = key.upper(), value.strip()
+    bad = f"--co {key}={value}"
+    if kind == "boolean" and v.upper() not in _BOOLEANS:
+        raise UsageError(f"{bad}: expected {k}=YES or {k}=NO")
+    if kind not in ("int", "float") and k not in RANGES.get(driver.upper(), {}):
+        return
+    try:
+        number = int(v) if kind == "int" else float(v)
+    except ValueError:
+        raise UsageError(f"{bad}: expected {'an integer' if kind == 'int' else 'a number'} for {k}") from None
+    lo, hi = RANGES.get(driver.upper(), {}).get(k, (-math.inf, math.inf))
+    if k == "LEVEL":
+        lo, hi = _LEVELS.get(options.get("COMPRESS", "DEFLATE").upper(), (lo, hi))
+    strips = k == "BLOCKYSIZE" and options.get("TILED", "YES").upper() in ("NO", "FALSE", "OFF", "0")
+    if strips:  # rows per strip: any count
+        lo = 1
+    if not lo <= number <= hi:
+        what = "a multiple of 16 " if k in _BLOCKS and not strips else ""
+        raise UsageError(f"{bad}: expected {k} to be {what}from {lo:g} to {hi:g} for {driver}")
+    if k in _BLOCKS and not strips and number % 16:
+        near = max(lo, round(number / 16) * 16)
+        raise UsageError(f"{bad}: tile sides must be multiples of 16 (try {k}={near:g})")
+
+
+def check_dtype_options(driver: str, options: dict[str, str], dtype: str) -> None:
+    """Refuse creation options the output's dtype cannot have: the floating-point predictor for an
+    integer output, JPEG or WEBP for anything but 8 bits (JPEG: 12 with NBITS=12).
+
+    Raises:
+        UsageError: naming the option and what to use instead.
+    """
+    opts = {k.upper(): str(v).upper() for k, v in options.items()}
+    is_float = np.issubdtype(np.dtype(dtype), np.floating)
+    if opts.get("PREDICTOR") in ("3", "FLOATING_POINT") and not is_float:
+        raise UsageError(
+            f"--co PREDICTOR={opts['PREDICTOR']}: the floating-point predictor needs a float output, "
+            f"this one is {dtype}: use PREDICTOR={'2' if driver.upper() == 'GTIFF' else 'YES'} "
+            "or --dtype float32"
+        )
+    codec = opts.get("COMPRESS", "")
+    if codec in ("JPEG", "WEBP") and dtype != "uint8" and not (codec == "JPEG" and opts.get("NBITS") == "12"):
+        raise UsageError(
+            f"--co COMPRESS={codec}: needs an 8-bit output, this one is {dtype}: add --dtype uint8"
+        )
 
 
 def check_creation_options(driver: str, options: dict[str, str]) -> None:
-    """Refuse creation options the driver does not know, and values outside an option's choices.
+    """Refuse creation options the driver does not know, values outside an option's choices, values
+    of the wrong type or out of range (:data:`RANGES`), and tile sides that are not multiples of 16.
 
     Args:
         driver: "GTiff" or "COG".
@@ -73,9 +151,11 @@ def check_creation_options(driver: str, options: dict[str, str]) -> None:
     Raises:
         UsageError: naming the option, a close match, and where the valid ones are listed.
     """
-    known = creation_option_list(driver)
-    if not known:
+    types = _option_types(driver)
+    if not types:
         return
+    known = {k: v for k, (_, v) in types.items()}
+    upper = {k.upper(): str(v) for k, v in options.items()}
     where = f"`gdalinfo --format {driver}` or https://gdal.org/drivers/raster/{driver.lower()}.html"
     for key, value in options.items():
         k = key.upper()
@@ -90,3 +170,4 @@ def check_creation_options(driver: str, options: dict[str, str]) -> None:
             raise UsageError(
                 f"--co {key}={value}: expected {k} to be one of {', '.join(known[k])} for {driver}"
             )
+        _check_value(driver, key, str(value), types[k][0], upper)

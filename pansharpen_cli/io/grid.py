@@ -10,6 +10,11 @@ Files without georeferencing are aligned by array geometry: the MS is taken to c
 PAN's extent, and the output has no CRS. A pair where only one file is georeferenced is refused
 (its georeferencing would be lost or guessed) unless ``assume_aligned``: then it is aligned by array
 geometry too, and the output has the PAN's georeferencing when the PAN has one.
+
+Ground control points are not a geotransform: a file georeferenced by GCPs only is refused (fusing
+it would drop them; ``gdalwarp -order 1`` or ``-tps`` puts it on a geotransform) unless
+``assume_aligned``: then the pair is aligned by array geometry and the output carries the PAN's
+GCPs (or, for a PAN without any georeferencing, the MS's, moved onto the PAN grid).
 """
 
 from __future__ import annotations
@@ -18,10 +23,11 @@ import math
 from dataclasses import dataclass, field
 
 import rasterio
+from rasterio.control import GroundControlPoint
 from rasterio.transform import Affine
 
 from ..base.errors import InputError
-from .raster import is_georeferenced
+from .raster import gcp_only, is_georeferenced
 
 __all__ = ["GRID_TOLERANCE", "RATIO_TOLERANCE", "FusionGrid", "compute_grid"]
 
@@ -47,6 +53,8 @@ class FusionGrid:
         transform: output geotransform (PAN grid, shifted to the fused region).
         ms_transform: geotransform of the working MS grid.
         crs: output CRS (may be None).
+        gcps: ground control points of the output and their CRS, for a pair aligned by array geometry
+            whose PAN (or MS) is georeferenced by GCPs only (None: none).
         notes: what will be done, for ``-v`` and ``info``.
         warnings: things the user should know (falls back, crops, non-exact ratios).
     """
@@ -64,6 +72,7 @@ class FusionGrid:
     transform: Affine
     ms_transform: Affine
     crs: rasterio.crs.CRS | None
+    gcps: tuple[list[GroundControlPoint], rasterio.crs.CRS | None] | None = None
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -124,6 +133,51 @@ def _check_georeferencing(pan: rasterio.io.DatasetReader, ms: rasterio.io.Datase
             )
 
 
+def _refuse_gcp_only(pan: rasterio.io.DatasetReader, ms: rasterio.io.DatasetReader) -> None:
+    """Refuse a file georeferenced by ground control points only (fusing it would drop them).
+
+    Raises:
+        InputError: naming the file, the gdalwarp commands that give it a geotransform, and
+            --assume-aligned.
+    """
+    for ds, role in ((pan, "PAN"), (ms, "MS")):
+        points = gcp_only(ds)
+        if points:
+            raise InputError(
+                f"{role} {ds.name} is georeferenced by {len(points)} ground control points only (no "
+                "geotransform), which fusing would drop: warp it onto a geotransform first (gdalwarp -order 1 "
+                f"IN OUT for an affine fit, -tps for a non-linear one), or pass --assume-aligned to fuse by "
+                f"array geometry (the output then has {_kept(pan, ms, is_georeferenced(pan))})"
+            )
+
+
+def _kept(pan: rasterio.io.DatasetReader, ms: rasterio.io.DatasetReader, pan_geo: bool = False) -> str:
+    """What georeferencing an output aligned by array geometry has, in words."""
+    if pan_geo:
+        return "the PAN's georeferencing"
+    for ds, role, where in ((pan, "PAN", ""), (ms, "MS", ", moved onto the PAN grid")):
+        if points := gcp_only(ds):
+            return f"the {role}'s {len(points)} ground control points{where}"
+    return "none"
+
+
+def _output_gcps(
+    pan: rasterio.io.DatasetReader, ms: rasterio.io.DatasetReader, pan_t: Affine, ms_t: Affine, win: _Window
+) -> tuple[list[GroundControlPoint], rasterio.crs.CRS | None] | None:
+    """The ground control points of an output aligned by array geometry on a PAN without a
+    geotransform: the PAN's, else the MS's moved onto the PAN grid; in output pixels (None: none)."""
+    for ds, to_pan in ((pan, Affine.identity()), (ms, ~pan_t @ ms_t)):
+        if points := gcp_only(ds):
+            moved = []
+            for p in points:
+                col, row = to_pan @ (p.col, p.row)
+                moved.append(
+                    GroundControlPoint(row - win.row_off, col - win.col_off, p.x, p.y, p.z, p.id, p.info)
+                )
+            return moved, ds.gcps[1]
+    return None
+
+
 def _transforms(
     pan: rasterio.io.DatasetReader, ms: rasterio.io.DatasetReader, warns: list[str], assume_aligned: bool
 ) -> tuple[Affine, Affine, bool]:
@@ -137,6 +191,8 @@ def _transforms(
         InputError: only one file is georeferenced and not ``assume_aligned``, naming the other.
     """
     pan_geo, ms_geo = is_georeferenced(pan), is_georeferenced(ms)
+    if not assume_aligned:
+        _refuse_gcp_only(pan, ms)
     if pan_geo and ms_geo:
         _check_georeferencing(pan, ms)
         return pan.transform, ms.transform, True
@@ -148,12 +204,12 @@ def _transforms(
                 f"has: give it one (gdal_edit.py -a_srs -a_ullr), or pass --assume-aligned to fuse "
                 "by array geometry"
             )
-        keeps = "the PAN's" if pan_geo else "none"
         warns.append(
-            f"the {bare_role} has no georeferencing: aligning PAN and MS by array geometry; the output has {keeps}"
+            f"the {bare_role} has no georeferencing: aligning PAN and MS by array geometry; the output has "
+            f"{_kept(pan, ms, pan_geo)}"
         )
     else:
-        warns.append("no georeferencing in PAN or MS: aligning by array geometry; the output has none")
+        warns.append(f"no georeferencing in PAN or MS: aligning by array geometry; the output has {_kept(pan, ms)}")
     pan_t = pan.transform if pan_geo else Affine.identity()
     ms_t = pan_t @ Affine.scale(pan.width / ms.width, pan.height / ms.height)
     return pan_t, ms_t, pan_geo
@@ -336,6 +392,7 @@ def compute_grid(
         transform=out_t,
         ms_transform=out_t @ Affine.scale(r),
         crs=pan.crs if georef else None,
+        gcps=None if georef else _output_gcps(pan, ms, pan_t, ms_t, win),
         notes=notes,
         warnings=warns,
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import rasterio
+from rasterio.control import GroundControlPoint
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.transform import Affine
 from rasterio.windows import Window
@@ -27,7 +28,9 @@ __all__ = [
     "GDAL_CACHE_MB",
     "SUPPORTED_DTYPES",
     "check_dtype",
+    "gcp_only",
     "gdal_env",
+    "is_complex",
     "is_georeferenced",
     "open_raster",
     "read_filled",
@@ -82,6 +85,17 @@ def is_georeferenced(ds: rasterio.io.DatasetReader) -> bool:
     return ds.crs is not None or ds.transform != Affine.identity()
 
 
+def gcp_only(ds: rasterio.io.DatasetReader) -> list[GroundControlPoint]:
+    """The dataset's ground control points when they are its only georeferencing (no CRS, no
+    geotransform), else an empty list."""
+    return [] if is_georeferenced(ds) else list(ds.gcps[0])
+
+
+def is_complex(dtype: str) -> bool:
+    """Whether a rasterio dtype name is complex (``complex64``, ``complex_int16`` ...)."""
+    return dtype.startswith("complex")
+
+
 def check_dtype(ds: rasterio.io.DatasetReader, role: str) -> None:
     """Refuse data types the tool does not handle (complex, int8, ...).
 
@@ -89,6 +103,11 @@ def check_dtype(ds: rasterio.io.DatasetReader, role: str) -> None:
         InputError: naming the file and how to convert it.
     """
     dt = ds.dtypes[0]
+    if is_complex(dt):
+        raise InputError(
+            f"{role} {ds.name} has a complex data type ({dt}), which cannot be pansharpened: make a real image "
+            "first (its amplitude, or its real part with gdal_translate -ot Float32)"
+        )
     if dt not in SUPPORTED_DTYPES:
         raise InputError(
             f"{role} {ds.name} has data type {dt}: expected one of {', '.join(SUPPORTED_DTYPES)} "

@@ -25,7 +25,7 @@ from ..base.errors import InputError
 from ..base.nodata import valid_mask
 from ..base.tiling import Tile, clipped_extent, pad_symmetric
 from .grid import compute_grid
-from .raster import check_dtype, is_georeferenced, open_raster, read_window
+from .raster import check_dtype, is_complex, is_georeferenced, open_raster, read_window
 
 __all__ = ["PairReader", "RasterSummary", "summarize"]
 
@@ -50,7 +50,10 @@ class RasterSummary:
 
 
 def _value_range(ds: rasterio.io.DatasetReader) -> tuple[float, float] | None:
-    """(min, max) of the valid finite values of a decimated read (at most ~1M pixels per band)."""
+    """(min, max) of the valid finite values of a decimated read (at most ~1M pixels per band);
+    None for a complex raster (no order: the tool does not fuse it, :func:`check_dtype`)."""
+    if is_complex(ds.dtypes[0]):
+        return None
     step = max(1, int(math.ceil(math.sqrt(ds.width * ds.height / 1e6))))
     data = read_window(
         ds,

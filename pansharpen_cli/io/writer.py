@@ -8,19 +8,11 @@ copied by GDAL's COG driver (overviews, layout) at commit.
 
 from __future__ import annotations
 
-import errno
 import logging
 import math
 import os
-import re
-import shutil
-import sys
-import tempfile
-import threading
-import uuid
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,11 +25,17 @@ from rasterio.transform import Affine
 from rasterio.windows import Window
 
 from ..base.errors import OutputError
+from .checked import checked, silenced
+from .creation import check_dtype_options
 from .paths import check_output_path  # noqa: F401 - moved to io/paths.py, kept importable here
+from .space import Footprint, check_free_space
+from .tempfiles import forget_temp, new_temp, remove_stale_temps, temps_of
 
 __all__ = [
+    "Footprint",
     "OutputSpec",
     "OutputWriter",
+    "check_output_fits",
     "check_output_path",
     "default_creation_options",
     "dtype_range",
@@ -50,79 +48,22 @@ log = logging.getLogger(__name__)
 _TILING_KEYS = ("TILED", "BLOCKXSIZE", "BLOCKYSIZE")
 
 
-#: Free space (bytes) below which a failed write is put down to a full disk.
-FULL_DISK_BYTES = 1 << 20
+def check_output_fits(out: Path, fits: Footprint) -> list[Path]:
+    """Before the work, once the output's grid is known: remove the temporary files of ``out`` that
+    crashed runs left (:func:`.tempfiles.remove_stale_temps`; they take space too), refuse creation
+    options the dtype cannot have, and refuse an output the disk cannot hold.
 
+    Returns:
+        The stale temporary files removed.
 
-#: How libtiff starts the lines it writes to stderr itself (``_tiffWriteProc: ...``, ``TIFFAppendToStrip: ...``).
-_STDERR_HELD = threading.Lock()
-_LIBTIFF_LINE = re.compile(r"^_?tiff\w*:", re.IGNORECASE)
-
-
-@contextmanager
-def _native_stderr(held: list[str]) -> Iterator[None]:
-    """Hold back libtiff's own lines on file descriptor 2 while the block runs.
-
-    libtiff reports a failed ``write()`` (``_tiffWriteProc: No space left on device.``) on stderr
-    itself, past GDAL's error handler, sometimes in a later call than the one that fails. Its lines
-    are appended to ``held`` (the cause of the error when a write fails); anything else written to
-    stderr meanwhile (a progress bar) is passed on when the block ends. File descriptor 2 belongs to
-    the process: while one thread holds it back, writes in other threads run without.
+    Raises:
+        UsageError: a creation option wrong for the dtype.
+        OutputError: ``cannot write OUT: no space left on device (needs about X MB, N MB free)``.
     """
-    if not _STDERR_HELD.acquire(blocking=False):
-        yield
-        return
-    buf = None
-    try:
-        buf = tempfile.TemporaryFile()
-        saved = os.dup(2)
-    except OSError:  # no stderr, or no room to hold it back in: write without
-        if buf is not None:
-            buf.close()
-        _STDERR_HELD.release()
-        yield
-        return
-    with buf:
-        sys.stderr.flush()
-        os.dup2(buf.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            _STDERR_HELD.release()
-            buf.seek(0)
-            for line in buf.read().decode(errors="replace").splitlines(keepends=True):
-                if _LIBTIFF_LINE.match(line):
-                    held.append(line.strip())
-                else:
-                    os.write(2, line.encode())
-
-
-def _write_error(path: Path, exc: BaseException, held: list[str]) -> OutputError:
-    """The one error of a failed write: a full disk, else the cause libtiff or GDAL gives."""
-    free = shutil.disk_usage(path.parent if str(path.parent) else ".").free
-    if getattr(exc, "errno", None) == errno.ENOSPC or any("No space left" in h for h in held):
-        return OutputError(f"cannot write {path}: no space left on device")
-    if free < FULL_DISK_BYTES:
-        return OutputError(f"cannot write {path}: no space left on device")
-    if held:  # libtiff's "_tiffWriteProc: File too large." is strerror(errno)
-        cause = held[0].partition(":")[2].strip().rstrip(".")
-        cause = cause[:1].lower() + cause[1:]
-    else:
-        cause = str(exc.__cause__ or exc).splitlines()[0]
-    return OutputError(f"cannot write {path}: {cause}")
-
-
-@contextmanager
-def _writing(path: Path, held: list[str]) -> Iterator[None]:
-    """A write to the output: a failure becomes one :class:`OutputError` naming ``path``."""
-    try:
-        with _native_stderr(held):
-            yield
-    except (RasterioIOError, rasterio.errors.RasterioError, OSError) as exc:
-        raise _write_error(path, exc, held) from None
+    removed = remove_stale_temps(out)
+    check_dtype_options(fits.fmt, fits.creation_options, fits.dtype)
+    check_free_space(out, fits)
+    return removed
 
 
 def dtype_range(dtype: str) -> tuple[float, float]:
@@ -185,6 +126,7 @@ class OutputSpec:
         path: the destination file.
         width, height, count, dtype: raster size, band count and dtype name.
         crs, transform: georeferencing (None: none).
+        gcps: ground control points and their CRS, for an output without a geotransform (None: none).
         nodata: nodata value (None: none).
         fmt: "GTiff" or "COG".
         creation_options: GDAL creation options, over :func:`default_creation_options`.
@@ -210,6 +152,13 @@ class OutputSpec:
     tags: dict[str, str] = field(default_factory=dict)
     area_or_point: str = "Area"
     block: int = 256
+    gcps: tuple[list, rasterio.crs.CRS | None] | None = None
+
+    def footprint(self) -> Footprint:
+        """What decides the file's size (:mod:`.space`)."""
+        return Footprint(
+            self.width, self.height, self.count, self.dtype, self.fmt, dict(self.creation_options), self.block
+        )
 
 
 def default_creation_options(dtype: str) -> dict[str, str]:
@@ -241,6 +190,8 @@ def _gtiff_profile(spec: OutputSpec, opts: dict[str, str]) -> dict[str, Any]:
         profile["crs"] = spec.crs
     if spec.transform is not None:
         profile["transform"] = spec.transform
+    elif spec.gcps is not None:
+        profile["gcps"], profile["crs"] = spec.gcps
     return profile
 
 
@@ -249,19 +200,22 @@ class OutputWriter:
 
     Use as a context manager: leaving the block with an exception (or Ctrl-C, SIGTERM) removes the
     temporary file (created at the first write) and leaves no partial output. Call :meth:`commit`
-    inside the block to publish the file.
+    inside the block to publish the file. Every write, the close and the COG copy are checked
+    (:func:`.checked.checked`): an error or warning of GDAL or libtiff fails the write, removes the
+    temporary file(s) and raises one :class:`OutputError`; an existing destination is kept.
 
     Args:
         spec: what to write.
 
     Raises:
-        OutputError: an unknown format; at the first write, the temporary file cannot be created.
+        OutputError: an unknown format; at the first write, too little free space for the output
+            or the temporary file cannot be created.
     """
 
     def __init__(self, spec: OutputSpec) -> None:
         self.spec = spec
-        self.tmp = spec.path.with_name(f".{spec.path.name}.{uuid.uuid4().hex[:8]}.tmp.tif")
-        self.native: list[str] = []  # libtiff's own stderr lines, held back (see _native_stderr)
+        self.tmp = new_temp(spec.path)  # short: an output name of 255 characters still works
+        self._need = spec.footprint().bytes_needed()
         self._cog_tmp: Path | None = None
         opts = default_creation_options(spec.dtype)
         opts.update({k.upper(): v for k, v in spec.creation_options.items()})
@@ -282,9 +236,10 @@ class OutputWriter:
         arriving while it is created still finds :meth:`abort` on the way out.
 
         Raises:
-            OutputError: the temporary file cannot be created.
+            OutputError: too little free space; the temporary file cannot be created.
         """
         if self._ds is None:
+            check_free_space(self.spec.path, self.spec.footprint())
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -293,13 +248,16 @@ class OutputWriter:
                 raise OutputError(f"cannot create {self.spec.path}: {str(exc).splitlines()[0]}") from None
         return self._ds
 
+    def _checked(self) -> checked:
+        return checked(self.spec.path, self.abort, self._need)
+
     def write(self, arr: np.ndarray, row: int, col: int) -> None:
         """Write (B, h, w) at (row, col) of the output.
 
         Raises:
-            OutputError: the write failed (``cannot write OUT: no space left on device``).
+            OutputError: the write failed (``cannot write OUT: no space left on device (...)``).
         """
-        with _writing(self.spec.path, self.native):
+        with self._checked():
             self.ds.write(arr, window=Window(col, row, arr.shape[2], arr.shape[1]))
 
     def _finish_metadata(self) -> None:
@@ -317,43 +275,46 @@ class OutputWriter:
             except Exception:  # noqa: BLE001 - GDAL refuses some combinations; keep its default
                 log.debug("colour interpretation not carried over", exc_info=True)
 
+    def _cog_copy(self) -> Path:
+        from rasterio.shutil import copy as rio_copy
+
+        self._cog_tmp = self.tmp.with_suffix(".cog")
+        opts = {k: v for k, v in self._cog_opts.items() if k not in _TILING_KEYS}
+        if "ZLEVEL" in opts:  # the COG driver calls GTiff's DEFLATE ZLEVEL "LEVEL"
+            opts.setdefault("LEVEL", opts.pop("ZLEVEL"))
+        opts.setdefault("BLOCKSIZE", str(max(128, self.spec.block * 2)))  # the COG driver's least
+        rio_copy(self.tmp, self._cog_tmp, driver="COG", **opts)
+        self.tmp.unlink()
+        return self._cog_tmp
+
     def commit(self) -> None:
-        """Write the metadata, close, and move the temporary file over the destination.
+        """Write the metadata, close, (COG: copy), flush to disk, read the file back, and move it
+        over the destination.
 
         Raises:
-            OutputError: flushing, the COG copy or the rename failed.
+            OutputError: flushing, the COG copy, the read-back or the rename failed.
         """
         self._finish_metadata()
-        with _writing(self.spec.path, self.native):
+        with self._checked():
             self.ds.close()
-            final_tmp = self.tmp
-            if self.fmt == "COG":
-                from rasterio.shutil import copy as rio_copy
-
-                self._cog_tmp = self.tmp.with_name(self.tmp.name + ".cog.tif")
-                opts = {k: v for k, v in self._cog_opts.items() if k not in _TILING_KEYS}
-                if "ZLEVEL" in opts:  # the COG driver calls GTiff's DEFLATE ZLEVEL "LEVEL"
-                    opts.setdefault("LEVEL", opts.pop("ZLEVEL"))
-                opts.setdefault("BLOCKSIZE", str(self.spec.block * 2))
-                rio_copy(self.tmp, self._cog_tmp, driver="COG", **opts)
-                self.tmp.unlink()
-                final_tmp = self._cog_tmp
+            final_tmp = self._cog_copy() if self.fmt == "COG" else self.tmp
+            verify_written(final_tmp, self.spec)
             os.replace(final_tmp, self.spec.path)
-        for line in self.native:
-            log.warning("libtiff: %s", line)
+        forget_temp(self.tmp)
+        _fsync_dir(self.spec.path)
 
     def abort(self) -> None:
         """Close and remove the temporary file(s); the destination is left untouched."""
         try:
             if self._ds is not None and not self._ds.closed:
-                with _native_stderr(self.native):  # closing flushes: libtiff repeats its failure
+                with silenced():  # closing flushes: libtiff repeats its failure
                     self._ds.close()
         except (RasterioIOError, rasterio.errors.RasterioError, OSError):
             log.debug("closing the temporary output failed", exc_info=True)
         finally:
-            for p in (self.tmp, self._cog_tmp):
-                if p is not None and p.exists():
-                    p.unlink()
+            for p in temps_of(self.tmp):
+                p.unlink(missing_ok=True)
+            forget_temp(self.tmp)
 
     def __enter__(self) -> OutputWriter:
         return self
@@ -361,3 +322,43 @@ class OutputWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self.abort()
+
+
+def verify_written(path: Path, spec: OutputSpec) -> None:
+    """Flush ``path`` to disk, then read it back: its header (size, bands, dtype, tags) and its
+    last block, where a truncated file fails.
+
+    Raises:
+        OutputError: the file does not read back as written; GDAL's own errors raise (and are
+            reported) through the :func:`.checked.checked` block around the call.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path) as ds:
+            shape = (ds.width, ds.height, ds.count, ds.dtypes[0])
+            tags = ds.tags()
+            expected = (spec.width, spec.height, spec.count, spec.dtype)
+            if shape != expected or any(k not in tags for k in spec.tags):
+                raise OutputError(f"cannot write {spec.path}: the written file does not read back as written")
+            bh, bw = ds.block_shapes[0]
+            row, col = (ds.height - 1) // bh * bh, (ds.width - 1) // bw * bw
+            ds.read(window=Window(col, row, ds.width - col, ds.height - row))
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make the rename to ``path`` durable (POSIX: fsync of its folder); skipped where refused."""
+    try:
+        fd = os.open(path.parent if str(path.parent) else ".", os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        log.debug("the output folder cannot be synced", exc_info=True)
+    finally:
+        os.close(fd)

@@ -30,6 +30,9 @@ BlockFn = Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray]
 #: A positional fuser's tile function: the arrays, then the PAN-grid ``(row, column)`` of their first
 #: pixel (halo included; negative in the symmetric padding of the scene's top and left edges).
 PlacedBlockFn = Callable[[np.ndarray, np.ndarray, np.ndarray | None, tuple[int, int]], np.ndarray]
+#: The smallest MS side, in ratios, of the methods that fit on the scene's reduced-resolution pair
+#: (the MS decimated by the ratio: it needs 2 pixels a side).
+MIN_FIT_MS_SIDE = 2
 
 
 @dataclass

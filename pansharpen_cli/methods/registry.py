@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 from ..base.errors import OptionError
-from .base import Fuser, SceneInputs
+from .base import MIN_FIT_MS_SIDE, Fuser, SceneInputs
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class MethodSpec:
         from_fit_config: makes the method's settings from the zero-shot settings the command line
             built (``--preset``, ``--iterations``, ``--seed`` ...); None: the method takes none.
         default_weights: the shipped weights file ``--weights default`` names.
+        min_ms_side: the smallest MS side the method takes, in ratios (0: any size).
     """
 
     name: str
@@ -41,6 +42,7 @@ class MethodSpec:
     default_config: Callable[[], Any] | None = None
     from_fit_config: Callable[[Any], Any] | None = None
     default_weights: str = "prior.pt"
+    min_ms_side: int = 0
 
 
 def _classical(method: str, inputs: SceneInputs) -> Fuser:
@@ -91,6 +93,7 @@ _SPECS: tuple[MethodSpec, ...] = (
         _zeroshot,
         _zeroshot_config,
         _same,
+        min_ms_side=MIN_FIT_MS_SIDE,
     ),
     MethodSpec(
         "crossdiff",
@@ -100,6 +103,7 @@ _SPECS: tuple[MethodSpec, ...] = (
         _crossdiff_config,
         _crossdiff_from,
         "crossdiff.pt",
+        MIN_FIT_MS_SIDE,
     ),
     MethodSpec("exp", "upsampled MS (no sharpening), the reference point", False, partial(_classical, "exp")),
     MethodSpec("brovey", "Brovey transform (ratio of intensities)", False, partial(_classical, "brovey")),

@@ -1,5 +1,7 @@
-"""What the pipeline's entry points share: the GDAL configuration, the statistics pass, the
-output's nodata value and the training region read for methods that adapt to the scene."""
+"""What the pipeline's entry points share: the GDAL configuration, the checks of an opened scene
+made before any work (a scene too small for the method, an output dtype that would clip the MS's
+values), the statistics pass, the output's nodata value and the training region read for methods
+that adapt to the scene."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .. import methods
 from ..base.errors import InputError
 from ..base.nodata import block_all, fill_invalid, joint_valid
 from ..base.progress import Progress, no_progress
@@ -107,6 +110,80 @@ def output_nodata(reader: PairReader, dtype: str) -> tuple[float | None, list[st
         warns.append(f"nodata {nd} does not fit {dtype}: using {new:g} as nodata in the output")
         return new, warns
     return float(nd), warns
+
+
+#: MS windows read to estimate the share of values an integer output dtype would clip, and their side.
+RANGE_SAMPLE_TILES = 16
+RANGE_SAMPLE_SIDE = 256
+
+
+def check_scene(reader: PairReader, method: str, out_dtype: str) -> list[str]:
+    """Refuse a scene too small for ``method``; the warnings about the output dtype.
+
+    Raises:
+        InputError: the fusion grid has fewer MS pixels a side than the method needs.
+    """
+    check_size(reader, methods.get(method))
+    return [w for w in (range_warning(reader, out_dtype),) if w]
+
+
+def check_size(reader: PairReader, spec: methods.MethodSpec) -> None:
+    """Refuse a working MS grid smaller than ``spec.min_ms_side`` ratios a side, naming the MS file,
+    its size, the grid's size when the common footprint makes it smaller, and the methods that work.
+
+    Raises:
+        InputError: the scene is too small for the method.
+    """
+    g = reader.grid
+    need = spec.min_ms_side * g.ratio
+    if min(g.ms_width, g.ms_height) >= need:
+        return
+    ms = reader.ms
+    size = f"{ms.width}x{ms.height} pixels"
+    if (g.ms_width, g.ms_height) != (ms.width, ms.height):
+        size += (
+            f", of which {g.ms_width}x{g.ms_height} lie on the fusion grid (the PAN/MS common footprint in "
+            f"whole MS pixels aligned with the PAN)"
+        )
+    raise InputError(
+        f"MS {ms.name} is too small for -m {spec.name}: it needs at least {need}x{need} MS pixels at ratio "
+        f"{g.ratio}, the scene has {size}: use a classical method (-m mtf-glp-hpm), which works on scenes "
+        "this small"
+    )
+
+
+def range_warning(reader: PairReader, out_dtype: str) -> str | None:
+    """A warning when an integer ``out_dtype`` cannot hold the MS's values: the share of values of
+    a sample of the scene (:data:`RANGE_SAMPLE_TILES` windows spread over it) that would be clipped,
+    and what to do instead. None when it holds them, or when the MS's own dtype fits in it (no read).
+    """
+    if not np.issubdtype(np.dtype(out_dtype), np.integer) or np.can_cast(reader.ms_dtype, out_dtype):
+        return None
+    g = reader.grid
+    lo, hi = dtype_range(out_dtype)
+    tiles = spread_sample(plan_tiles(g.ms_height, g.ms_width, RANGE_SAMPLE_SIDE, 0), RANGE_SAMPLE_TILES)
+    total = outside = 0
+    v_min, v_max = np.inf, -np.inf
+    for t in tiles:
+        arr, valid = reader.read_ms(t.row, t.col, t.height, t.width)
+        values = arr[:, valid]
+        if values.size:
+            total += values.size
+            outside += int(np.count_nonzero((values < lo - 0.5) | (values > hi + 0.5)))
+            v_min, v_max = min(v_min, float(values.min())), max(v_max, float(values.max()))
+    if not outside:
+        return None
+    share = 100.0 * outside / total
+    return (
+        f"--dtype {out_dtype} holds {lo:g}..{hi:g} but the MS ({reader.ms_dtype}) has values {v_min:g}..{v_max:g}: "
+        f"about {share:.3g}% of the output's values will be clipped (estimated from a sample of the scene); "
+        f"use --dtype {_wider(reader.ms_dtype)} or float32, or rescale the inputs first (gdal_translate -scale)"
+    )
+
+
+def _wider(ms_dtype: str) -> str:
+    """The dtype to suggest: the MS's own when it is an integer type, else uint16."""
+    return ms_dtype if np.issubdtype(np.dtype(ms_dtype), np.integer) else "uint16"
 
 
 def _training_parts(reader: PairReader) -> tuple[list[dict[str, np.ndarray]], int, dict]:

@@ -30,11 +30,11 @@ from ..base.tiling import Tile, plan_tiles
 from ..io.creation import check_creation_options
 from ..io.raster import SUPPORTED_DTYPES, open_raster, read_masked
 from ..io.reader import PairReader
-from ..io.writer import OutputSpec, OutputWriter, to_dtype
+from ..io.writer import Footprint, OutputSpec, OutputWriter, check_output_fits, to_dtype
 from ..methods.base import Fuser, PlacedBlockFn, SceneInputs, StartWeights
 from ..methods.stats import SceneStats
 from ..physics.degradation import upsample
-from .common import in_gdal_env, output_nodata, scene_stats, training_data
+from .common import check_scene, in_gdal_env, output_nodata, scene_stats, training_data
 from .preflight import check_fuse
 
 if TYPE_CHECKING:
@@ -250,6 +250,7 @@ def _tags(method: str, rad: Radiometry, reader: PairReader, extra: dict[str, Any
         "PANSHARPEN_VERSION": __version__,
         "PANSHARPEN_PAN": pan_name,
         "PANSHARPEN_MS": ",".join(ms_names),
+        **({"PANSHARPEN_THREADS": str(extra["threads"])} if "threads" in extra else {}),
     }
 
 
@@ -294,7 +295,7 @@ def _start(opts: FuseOptions, reader: PairReader) -> _Run:
     rad = resolve_gains(opts.sensor, opts.gains, reader.n_bands)
     out_dtype = opts.dtype or reader.ms_dtype
     nodata, nd_warns = output_nodata(reader, out_dtype)
-    warns = [*g.warnings, *rad.warnings, *nd_warns]
+    warns = [*g.warnings, *rad.warnings, *nd_warns, *check_scene(reader, opts.method, out_dtype)]
     for w in warns:
         log.warning(w)
     for n in g.notes:
@@ -361,6 +362,7 @@ def _output_spec(run: _Run, out: Path, fuser: Fuser) -> OutputSpec:
         dtype=run.out_dtype,
         crs=g.crs,
         transform=g.transform if g.georeferenced else None,
+        gcps=g.gcps,
         nodata=run.nodata,
         fmt=opts.fmt,
         creation_options=opts.creation_options,
@@ -425,6 +427,8 @@ def fuse(
     with PairReader(pan_path, ms_paths, **read) as reader:
         run = _start(opts, reader)
         g = reader.grid
+        fits = Footprint(g.width, g.height, reader.n_bands, run.out_dtype, opts.fmt, opts.creation_options)
+        check_output_fits(out, fits)  # stale temps removed, the disk's space checked: before the work
         t0 = time.perf_counter()
         tiles = plan_tiles(g.ms_height, g.ms_width, opts.tile, 0)
         stats = scene_stats(reader, run.rad, tiles, progress, workers=opts.workers)

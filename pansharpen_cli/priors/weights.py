@@ -249,8 +249,9 @@ def _check_arch(what: str, f_arch: str, manifest: dict[str, Any] | None, arch: s
         )
     if arch is not None and arch.lower() != f_arch.lower():
         raise WeightsError(
-            f"{what} is for network architecture {f_arch!r}, but {arch!r} was asked for: use weights made for "
-            f"{arch!r} (`pansharpen pretrain --arch {arch}`), drop the architecture option, or run with --weights none"
+            f"{what} is for network architecture {f_arch!r}, but --arch {arch!r} was given: drop --arch (the "
+            f"file's architecture is then used), use weights made for {arch!r} (`pansharpen pretrain --arch "
+            f"{arch}`), or run with --weights none"
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -71,7 +72,7 @@ def _child(script: str, args: list, **kw) -> subprocess.Popen:
 
 def _wait_for_temp(folder: Path, proc: subprocess.Popen, timeout: float = 60.0) -> None:
     end = time.monotonic() + timeout
-    while not list(folder.glob(".out.tif.*.tmp.tif")):
+    while not list(folder.glob(".ps-*.tmp")):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < end, "no temporary output appeared"
         time.sleep(0.02)
@@ -149,11 +150,11 @@ def test_disk_full_is_one_line_and_no_partial_file(tmp_path, monkeypatch, capfd,
     out = tmp_path / "out.tif"
     _failing_write(monkeypatch, exc, native)
     if "previous exception" in str(exc):  # GDAL says nothing: the free space tells
-        usage = type("usage", (), {"free": 0})
-        monkeypatch.setattr("pansharpen_cli.io.writer.shutil.disk_usage", lambda p: usage)
+        monkeypatch.setattr("pansharpen_cli.io.checked.free_bytes", lambda p: 0)
     res = runner.invoke(app, ["fuse", str(pan), str(ms), str(out), "-m", "exp", "-q"])
     assert res.exit_code == 1
-    assert res.output == f"error: cannot write {out}: no space left on device\n"
+    full = rf"error: cannot write {re.escape(str(out))}: no space left on device \([\d.]+ MB free\)\n"
+    assert re.fullmatch(full, res.output)
     assert "_tiffWriteProc" not in capfd.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
@@ -170,3 +171,65 @@ def test_an_unexpected_error_is_a_sentence_without_the_class_name(tmp_path, monk
     assert res.output == (
         "error: unexpected failure (expected an MS of at least 4x4 pixels): rerun with -v for details\n"
     )
+
+
+def test_a_rerun_after_kill_9_during_the_write_leaves_only_the_output(tmp_path):
+    # kill -9 (the OOM killer) leaves the temporary file; the next run of that output removes it.
+    pan, ms, _ = make_pair(tmp_path, size=256, dtype="float32")
+    out = tmp_path / "out.tif"
+    proc = _child(SLOW_WRITES, ["fuse", pan, ms, out, "-m", "exp", "--tile", "16", "-q"])
+    _wait_for_temp(tmp_path, proc)
+    other = tmp_path / ".ps-0123456789ab-0000-1-abcd.tmp"  # another output's temp: left alone
+    other.write_bytes(b"x")
+    proc.kill()
+    proc.wait(timeout=60)
+    assert len(list(tmp_path.glob(".ps-*.tmp"))) == 2 and not out.exists()
+    res = runner.invoke(app, ["fuse", str(pan), str(ms), str(out), "-m", "exp", "-q"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([other.name, "ms.tif", "out.tif", "pan.tif"])
+    with rasterio.open(out) as ds:
+        assert ds.tags()["PANSHARPEN_METHOD"] == "exp"
+
+
+def test_an_output_name_of_250_characters_is_written(tmp_path):
+    pan, ms, _ = make_pair(tmp_path, size=64)
+    for fmt in ("GTiff", "COG"):
+        out = tmp_path / (fmt[0] * 246 + ".tif")
+        args = ["fuse", str(pan), str(ms), str(out), "-m", "mtf-glp-hpm", "-q", "--of", fmt]
+        res = runner.invoke(app, args)
+        assert res.exit_code == 0, res.output
+        with rasterio.open(out) as ds:
+            assert ds.tags()["PANSHARPEN_METHOD"] == "mtf-glp-hpm"
+    assert sorted(len(p.name) for p in tmp_path.iterdir()) == [6, 7, 250, 250]
+
+
+@pytest.mark.parametrize(
+    "fmt, co, message",
+    [
+        ("COG", "BLOCKSIZE=17", "expected BLOCKSIZE to be a multiple of 16 from 128 to 8192 for COG"),
+        ("COG", "BLOCKSIZE=200", "tile sides must be multiples of 16 (try BLOCKSIZE=192)"),
+        ("GTiff", "BLOCKXSIZE=17", "tile sides must be multiples of 16 (try BLOCKXSIZE=16)"),
+        ("GTiff", "ZLEVEL=fast", "expected an integer for ZLEVEL"),
+        ("GTiff", "ZLEVEL=13", "expected ZLEVEL to be from 1 to 12 for GTiff"),
+        (
+            "GTiff",
+            "PREDICTOR=3",
+            "the floating-point predictor needs a float output, this one is uint16: "
+            "use PREDICTOR=2 or --dtype float32",
+        ),
+    ],
+)
+def test_creation_options_are_refused_before_the_work(tmp_path, monkeypatch, fmt, co, message):
+    pan, ms, _ = make_pair(tmp_path, size=64)
+    before = sorted(p.name for p in tmp_path.iterdir())
+
+    def no_statistics(*a, **kw):
+        raise AssertionError("the statistics pass ran before the options were checked")
+
+    monkeypatch.setattr("pansharpen_cli.pipeline.fuse.scene_stats", no_statistics)
+    out = tmp_path / "out.tif"
+    args = ["fuse", str(pan), str(ms), str(out), "-m", "mtf-glp-hpm", "-q", "--of", fmt, "--co", co]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2
+    assert res.output == f"error: --co {co}: {message}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

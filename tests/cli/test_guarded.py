@@ -114,7 +114,7 @@ REFUSED = [
     ("disjoint footprints", "PAN and MS footprints do not overlap (or overlap by less than one MS pixel)"),
     ("barely overlapping footprints", "PAN and MS footprints do not overlap (or overlap by less than one"),
     ("everything nodata", "PAN and MS have no valid pixels in common (everything is nodata in one"),
-    ("complex data type", "MS {tmp}/c.tif has data type complex64: expected one of uint8, uint16"),
+    ("complex data type", "MS {tmp}/c.tif has a complex data type (complex64), which cannot be pansharpened"),
 ]
 FUSED = ["nodata in the PAN", "nodata in the MS", "dtype mismatch (uint16 PAN, float32 MS)"]
 FUSED += ["values of 1e30", "infinite values"]

@@ -99,7 +99,7 @@ def test_unknown_arch(trained, tmp_path: Path) -> None:
     torch.save(obj, p)  # no manifest: allowed for a user file
     with pytest.raises(WeightsError, match="'no-such-net'.*does not know.*--weights none"):
         priors.load_weights(p)
-    with pytest.raises(WeightsError, match="was asked for"):
+    with pytest.raises(WeightsError, match="but --arch 'some-other-arch' was given: drop --arch"):
         priors.load_weights(path, arch="some-other-arch")
 
 

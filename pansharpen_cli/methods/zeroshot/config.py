@@ -14,7 +14,8 @@ class ZeroShotConfig:
     """Settings of the per-scene optimisation. Defaults are the measured all-scene choice.
 
     Attributes:
-        arch: network architecture name (:func:`networks.available`).
+        arch: network architecture name (:func:`networks.available`); None: the starting weights'
+            (``--weights``), else :data:`networks.DEFAULT_ARCH` (:attr:`net_arch`).
         net_kwargs: constructor arguments of the network (empty: its defaults).
         iterations: stage II steps.
         warmup: stage I reduced-resolution steps.
@@ -53,7 +54,7 @@ class ZeroShotConfig:
             0 (the default; ``--preset fast`` sets 512^2) disables the scaling.
     """
 
-    arch: str = networks.DEFAULT_ARCH
+    arch: str | None = None
     net_kwargs: dict[str, Any] = field(default_factory=dict)
     iterations: int = 200
     warmup: int = 60
@@ -97,6 +98,12 @@ class ZeroShotConfig:
         for ok, what, got in checks:
             if not ok:
                 raise ValueError(f"expected {what}, got {got}")
+
+    @property
+    def net_arch(self) -> str:
+        """The architecture the fit builds: ``arch``, else the default (the weights' arch, when there
+        are weights, is set into ``arch`` before the fit)."""
+        return self.arch or networks.DEFAULT_ARCH
 
 
 def scaled_steps(cfg: ZeroShotConfig, bands: int, pixels: int = 0) -> tuple[int, int]:

@@ -39,6 +39,7 @@ import torch
 
 from ... import networks
 from ...base.progress import Progress, no_progress
+from ..base import MIN_FIT_MS_SIDE
 from .config import ZeroShotConfig, scaled_steps
 from .model import ZeroShotModel
 from .response import fit_response
@@ -71,8 +72,9 @@ def _checked(
     valid = np.ones(pan.shape[1:], bool) if valid is None else np.asarray(valid, bool)
     if valid.shape != pan.shape[1:]:
         raise ValueError(f"expected valid shaped {pan.shape[1:]}, got {valid.shape}")
-    if hm < 2 * r or wm < 2 * r:
-        raise ValueError(f"expected an MS of at least {2 * r}x{2 * r} pixels, got {hm}x{wm}")
+    if hm < MIN_FIT_MS_SIDE * r or wm < MIN_FIT_MS_SIDE * r:
+        need = MIN_FIT_MS_SIDE * r
+        raise ValueError(f"expected an MS of at least {need}x{need} pixels, got {hm}x{wm} (rows x columns)")
     return pan, ms, valid
 
 
@@ -215,7 +217,7 @@ def _start(
         torch.manual_seed(cfg.seed)
         if adapt:
             response, resp_info = fit_response(scene.ms_n, scene.pan_lr, scene.valid_ms, cfg, rng)
-        net = networks.build(cfg.arch, **cfg.net_kwargs)
+        net = networks.build(cfg.net_arch, **cfg.net_kwargs)
     mse = [v for k, v in resp_info.items() if k.endswith("mse")]
     progress("response", 1, 1, {"holdout_mse": min(mse)} if mse else {})
     if init_state is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,15 +20,32 @@ from .model import ZeroShotModel
 
 
 def config_for_weights(cfg: ZeroShotConfig, weights: StartWeights | None) -> ZeroShotConfig:
-    """The config whose network is the one the weights belong to (their arch and settings)."""
+    """The config whose network is the one the weights belong to (their arch and settings); without
+    weights, the one ``cfg`` names (its default when it names none)."""
     if weights is None or weights.manifest is None or weights.state_dict is None:
-        return cfg
+        return replace(cfg, arch=cfg.net_arch)
     man = weights.manifest
     return replace(cfg, arch=man["arch"], net_kwargs=dict(man["config"]))
 
 
-def _tags(cfg: ZeroShotConfig, model: ZeroShotModel, weights: StartWeights, device: str) -> dict[str, Any]:
-    """The entries of the output's PANSHARPEN_PARAMETERS tag."""
+def unverified(weights: StartWeights) -> str | None:
+    """The warning for starting weights loaded without a manifest (None: verified, or no weights)."""
+    man = weights.manifest
+    if man is None or man.get("verified", True):
+        return None
+    path = Path(man.get("path", weights.spec))
+    return (
+        f"weights file {str(path)!r} has no manifest ({path.with_suffix('.json').name}): loaded unverified, "
+        f"without a sha256 check or a record of how it was made (architecture {man['arch']!r} read from the "
+        "file); make one by saving it with pansharpen_cli.priors.save_weights, as `pansharpen pretrain` does"
+    )
+
+
+def _tags(
+    cfg: ZeroShotConfig, model: ZeroShotModel, weights: StartWeights, report: dict[str, Any]
+) -> dict[str, Any]:
+    """The entries of the output's PANSHARPEN_PARAMETERS tag; ``threads`` (torch's, which the
+    result depends on: same seed, device and threads, same output) also as PANSHARPEN_THREADS."""
     man = weights.manifest
     name = weights.spec if man is None else f"{weights.spec} ({man.get('name', 'prior')})"
     tags: dict[str, Any] = {
@@ -35,8 +53,9 @@ def _tags(cfg: ZeroShotConfig, model: ZeroShotModel, weights: StartWeights, devi
         "iterations": cfg.iterations,
         "warmup": cfg.warmup,
         "seed": cfg.seed,
-        "arch": cfg.arch,
-        "device": device,
+        "arch": cfg.net_arch,
+        "device": report["device"],
+        "threads": report["threads"],
         "register": cfg.register,
     }
     if cfg.register:  # rows, columns, in PAN pixels: how far the PAN was moved onto the MS
@@ -104,8 +123,10 @@ def prepare(inputs: SceneInputs, name: str = "zeroshot", pre_adapt: PreAdapt | N
         "weights": weights.spec,
         "weights_manifest": weights.manifest,
         "device": str(device),
+        "threads": torch.get_num_threads(),
     }
-    fuser = _fuser(model, inputs.ratio, report, _tags(cfg, model, weights, str(device)))
+    fuser = _fuser(model, inputs.ratio, report, _tags(cfg, model, weights, report))
+    fuser.warnings += [w for w in (unverified(weights),) if w]
     said = describe(report[name].get("registration"))
     if said is not None:
         (fuser.warnings if said[1] else fuser.notes).append(said[0])
