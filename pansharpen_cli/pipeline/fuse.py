@@ -415,8 +415,6 @@ def fuse(
         progress: callback ``(task, completed, total, info)``.
 
     Raises:
-        OutputPathError: OUT, ``preview`` or ``save_model`` is an input or another of them, in a
-            missing folder, a folder, or exists without ``overwrite`` (checked before any read).
         InputError, InputFileError, OutputError, OptionError, WeightsError: see their messages.
     """
     opts = options or FuseOptions()
