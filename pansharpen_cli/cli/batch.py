@@ -163,7 +163,6 @@ def _summary(records: list[Record], seconds: float, log_path: Path | None) -> No
 def _batch(a: SimpleNamespace) -> int:
     """Read and check the list (exit 2 when bad), run it, draw the summary; the exit code."""
     from ..pipeline.batch import run_batch
-
     from ..pipeline.preflight import check_batch
 
     rows, outdir = _rows(a)  # a ManifestError is a usage error: exit 2, nothing run
