@@ -152,7 +152,7 @@ def _row(where: str, rec: dict[str, Any], base: Path, outdir: Path) -> Row:
     return Row(where, pan, [base / m for m in ms_names], out, _overrides(where, rec))
 
 
-def _check_outputs(rows: list[Row], manifest: Path | None = None) -> None:
+def _check_outputs(rows: list[Row], manifest: Path | None = None, fix: str = "give this row another 'out'") -> None:
     """No two rows write one file, and no row writes a file that is a row's input or the manifest
     (resolved paths, symbolic and hard links included).
 
@@ -173,9 +173,9 @@ def _check_outputs(rows: list[Row], manifest: Path | None = None) -> None:
                 f"{r.line}: output {r.out} is also the output of {hit.label}: give each row its own 'out'"
             )
         if (hit := inputs.match(where, r.out)) is not None:
+            whose = hit.label.replace(f"{r.line}'s", "its own", 1)
             raise ManifestError(
-                f"{r.line}: output {r.out} is {hit.label} ({hit.path}{hit.how}): give this row another "
-                "'out' (it would replace that input)"
+                f"{r.line}: output {r.out} is {whose} ({hit.path}{hit.how}): {fix} (it would replace that input)"
             )
         outputs.add(r.line, r.out)
 
@@ -227,5 +227,5 @@ def pair_files(pattern: str, ms_pattern: str, outdir: str | Path) -> list[Row]:
             ) from None
         ms = [pan.parent / n.strip() for n in names if n.strip()]
         rows.append(Row(str(pan), pan, ms, default_output(pan, Path(outdir))))
-    _check_outputs(rows)
+    _check_outputs(rows, fix="choose another OUTDIR")
     return rows

@@ -242,7 +242,7 @@ def test_pairs_whose_outputs_would_replace_their_pans_are_refused(tmp_path):
     for s in ("a", "b"):
         make_pair(tmp_path, size=64, name=s)
         (tmp_path / f"pan{s}.tif").rename(tmp_path / f"{s}_P.tif")
-    msg = f"{tmp_path}/a_P.tif: output {tmp_path}/a_P.tif is {tmp_path}/a_P.tif's PAN"
+    msg = f"{tmp_path}/a_P.tif: output {tmp_path}/a_P.tif is its own PAN ({tmp_path}/a_P.tif): choose another OUTDIR"
     _refused(tmp_path, ["batch", tmp_path, *FAST, "--pairs", tmp_path / "*_P.tif", "--ms-pattern", "ms{stem}.tif"], msg)
 
 
