@@ -43,3 +43,9 @@ class UsageError(OptionError):
 class ManifestError(UsageError):
     """A batch's scene list cannot be used (unknown or missing column, unparseable row, two rows with
     one output): refused before anything runs, a usage error (exit code 2)."""
+
+
+class OutputPathError(UsageError, OutputError):
+    """An output path that cannot be used as given (it is an input or another output, its folder is
+    missing, it names a folder, it exists without ``--overwrite``, a symbolic link loop): found by the
+    preflight before anything runs, a usage error (exit code 2) and an :class:`OutputError`."""

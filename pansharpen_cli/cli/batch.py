@@ -127,8 +127,12 @@ def _options(a: SimpleNamespace, outdir: Path, device: torch.device | None) -> B
         jobs = jobs or (n_gpu if device.index is None else 1)
         if device.index is None and jobs > 1:
             devices = [torch.device("cuda", i % n_gpu) for i in range(jobs)]
-    log_path = a.log_path if a.log_path is not None else outdir / DEFAULT_LOG
-    return BatchOptions(a.overwrite, a.retries, jobs or 1, a.scheduler, None, devices, log_path)
+    return BatchOptions(a.overwrite, a.retries, jobs or 1, a.scheduler, None, devices, _log_path(a, outdir))
+
+
+def _log_path(a: SimpleNamespace, outdir: Path) -> Path:
+    """--log, else OUTDIR/pansharpen-batch.jsonl."""
+    return a.log_path if a.log_path is not None else outdir / DEFAULT_LOG
 
 
 def _summary(records: list[Record], seconds: float, log_path: Path | None) -> None:
@@ -159,8 +163,11 @@ def _summary(records: list[Record], seconds: float, log_path: Path | None) -> No
 def _batch(a: SimpleNamespace) -> int:
     """Read and check the list (exit 2 when bad), run it, draw the summary; the exit code."""
     from ..pipeline.batch import run_batch
+    from ..pipeline.preflight import check_batch
 
     rows, outdir = _rows(a)  # a ManifestError is a usage error: exit 2, nothing run
+    # OUTDIR, every output's folder, the log: usable and not an input, before any scene
+    check_batch(rows, outdir, _log_path(a, outdir), None if a.pairs else a.paths[0])
     adapts = any(methods.get(r.overrides.get("method", a.method.value)).adapts for r in rows)
     device = _device(a) if adapts else None
     scenes = [_scene(r, a, device) for r in rows]

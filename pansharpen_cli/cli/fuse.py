@@ -115,7 +115,12 @@ def fuse_options(a: SimpleNamespace, device: torch.device | None = None) -> Fuse
     """The pipeline's options from the parsed command line ``a`` (``fuse``'s parameters; ``batch``
     builds each row's from its own); for methods that adapt, the zero-shot config and the device
     (``device``, else resolved from ``--device``)."""
-    from ..base.device import resolve_device
+    return _with_fit(_file_options(a), a, device)
+
+
+def _file_options(a: SimpleNamespace) -> FuseOptions:
+    """The options that need no device: the method, the radiometry, the files (what the
+    preflight looks at)."""
     from ..pipeline.fuse import FuseOptions
 
     opts = FuseOptions(
@@ -132,6 +137,13 @@ def fuse_options(a: SimpleNamespace, device: torch.device | None = None) -> Fuse
     )
     opts.weights, opts.save_model, opts.preview = a.weights, a.save_model, a.preview
     opts.assume_aligned = a.assume_aligned
+    return opts
+
+
+def _with_fit(opts: FuseOptions, a: SimpleNamespace, device: torch.device | None) -> FuseOptions:
+    """``opts`` with, for methods that adapt, the zero-shot config and the device."""
+    from ..base.device import resolve_device
+
     if methods.get(a.method.value).adapts:
         opts.zeroshot = zeroshot_config(a)
         opts.device = device if device is not None else resolve_device(a.device)
@@ -140,10 +152,14 @@ def fuse_options(a: SimpleNamespace, device: torch.device | None = None) -> Fuse
 
 
 def _run(pan: Path, ms: list[Path], out_path: Path, a: SimpleNamespace) -> FuseResult:
-    """Build the pipeline's options from the parsed command line ``a`` and fuse."""
+    """Check every path the run writes (the preflight, --report too: before torch is imported and
+    before any file is read), then fuse with the options of the parsed command line ``a``."""
     from ..pipeline.fuse import fuse as run_fuse
+    from ..pipeline.preflight import check_fuse
 
-    opts = fuse_options(a)
+    opts = _file_options(a)
+    check_fuse(pan, ms, out_path, opts, a.report)
+    opts = _with_fit(opts, a, None)
     with progress_bars(a.quiet) as cb:
         return run_fuse(pan, ms, out_path, opts, progress=cb)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -81,6 +82,14 @@ def simulate(
             err.print(f"wrote {res.pan}, {res.ms}, {res.reference} (ratio {res.ratio})", highlight=False)
 
 
+def _stdout_fd() -> int | None:
+    """The standard output's file descriptor (None when it has none: a test runner's buffer)."""
+    try:
+        return sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
 def _indexes_table(res: dict[str, float], fused: Path, reference: Path | None) -> Table:
     against = f" against {reference.name}" if reference else " (full resolution)"
     t = Table(title=f"Quality of {fused.name}{against}")
@@ -116,7 +125,10 @@ def evaluate(
     setup_logging(quiet or json_out, verbose)
     ms, fused = split_last(ms_and_fused, "FUSED")
     with errors(verbose):
+        from ..pipeline.preflight import check_evaluate
         from ..pipeline.quality import evaluate as run_eval
+
+        check_evaluate([pan, *ms, fused, reference], _stdout_fd())
 
         with progress_bars(quiet or json_out) as cb:
             res = run_eval(

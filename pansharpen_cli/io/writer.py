@@ -27,6 +27,7 @@ from rasterio.windows import Window
 from ..base.errors import OutputError
 from .checked import checked, silenced
 from .creation import check_dtype_options
+from .paths import check_output_path  # noqa: F401 - moved to io/paths.py, kept importable here
 from .space import Footprint, check_free_space
 from .tempfiles import forget_temp, new_temp, remove_stale_temps, temps_of
 
@@ -45,30 +46,6 @@ log = logging.getLogger(__name__)
 
 #: Creation options that set the tiling; rasterio takes them as profile keys of their own.
 _TILING_KEYS = ("TILED", "BLOCKXSIZE", "BLOCKYSIZE")
-
-
-def check_output_path(out: str | os.PathLike, inputs: Sequence[str | os.PathLike], overwrite: bool) -> Path:
-    """Refuse an output in a missing directory, a directory, an input, or an existing file without
-    ``overwrite``.
-
-    Returns:
-        The output as a Path.
-
-    Raises:
-        OutputError: with the option to change.
-    """
-    p = Path(out)
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.exists():
-        raise OutputError(f"output directory does not exist: {parent} (create it first)")
-    if p.is_dir():
-        raise OutputError(f"output {p} is a directory: expected a file path like out.tif")
-    for i in inputs:
-        if p.resolve() == Path(i).resolve():
-            raise OutputError(f"output {p} is also an input: choose another output path")
-    if p.exists() and not overwrite:
-        raise OutputError(f"output {p} exists: pass --overwrite to replace it")
-    return p
 
 
 def check_output_fits(out: Path, fits: Footprint) -> list[Path]:

@@ -30,11 +30,12 @@ from ..base.tiling import Tile, plan_tiles
 from ..io.creation import check_creation_options
 from ..io.raster import SUPPORTED_DTYPES, open_raster, read_masked
 from ..io.reader import PairReader
-from ..io.writer import Footprint, OutputSpec, OutputWriter, check_output_fits, check_output_path, to_dtype
+from ..io.writer import Footprint, OutputSpec, OutputWriter, check_output_fits, to_dtype
 from ..methods.base import Fuser, PlacedBlockFn, SceneInputs, StartWeights
 from ..methods.stats import SceneStats
 from ..physics.degradation import upsample
 from .common import check_scene, in_gdal_env, output_nodata, scene_stats, training_data
+from .preflight import check_fuse
 
 if TYPE_CHECKING:
     import torch
@@ -419,7 +420,7 @@ def fuse(
     opts = options or FuseOptions()
     spec = _check_options(opts)
     t_start = time.perf_counter()
-    out = check_output_path(out_path, [pan_path, *ms_paths], opts.overwrite)
+    out = check_fuse(pan_path, ms_paths, out_path, opts)  # OUT, --preview, --save-model: before any read
     read = {"pan_band": opts.pan_band, "ratio": opts.ratio, "assume_aligned": opts.assume_aligned}
     with PairReader(pan_path, ms_paths, **read) as reader:
         run = _start(opts, reader)

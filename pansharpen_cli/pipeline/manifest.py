@@ -1,9 +1,9 @@
 """The scene list of ``batch``: a manifest (CSV with a header, or JSON lines) or a pairing rule
 (``--pairs GLOB --ms-pattern PATTERN``), read and checked up front.
 
-A bad list (an unknown or missing column, a row that cannot be parsed, two rows writing one output)
-raises :class:`ManifestError` before anything runs. Files are not opened here: a missing or broken
-raster fails its own scene when it runs.
+A bad list (an unknown or missing column, a row that cannot be parsed, two rows writing one output,
+a row writing a row's input) raises :class:`ManifestError` before anything runs. Rasters are not
+opened here: a missing or broken one fails its own scene when it runs.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 from .. import methods
 from ..base.errors import ManifestError, OptionError
 from ..base.sensors import get_sensor, parse_gains
+from ..io.paths import Files
 
 #: The manifest's columns: the required ones, then the optional ones (a cell overrides the option).
 REQUIRED = ("pan", "ms")
@@ -99,7 +100,7 @@ def _text(rec: dict[str, Any], key: str) -> str:
     v = rec.get(key)
     if v is None:
         return ""
-    if isinstance(v, list):  # JSON lines may list the MS files
+    if isinstance(v, list):  # a JSON list in another cell than ``ms`` (see _ms_cells)
         return MS_SEPARATOR.join(str(x) for x in v)
     return str(v).strip()
 
@@ -130,43 +131,70 @@ def _overrides(where: str, rec: dict[str, Any]) -> dict[str, Any]:
     return got
 
 
+def _ms_cells(rec: dict[str, Any]) -> list[str]:
+    """The MS file names of a row: a JSON list element by element, as given; a text cell split on ``;``."""
+    v = rec.get("ms")
+    if isinstance(v, list):
+        return [str(x).strip() for x in v if str(x).strip()]
+    return [m.strip() for m in _text(rec, "ms").split(MS_SEPARATOR) if m.strip()]
+
+
 def _row(where: str, rec: dict[str, Any], base: Path, outdir: Path) -> Row:
     unknown = [k for k in rec if k not in COLUMNS]
     if unknown:
         raise ManifestError(f"{where}: unknown key {unknown[0]!r}: expected {', '.join(COLUMNS)}")
-    for key in REQUIRED:
-        if not _text(rec, key):
+    ms_names = _ms_cells(rec)
+    for key, given in (("pan", _text(rec, "pan")), ("ms", ms_names)):
+        if not given:
             raise ManifestError(f"{where}: empty {key!r}: every row needs a PAN and its MS file(s)")
     pan = base / _text(rec, "pan")
-    ms = [base / m.strip() for m in _text(rec, "ms").split(MS_SEPARATOR) if m.strip()]
-    out = base / _text(rec, "out") if _text(rec, "out") else default_output(pan, outdir)
-    return Row(where, pan, ms, out, _overrides(where, rec))
+    out = outdir / _text(rec, "out") if _text(rec, "out") else default_output(pan, outdir)
+    return Row(where, pan, [base / m for m in ms_names], out, _overrides(where, rec))
 
 
-def _check_outputs(rows: list[Row]) -> None:
-    seen: dict[Path, str] = {}
+def _check_outputs(rows: list[Row], manifest: Path | None = None, fix: str = "give this row another 'out'") -> None:
+    """No two rows write one file, and no row writes a file that is a row's input or the manifest
+    (resolved paths, symbolic and hard links included).
+
+    Raises:
+        ManifestError: naming both rows and what to change.
+    """
+    inputs, outputs = Files(), Files()
+    if manifest is not None:
+        inputs.add("the manifest", manifest)
     for r in rows:
-        key = r.out.resolve()
-        if key in seen:
+        inputs.add(f"{r.line}'s PAN", r.pan)
+        for m in r.ms:
+            inputs.add(f"{r.line}'s MS", m)
+    for r in rows:
+        where = f"{r.line}: output"
+        if (hit := outputs.match(where, r.out)) is not None:
             raise ManifestError(
-                f"{r.line}: output {r.out} is also the output of {seen[key]}: give each row its own 'out'"
+                f"{r.line}: output {r.out} is also the output of {hit.label}: give each row its own 'out'"
             )
-        seen[key] = r.line
+        if (hit := inputs.match(where, r.out)) is not None:
+            whose = hit.label.replace(f"{r.line}'s", "its own", 1)
+            raise ManifestError(
+                f"{r.line}: output {r.out} is {whose} ({hit.path}{hit.how}): {fix} (it would replace that input)"
+            )
+        outputs.add(r.line, r.out)
 
 
 def read_manifest(path: str | Path, outdir: str | Path) -> list[Row]:
-    """The rows of a manifest, paths relative to its folder (outputs without ``out`` in ``outdir``).
+    """The rows of a manifest: ``pan`` and ``ms`` relative to its folder, ``out`` relative to
+    ``outdir`` (without ``out``: ``outdir/<PAN stem>.tif``).
 
     Raises:
         ManifestError: unreadable file, unknown or missing column, a row that cannot be parsed,
-            an empty list, or two rows with one output; the message names the row.
+            an empty list, two rows with one output, or a row whose output is a row's input or
+            the manifest; the message names the row.
     """
     path, outdir = Path(path), Path(outdir)
     base = path.parent
     rows = [_row(where, rec, base, outdir) for where, rec in _records(path)]
     if not rows:
         raise ManifestError(f"manifest {path} lists no scene: expected a header and one row per scene")
-    _check_outputs(rows)
+    _check_outputs(rows, path)
     return rows
 
 
@@ -199,5 +227,5 @@ def pair_files(pattern: str, ms_pattern: str, outdir: str | Path) -> list[Row]:
             ) from None
         ms = [pan.parent / n.strip() for n in names if n.strip()]
         rows.append(Row(str(pan), pan, ms, default_output(pan, Path(outdir))))
-    _check_outputs(rows)
+    _check_outputs(rows, fix="choose another OUTDIR")
     return rows

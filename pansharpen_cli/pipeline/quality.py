@@ -18,11 +18,12 @@ from ..base.sensors import Radiometry, resolve_gains
 from ..base.tiling import Tile, plan_tiles
 from ..io.raster import open_raster, read_filled
 from ..io.reader import PairReader
-from ..io.writer import OutputSpec, OutputWriter, check_output_path, to_dtype
+from ..io.writer import OutputSpec, OutputWriter, to_dtype
 from ..methods.stats import SceneStats
 from ..metrics import FullResolutionAccumulator, ReferenceAccumulator
 from ..physics.degradation import UPSAMPLE_HALO, mtf_degrade, upsample
 from .common import in_gdal_env, output_nodata, scene_stats
+from .preflight import check_simulate
 
 log = logging.getLogger(__name__)
 
@@ -158,15 +159,13 @@ def simulate(
     input dtypes (rounded and clipped). Processed by tiles.
     """
     od = Path(out_dir)
-    paths = {k: od / f"{k}.tif" for k in ("pan", "ms", "reference")}
+    paths = check_simulate(pan_path, ms_paths, od, overwrite)  # before any read
     read = {"pan_band": pan_band, "ratio": ratio, "assume_aligned": assume_aligned}
     with PairReader(pan_path, ms_paths, **read) as reader:
         rad = resolve_gains(sensor, gains, reader.n_bands)
         created = not od.exists()
         od.mkdir(parents=True, exist_ok=True)
         try:
-            for p in paths.values():
-                check_output_path(p, [pan_path, *ms_paths], overwrite)
             _simulate_pair(reader, rad, paths, tile, progress)
         except BaseException:
             if created and not any(od.iterdir()):

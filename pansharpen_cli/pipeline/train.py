@@ -19,10 +19,10 @@ import torch
 from ..base.errors import OutputError
 from ..base.progress import Progress, no_progress
 from ..io.sources import ImageSource, resolve_sources
-from ..io.writer import check_output_path
 from ..priors import PretrainConfig, save_weights
 from ..priors import pretrain as pretrain_prior
 from ..priors.crossdiff import pretrain_crossdiff
+from .preflight import check_pretrain
 
 __all__ = ["LOG_HEADER", "LossLog", "only", "pretrain", "tee"]
 
@@ -145,14 +145,17 @@ def pretrain(
 
     Raises:
         InputFileError: a training image is missing, or a folder holds none.
-        OutputError: ``out_path`` is in a missing folder, is an input, or exists without
-            ``overwrite``; the log cannot be written.
+        OutputPathError: ``out_path``, its manifest, ``checkpoint`` or ``log`` is a training image,
+            the resumed checkpoint (``checkpoint`` may be) or another of them, in a missing folder,
+            or ``out_path`` exists without ``overwrite`` (checked before anything is read).
+        OutputError: a folder that cannot be written to.
         OptionError: invalid settings, or a resume checkpoint made with other settings.
         WeightsError: a resume checkpoint that cannot be read.
     """
     images = list(images)
+    paths = {"checkpoint": checkpoint, "log": log, "resume": resume}
+    out = check_pretrain(_file_inputs(images), out_path, overwrite, **paths)  # before anything is read
     sources = resolve_sources(images)
-    out = check_output_path(out_path, _file_inputs(images), overwrite)
     with contextlib.ExitStack() as stack:
         callbacks = [progress]
         if log is not None:

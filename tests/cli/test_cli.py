@@ -88,7 +88,7 @@ def test_overwrite(tmp_path, pair):
     pan, ms, _ = pair
     out = tmp_path / "out.tif"
     out.write_bytes(b"precious")
-    assert_one_line_error(run("fuse", pan, ms, out, "-m", "exp"), "--overwrite")
+    assert_one_line_error(run("fuse", pan, ms, out, "-m", "exp"), "--overwrite", code=2)  # a usage error
     assert out.read_bytes() == b"precious"
     assert run("fuse", pan, ms, out, "-m", "exp", "--overwrite", "-q").exit_code == 0
     with rasterio.open(out) as o:
@@ -226,7 +226,7 @@ def _bad(tmp_path: Path, case: str):
         ("no-overlap", "do not overlap"),
         ("ms-finer", "finer than PAN"),
         ("dtype", "data type"),
-        ("outdir", "directory does not exist"),
+        ("outdir", "does not exist: create it first"),
         ("out-is-input", "also an input"),
     ],
 )
@@ -234,7 +234,7 @@ def test_bad_input_gives_one_line_and_no_output(tmp_path, case, match):
     args, out = _bad(tmp_path, case)
     before = {p.name for p in tmp_path.iterdir()}
     res = run("fuse", *args, "-m", "exp", "-q")
-    assert_one_line_error(res, match)
+    assert_one_line_error(res, match, code=2 if case in ("outdir", "out-is-input") else 1)  # the preflight's
     assert not out.exists() or case == "out-is-input"
     assert {p.name for p in tmp_path.iterdir()} == before  # no temporary file left either
 

@@ -17,7 +17,7 @@ def _csv(tmp_path: Path, text: str) -> Path:
     return p
 
 
-def test_csv_paths_relative_to_the_manifest_default_output_and_overrides(tmp_path):
+def test_csv_inputs_relative_to_the_manifest_outputs_to_outdir_and_overrides(tmp_path):
     sub = tmp_path / "lists"
     sub.mkdir()
     m = sub / "m.csv"
@@ -28,14 +28,14 @@ def test_csv_paths_relative_to_the_manifest_default_output_and_overrides(tmp_pat
     assert rows[0].pan == sub / "a/p1.tif" and rows[0].ms == [sub / "a/b1.tif", sub / "a/b2.tif"]
     assert rows[0].out == tmp_path / "outdir" / "p1.tif"
     assert rows[0].overrides == {"sensor": "wv3", "iterations": 0} and rows[0].line == "m.csv:2"
-    assert rows[1].pan == Path("/abs/p2.tif") and rows[1].out == sub / "x.tif" and rows[1].overrides == {}
+    assert rows[1].pan == Path("/abs/p2.tif") and rows[1].out == tmp_path / "outdir" / "x.tif" and rows[1].overrides == {}
 
 
 def test_json_lines_with_a_list_of_ms_files(tmp_path):
     m = tmp_path / "m.jsonl"
     recs = [{"pan": "p.tif", "ms": ["b1.tif", "b2.tif"], "method": "gsa", "gains": "0.3;0.15"}]
     m.write_text("\n".join(json.dumps(r) for r in recs) + "\n\n")
-    (row,) = read_manifest(m, tmp_path)
+    (row,) = read_manifest(m, tmp_path / "out")
     assert row.ms == [tmp_path / "b1.tif", tmp_path / "b2.tif"]
     assert row.overrides == {"method": "gsa", "gains": "0.3;0.15"}
 
