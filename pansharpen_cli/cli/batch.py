@@ -152,6 +152,14 @@ def _summary(records: list[Record], seconds: float, log_path: Path | None) -> No
         )
     if len(failed) > MAX_LISTED:
         err.print(f"... and {len(failed) - MAX_LISTED} more failed", highlight=False)
+    busy = [r for r in records if r.get("reason")]
+    if busy:
+        err.print(
+            f"{len(busy)} skipped: being fused by another run ({escape(busy[0]['reason'])}); "
+            "rerun the command once it ends to pick up any it leaves",
+            highlight=False,
+            soft_wrap=True,
+        )
     if log_path is not None:
         err.print(f"log: {escape(str(log_path))}", highlight=False)
 
@@ -181,8 +189,10 @@ def batch(**kw: Any) -> None:
     """Fuse many PAN/MS pairs with fuse's options: resumable, one bad scene never stops the run.
 
     A manifest's sensor, gains, method, iterations cells override the options for their row.
-    Finished outputs are skipped unless --overwrite; every scene's record goes to the JSON-lines log.
-    Exit 0 when every scene is done or skipped, 1 when any failed, 2 for a bad manifest.
+    Finished outputs are skipped unless --overwrite, and so are outputs another run is fusing (a
+    claim file beside each output while it is fused); every scene's record goes to the JSON-lines
+    log as it finishes. Exit 0 when every scene is done or skipped, 1 when any failed or the log
+    cannot be written, 2 for a bad manifest.
     """
     a = SimpleNamespace(**kw, save_model=None, preview=None)
     setup_logging(a.quiet or not a.verbose, a.verbose)  # scene warnings go to the log
