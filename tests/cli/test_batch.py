@@ -228,7 +228,8 @@ def test_real_dask_scheduler_and_worker(archive, tmp_path, monkeypatch):
         )
         out = tmp_path / "cluster"
         monkeypatch.chdir(tmp_path)
-        res = run("batch", archive / "manifest.csv", "cluster", "-m", "mtf-glp-hpm", "--scheduler", address, "-q")
+        args = ("-m", "mtf-glp-hpm", "--scheduler", address, "-q")
+        res = run("batch", archive / "manifest.csv", "cluster", *args)
         assert res.exit_code == 1, res.output
         recs = _records(out / "pansharpen-batch.jsonl")
         assert sorted(r["status"] for r in recs) == ["done"] * GOOD + ["failed"]

@@ -52,7 +52,8 @@ def test_a_short_write_is_cut_back_and_says_what_to_change(tmp_path, monkeypatch
         return real(fd, data[: len(data) // 2])  # a full disk: part of the line, then no more
 
     monkeypatch.setattr(batchlog.os, "write", half)
-    with pytest.raises(LogWriteError, match=r"no space left on device \(.* MB free\): free some space or pass --log"):
+    full = r"no space left on device \(.* MB free\): free some space or pass --log on another disk"
+    with pytest.raises(LogWriteError, match=full):
         b.append({**REC, "row": "m.csv:3"})
     monkeypatch.setattr(batchlog.os, "write", real)
     b.append({**REC, "row": "m.csv:4"})

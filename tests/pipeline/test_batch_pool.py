@@ -74,4 +74,4 @@ def test_retries_count_the_deaths(tmp_path):
     calls.result(0, {"status": "done", "attempts": 1})
     assert taken[-1]["attempts"] == 2
     assert calls.death(0, "died again") is False
-    assert taken[-1]["status"] == "failed" and taken[-1]["error"] == "died again" and taken[-1]["attempts"] == 2
+    assert (taken[-1]["status"], taken[-1]["error"], taken[-1]["attempts"]) == ("failed", "died again", 2)
