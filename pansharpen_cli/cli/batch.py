@@ -3,7 +3,8 @@ worker processes or a Dask cluster.
 
 The command takes every option of ``fuse`` (its parameters are read from ``fuse``'s signature, so
 the two cannot drift apart) except the per-scene extra outputs, plus its own (cli/options.py).
-A bad scene list is a usage error (exit 2, nothing run); exit 1 when any scene failed.
+A bad scene list is a usage error (exit 2, nothing run); exit 1 when any scene failed or the log
+cannot be written (the run stops there; rerun to go on).
 """
 
 from __future__ import annotations

@@ -10,9 +10,11 @@ its scene is recorded again by the rerun). The file therefore stays valid JSON l
 
 A claim file (``.pansharpen-<hash>.claim`` beside the output: short, whatever the output's name)
 is created with ``O_CREAT | O_EXCL`` just before a scene is fused and removed after; it holds the
-fusing process's PID, host and start time. A claim held by a live process (on this host:
-``os.kill(pid, 0)``; on another host: unless older than :data:`CLAIM_MAX_AGE`) means "being fused
-elsewhere"; a stale one (its process gone) is taken over.
+fusing process's PID, host and start time. A claim held by a live process (on this host: the PID
+is there, not a zombie, and started before the claim; on another host: unless older than
+:data:`CLAIM_MAX_AGE`) means "being fused elsewhere"; a stale one (its process gone) is taken
+over. Two runs that find the same stale claim at the same instant may both take it over (a
+window of microseconds, only after a crash); live runs never fuse one output twice.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..base.errors import OutputError
+from ..base.processes import still_running
 
 try:  # POSIX; elsewhere the log relies on O_APPEND alone
     import fcntl
@@ -159,16 +162,6 @@ def claim_path(out: Path) -> Path:
     return out.with_name(f".pansharpen-{digest}.claim")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
-
-
 @dataclass
 class Claim:
     """A claim file: who holds it and since when (``token`` tells this holder's own apart)."""
@@ -188,7 +181,7 @@ class Claim:
         if self.pid <= 0:  # a claim file not written yet (or garbled): held while young
             return time.time() - self.start < CLAIM_WRITE_GRACE
         if self.host == HOST:
-            return _alive(self.pid)
+            return still_running(self.pid, self.start)
         return time.time() - self.start < CLAIM_MAX_AGE
 
 

@@ -134,7 +134,9 @@ def run_scene(scene: Scene, options: BatchOptions, progress: Progress = no_progr
         out.parent.mkdir(parents=True, exist_ok=True)
         mine, other = take_claim(out)
     except OSError as exc:
-        return record(scene, "failed", time.perf_counter() - t0, error=message(exc), attempts=0)
+        why = os.strerror(exc.errno).lower() if exc.errno else message(exc)
+        error = f"cannot write in {out.parent}: {why}: pick a writable OUTDIR (or manifest out)"
+        return record(scene, "failed", time.perf_counter() - t0, error=error, attempts=0)
     if mine is None:
         holder = other.holder() if other is not None else "another process"
         reason = f"being fused by {holder} (its claim: {other.path if other else out})"

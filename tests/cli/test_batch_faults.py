@@ -162,7 +162,7 @@ def test_workers_end_with_a_killed_batch_and_a_rerun_finishes(scenes):
     workers = _workers(proc.pid)
     assert len(workers) == 2
     proc.kill()
-    proc.communicate(timeout=30)
+    proc.wait(30)  # not communicate(): surviving workers would hold its pipes open
     end = time.monotonic() + 5.0
     while any(_alive(w) for w in workers) and time.monotonic() < end:
         time.sleep(0.05)

@@ -90,21 +90,36 @@ def test_a_claim_is_taken_once_and_released(tmp_path):
     assert not mine.path.exists()
 
 
+def _zombie() -> subprocess.Popen:
+    """A child that has exited and is not reaped yet (a container's init may never reap one)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    while Path(f"/proc/{child.pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z":
+        time.sleep(0.02)
+    return child
+
+
 @pytest.mark.parametrize(
     "fields, held",
     [
         ({}, True),  # a live process on this host
         ({"pid": "dead"}, False),  # its process is gone: stale
+        ({"pid": "zombie"}, False),
+        ({"start": time.time() - 3 * 3600}, False),  # its PID now a later process's: stale
         ({"host": "elsewhere"}, True),  # another host, recent
         ({"host": "elsewhere", "start": time.time() - batchlog.CLAIM_MAX_AGE - 1}, False),
     ],
 )
 def test_a_claim_is_honoured_while_its_holder_lives(tmp_path, fields, held):
-    out = tmp_path / "o.tif"
+    out, zombie = tmp_path / "o.tif", None
     if fields.get("pid") == "dead":
         fields["pid"] = _dead_pid()
+    elif fields.get("pid") == "zombie":
+        zombie = _zombie()
+        fields["pid"] = zombie.pid
     path = _write_claim(out, **fields)
     mine, other = take_claim(out)
+    if zombie is not None:
+        zombie.wait()
     assert (mine is None) == held and (other is not None) == held
     if not held:
         assert json.loads(path.read_text())["pid"] == os.getpid()  # taken over
