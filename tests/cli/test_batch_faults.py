@@ -180,7 +180,7 @@ def test_workers_end_with_a_killed_batch_and_a_rerun_finishes(scenes):
 
 
 def test_two_runs_on_one_outdir_fuse_each_scene_once(scenes):
-    runs = [_start(_cli(scenes), slow=0.3) for _ in range(2)]
+    runs = [_start(_cli(scenes), slow=0.6) for _ in range(2)]
     for p in runs:
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
