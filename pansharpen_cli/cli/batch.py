@@ -3,7 +3,8 @@ worker processes or a Dask cluster.
 
 The command takes every option of ``fuse`` (its parameters are read from ``fuse``'s signature, so
 the two cannot drift apart) except the per-scene extra outputs, plus its own (cli/options.py).
-A bad scene list is a usage error (exit 2, nothing run); exit 1 when any scene failed.
+A bad scene list is a usage error (exit 2, nothing run); exit 1 when any scene failed or the log
+cannot be written (the run stops there; rerun to go on).
 """
 
 from __future__ import annotations
@@ -156,6 +157,14 @@ def _summary(records: list[Record], seconds: float, log_path: Path | None) -> No
         )
     if len(failed) > MAX_LISTED:
         err.print(f"... and {len(failed) - MAX_LISTED} more failed", highlight=False)
+    busy = [r for r in records if r.get("reason")]
+    if busy:
+        err.print(
+            f"{len(busy)} skipped: being fused by another run ({escape(busy[0]['reason'])}); "
+            "rerun the command once it ends to pick up any it leaves",
+            highlight=False,
+            soft_wrap=True,
+        )
     if log_path is not None:
         err.print(f"log: {escape(str(log_path))}", highlight=False)
 
@@ -188,8 +197,10 @@ def batch(**kw: Any) -> None:
     """Fuse many PAN/MS pairs with fuse's options: resumable, one bad scene never stops the run.
 
     A manifest's sensor, gains, method, iterations cells override the options for their row.
-    Finished outputs are skipped unless --overwrite; every scene's record goes to the JSON-lines log.
-    Exit 0 when every scene is done or skipped, 1 when any failed, 2 for a bad manifest.
+    Finished outputs are skipped unless --overwrite, and so are outputs another run is fusing (a
+    claim file beside each output while it is fused); every scene's record goes to the JSON-lines
+    log as it finishes. Exit 0 when every scene is done or skipped, 1 when any failed or the log
+    cannot be written, 2 for a bad manifest.
     """
     a = SimpleNamespace(**kw, save_model=None, preview=None)
     setup_logging(a.quiet or not a.verbose, a.verbose)  # scene warnings go to the log

@@ -25,6 +25,8 @@ import threading
 import time
 from pathlib import Path
 
+from ..base.processes import process_start_time
+
 __all__ = ["STALE_AGE", "forget_temp", "new_temp", "remove_stale_temps", "temps_of"]
 
 log = logging.getLogger(__name__)
@@ -67,32 +69,6 @@ def temps_of(tmp: Path) -> list[Path]:
     return sorted(tmp.parent.glob(f".{_base(tmp.name)}.*"))
 
 
-def _start_time(pid: int) -> float | None:
-    """When process ``pid`` started (seconds since the epoch), None if it is gone or a zombie, or
-    ``-inf`` where /proc cannot tell (not Linux)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        boot = next(ln for ln in Path("/proc/stat").read_text().splitlines() if ln.startswith("btime"))
-    except FileNotFoundError:
-        return None if Path("/proc/self").exists() else _signal_probe(pid)
-    except (OSError, StopIteration):
-        return _signal_probe(pid)
-    fields = stat.rpartition(")")[2].split()
-    if fields[0] in ("Z", "X"):  # exited, not yet reaped
-        return None
-    return int(boot.split()[1]) + int(fields[19]) / os.sysconf("SC_CLK_TCK")
-
-
-def _signal_probe(pid: int) -> float | None:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except OSError:  # exists, someone else's
-        pass
-    return float("-inf")
-
-
 def _is_stale(p: Path, m: re.Match | None, now: float) -> bool:
     try:
         mtime = p.stat().st_mtime
@@ -106,7 +82,7 @@ def _is_stale(p: Path, m: re.Match | None, now: float) -> bool:
     if pid == os.getpid():
         with _LIVE_LOCK:
             return _base(p.name) not in _LIVE
-    started = _start_time(pid)
+    started = process_start_time(pid)
     return started is None or started > mtime + 1
 
 

@@ -202,7 +202,9 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def test_real_dask_scheduler_and_worker(archive, tmp_path):
+def test_real_dask_scheduler_and_worker(archive, tmp_path, monkeypatch):
+    """A worker in another folder than the client's, a relative OUTDIR: the outputs land in the
+    client's OUTDIR (every path is made absolute before the scenes go to Dask)."""
     pytest.importorskip("distributed")
     dask_cmd = shutil.which("dask", path=str(Path(sys.executable).parent)) or shutil.which("dask")
     if dask_cmd is None:
@@ -217,14 +219,22 @@ def test_real_dask_scheduler_and_worker(archive, tmp_path):
     worker = None
     try:
         time.sleep(1.0)
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
         worker = subprocess.Popen(
-            [dask_cmd, "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"], **quiet
+            [dask_cmd, "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"],
+            cwd=elsewhere,
+            **quiet,
         )
         out = tmp_path / "cluster"
-        res = run("batch", archive / "manifest.csv", out, "-m", "mtf-glp-hpm", "--scheduler", address, "-q")
+        monkeypatch.chdir(tmp_path)
+        args = ("-m", "mtf-glp-hpm", "--scheduler", address, "-q")
+        res = run("batch", archive / "manifest.csv", "cluster", *args)
         assert res.exit_code == 1, res.output
         recs = _records(out / "pansharpen-batch.jsonl")
         assert sorted(r["status"] for r in recs) == ["done"] * GOOD + ["failed"]
+        assert all(r["out"].startswith(str(out) + os.sep) for r in recs)
+        assert not [p for p in elsewhere.rglob("*.tif")]
         local = tmp_path / "local"
         assert run("batch", archive / "manifest.csv", local, "-m", "mtf-glp-hpm", "-q").exit_code == 1
         tc, tl = _tifs(out), _tifs(local)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
-from pansharpen_cli.pipeline import batch
+from pansharpen_cli.pipeline import batch, executors
+from pansharpen_cli.pipeline.batchlog import claim_path, release_claim, take_claim
 from pansharpen_cli.pipeline.batch import BatchOptions, Scene, run_batch, run_scene
 from pansharpen_cli.pipeline.fuse import FuseOptions
 from pansharpen_cli.pipeline.manifest import Row
@@ -60,3 +64,34 @@ def test_threads_per_worker_share_the_cores(monkeypatch):
     monkeypatch.setattr(batch.os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
     assert [BatchOptions(jobs=j).worker_threads() for j in (1, 2, 3, 16)] == [8, 4, 2, 1]
     assert BatchOptions(jobs=2, threads=3).worker_threads() == 3
+
+
+def test_paths_are_made_absolute_before_the_scenes_leave(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    scene = _scene(tmp_path)
+    opts = replace(scene.options, weights="w/../my.pt")
+    rel = Scene(Row("m.csv:1", Path("pan.tif"), [Path("ms.tif")], Path("out/f.tif")), opts)
+    a = batch.absolute(rel)
+    assert (a.row.pan, a.row.ms) == (tmp_path / "pan.tif", [tmp_path / "ms.tif"])
+    assert a.row.out == tmp_path / "out" / "f.tif"
+    assert a.options.weights == str(tmp_path / "my.pt") and batch.absolute(scene).options.weights == "default"
+
+
+def test_a_worker_that_cannot_see_an_input_says_the_workers_need_the_same_file_system(tmp_path):
+    scene = _scene(tmp_path)
+    assert executors.unseen_inputs(scene) is None
+    scene.row.ms = [tmp_path / "only-on-the-client.tif"]
+    msg = executors.unseen_inputs(scene)
+    missing = tmp_path / "only-on-the-client.tif"
+    assert f"cannot see MS {missing}: the workers need the same file system as the client" in msg
+
+
+def test_a_scene_another_process_is_fusing_is_skipped_with_the_reason(tmp_path):
+    scene = _scene(tmp_path)
+    scene.row.out.parent.mkdir()
+    mine, _ = take_claim(scene.row.out)  # as another run would, just before fusing it
+    rec = run_scene(scene, BatchOptions())
+    assert rec["status"] == "skipped" and rec["reason"].startswith(f"being fused by PID {os.getpid()}@")
+    assert not scene.row.out.exists()
+    release_claim(mine)
+    assert run_scene(scene, BatchOptions())["status"] == "done" and not claim_path(scene.row.out).exists()
