@@ -1,7 +1,8 @@
 """One scene of ``batch``: what it runs with (:class:`Scene`, :class:`BatchOptions`) and
 :func:`run_scene`, which every executor calls, so they cannot differ: a finished output (complete,
 with the tool's tags) is skipped unless ``overwrite``, an output another process is fusing (its
-claim file, :mod:`.batchlog`) is skipped, a failure is retried ``retries`` times and then recorded,
+claim file, :mod:`.batchlog`) is skipped, the temporary files an earlier, killed run left for an
+output are removed (by fuse, or here when the output is finished), a failure is retried ``retries`` times and then recorded,
 never raised.
 """
 
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..base.errors import InputFileError, PansharpenError
 from ..base.progress import Progress, no_progress
 from ..io.raster import open_raster
+from ..io.tempfiles import remove_stale_temps
 from .batchlog import release_claim, take_claim
 from .fuse import METHOD_TAG, FuseOptions, fuse
 from .manifest import Row
@@ -129,6 +131,7 @@ def run_scene(scene: Scene, options: BatchOptions, progress: Progress = no_progr
     t0 = time.perf_counter()
     out = scene.row.out
     if not options.overwrite and is_finished(out):
+        remove_stale_temps(out)  # a fused scene's are removed by fuse itself
         return record(scene, "skipped", time.perf_counter() - t0)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

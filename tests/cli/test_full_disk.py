@@ -8,6 +8,7 @@ as it was), the inputs unchanged.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -153,3 +154,48 @@ def test_a_failure_at_close_is_caught_without_the_space_check(tmp_path, small_di
             w.write(np.ones((4, 256, 256), "uint16"), 0, 0)
             w.commit()
     assert list(disk.iterdir()) == []
+
+
+def _batch(manifest: Path, outdir: Path) -> subprocess.CompletedProcess:
+    script = "import sys; from pansharpen_cli.cli import app; sys.argv[0] = 'pansharpen'; app()"
+    cmd = [sys.executable, "-c", script, "batch", str(manifest), str(outdir), "-m", "mtf-glp-hpm", "-q"]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+def _tagged(path: Path) -> bool:
+    with rasterio.open(path) as ds:
+        ds.read(ds.count, window=((ds.height - 1, ds.height), (ds.width - 1, ds.width)))
+        return ds.tags().get("PANSHARPEN_METHOD") == "mtf-glp-hpm"
+
+
+def test_batch_onto_a_full_disk_logs_only_complete_outputs_and_a_rerun_goes_on(tmp_path, small_disk):
+    pans = []
+    for i in range(4):  # about 2 MB of output each, barely compressible
+        (tmp_path / f"s{i}").mkdir()
+        pan, ms = _noise_pair(tmp_path / f"s{i}")
+        pans.append((pan.rename(pan.with_name(f"pan{i}.tif")), ms))
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("pan,ms\n" + "".join(f"{p},{m}\n" for p, m in pans))
+    before = _sha(*(f for pair in pans for f in pair), manifest)
+    disk = small_disk("5m")  # room for two outputs
+    res = _batch(manifest, disk)
+    assert res.returncode == 1, res.stderr
+    recs = [json.loads(ln) for ln in (disk / "pansharpen-batch.jsonl").read_text().splitlines()]
+    assert sorted(r["status"] for r in recs) == ["done", "done", "failed", "failed"]
+    for r in recs:
+        if r["status"] == "failed":
+            full = rf"cannot write {re.escape(r['out'])}: no space left on device \({FREE}\)"
+            assert re.fullmatch(full, r["error"]), r["error"]
+    # nothing in OUTDIR but the log and complete, tagged outputs of the scenes logged done
+    files = sorted(p.name for p in disk.iterdir())
+    done = sorted(Path(r["out"]).name for r in recs if r["status"] == "done")
+    assert files == sorted([*done, "pansharpen-batch.jsonl"])
+    assert all(_tagged(disk / n) for n in done)
+    subprocess.run(["mount", "-o", "remount,size=20m", str(disk)], check=True)
+    res = _batch(manifest, disk)  # with room again, the same command fuses the rest
+    assert res.returncode == 0, res.stderr
+    lines = (disk / "pansharpen-batch.jsonl").read_text().splitlines()
+    assert [json.loads(ln)["status"] for ln in lines[4:]].count("done") == 2
+    outs = [Path(json.loads(ln)["out"]) for ln in lines[4:]]
+    assert len(set(outs)) == 4 and all(_tagged(o) for o in outs)
+    assert _sha(*(f for pair in pans for f in pair), manifest) == before

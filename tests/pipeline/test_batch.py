@@ -95,3 +95,21 @@ def test_a_scene_another_process_is_fusing_is_skipped_with_the_reason(tmp_path):
     assert not scene.row.out.exists()
     release_claim(mine)
     assert run_scene(scene, BatchOptions())["status"] == "done" and not claim_path(scene.row.out).exists()
+
+
+def test_a_finished_scene_skipped_on_resume_loses_its_stale_temps(tmp_path):
+    import subprocess
+
+    from pansharpen_cli.io import tempfiles
+
+    scene = _scene(tmp_path)
+    assert run_scene(scene, BatchOptions())["status"] == "done"
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a PID that has just ended: the writer of the temp below was killed
+    out = scene.row.out
+    stale = out.with_name(f".ps-{tempfiles._key(out)}-{tempfiles._HOST}-{gone.pid}-beef.tmp")
+    stale.write_bytes(b"\0" * 1024)
+    other = out.with_name(f".ps-{'0' * 12}-{tempfiles._HOST}-{gone.pid}-beef.tmp")  # another output's
+    other.write_bytes(b"")
+    assert run_scene(scene, BatchOptions())["status"] == "skipped"
+    assert not stale.exists() and other.exists()
