@@ -12,9 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import deque
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,19 +21,19 @@ import numpy as np
 
 from .. import __version__, methods
 from ..base.errors import UsageError
-from ..base.nodata import fill_invalid, upscale_mask
 from ..base.progress import Progress, no_progress
 from ..base.sensors import Radiometry, get_sensor, parse_gains_text, resolve_gains
 from ..base.tiling import Tile, plan_tiles
 from ..io.creation import check_creation_options
 from ..io.raster import SUPPORTED_DTYPES, open_raster, read_masked
 from ..io.reader import PairReader
-from ..io.writer import Footprint, OutputSpec, OutputWriter, check_output_fits, to_dtype
-from ..methods.base import Fuser, PlacedBlockFn, SceneInputs, StartWeights
+from ..io.writer import Footprint, OutputSpec, OutputWriter, check_output_fits
+from ..methods.base import Fuser, SceneInputs, StartWeights
 from ..methods.stats import SceneStats
 from ..physics.degradation import upsample
 from .common import check_scene, in_gdal_env, output_nodata, scene_stats, training_data
 from .preflight import check_fuse
+from .tiles import fuse_tiles, placed
 
 if TYPE_CHECKING:
     import torch
@@ -44,8 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: What the tile loop calls: ``(pan, ms, origin) -> fused`` (see :func:`placed`).
-TileFn = Callable[[np.ndarray, np.ndarray, tuple[int, int]], np.ndarray]
 #: Default tile side in MS pixels (256 * ratio PAN pixels: a multiple of the 256-pixel output block).
 DEFAULT_TILE = 256
 #: Largest preview side, in PAN pixels (a central crop of larger scenes).
@@ -113,105 +109,6 @@ class FuseResult:
     warnings: list[str]
     notes: list[str]
     report: dict = field(default_factory=dict)
-
-
-def _fuse_one(
-    t: Tile,
-    d: dict[str, np.ndarray],
-    fuse: TileFn,
-    stats: SceneStats,
-    r: int,
-    out_dtype: str,
-    nodata: float | None,
-) -> np.ndarray:
-    """Fill, fuse (:func:`placed` upsamples the MS for fusers that want it), crop the halo and
-    convert one tile read by :meth:`PairReader.read_tile`."""
-    pan = fill_invalid(d["pan"], d["pan_valid"], np.array([stats.pan_mean]))
-    ms = fill_invalid(d["ms"], d["ms_valid"], stats.ms_mean)
-    fused = fuse(pan, ms, ((t.row - t.halo) * r, (t.col - t.halo) * r))
-    h0 = t.halo * r
-    hh, ww = t.height * r, t.width * r
-    core = fused[:, h0 : h0 + hh, h0 : h0 + ww]
-    if stats.ms_min >= 0:
-        core = np.maximum(core, 0)  # a non-negative MS stays non-negative (cubic/ratio overshoots)
-    ms_valid = d["ms_valid"][t.halo : t.halo + t.height, t.halo : t.halo + t.width]
-    valid = d["pan_valid"][h0 : h0 + hh, h0 : h0 + ww] & upscale_mask(ms_valid, r)
-    return to_dtype(core, out_dtype, nodata, None if valid.all() else valid)
-
-
-def fuse_tiles(
-    reader: PairReader,
-    tiles: list[Tile],
-    fuse: TileFn,
-    stats: SceneStats,
-    writer: OutputWriter | None,
-    out_dtype: str,
-    nodata: float | None,
-    progress: Progress = no_progress,
-    collect: bool = False,
-    workers: int = 1,
-) -> np.ndarray | None:
-    """Run ``fuse`` over the tiles and write (and/or collect) the converted result; ``fuse`` is
-    given, after the arrays, the PAN-grid (row, column) of their first pixel (halo included).
-
-    Reads and writes happen in the calling thread (GDAL handles are not shared between threads);
-    the fusion of up to ``workers`` tiles runs in a thread pool (numpy, scipy and torch release the
-    GIL), and the next tile is read while they run, so reading, decoding, encoding and writing
-    overlap the fusion; memory stays bounded by ``2 * workers + 1`` tiles. ``workers`` 0 runs
-    everything in the calling thread, one tile after the other.
-
-    Returns:
-        the whole output array when ``collect`` (tests), else None.
-    """
-    g, r = reader.grid, reader.grid.ratio
-    full = np.empty((reader.n_bands, g.height, g.width), out_dtype) if collect else None
-    done = 0
-
-    def emit(t: Tile, out: np.ndarray) -> None:
-        nonlocal done
-        row, col, hh, ww = t.core_fine(r)
-        if writer is not None:
-            writer.write(out, row, col)
-        if full is not None:
-            full[:, row : row + hh, col : col + ww] = out
-        done += 1
-        progress("fuse", done, len(tiles), {})
-
-    if workers <= 0:
-        for t in tiles:
-            emit(t, _fuse_one(t, reader.read_tile(t), fuse, stats, r, out_dtype, nodata))
-        return full
-    pending: deque = deque()
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        try:
-            for t in tiles:
-                d = reader.read_tile(t)
-                pending.append((t, pool.submit(_fuse_one, t, d, fuse, stats, r, out_dtype, nodata)))
-                while len(pending) > workers:  # one tile read ahead of the fusing ones
-                    emit(*_result(pending.popleft()))
-            while pending:
-                emit(*_result(pending.popleft()))
-        except BaseException:  # an error or Ctrl-C: the queued tiles dropped, not fused first
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-    return full
-
-
-def placed(fuser: Fuser, ratio: int) -> TileFn:
-    """The fuser's tile function of the PAN, the MS and the tile's origin: the MS upsampled for
-    fusers that want it, the origin passed to positional fusers."""
-    fn: PlacedBlockFn = (
-        fuser.fuse if fuser.positional else (lambda pan, ms, up, origin: fuser.fuse(pan, ms, up))
-    )
-
-    def fuse(pan: np.ndarray, ms: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
-        return fn(pan, ms, upsample(ms, ratio) if fuser.upsampled else None, origin)
-
-    return fuse
-
-
-def _result(item: tuple[Tile, Any]) -> tuple[Tile, np.ndarray]:
-    return item[0], item[1].result()
 
 
 def _preview(path: Path, reader: PairReader, fused_path: Path, method: str) -> None:
