@@ -3,6 +3,7 @@ Pleiades/SPOT DIMAP) and the Landsat MTL (Collection 1 and 2, text and JSON)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -159,7 +160,9 @@ def test_a_satellite_without_preset_is_generic_with_a_warning_naming_it(tmp_path
     assert "has no sensor preset: using generic MTF gains" in found.warning
 
 
-def test_an_unreadable_mtl_is_warned_about_and_skipped(tmp_path, caplog):
+def test_an_unreadable_mtl_is_warned_about_and_skipped(tmp_path, caplog, monkeypatch):
+    # the CLI's logging set-up (an earlier test's) stops records at the package's logger
+    monkeypatch.setattr(logging.getLogger("pansharpen_cli"), "propagate", True)
     pan, bands = landsat_delivery(tmp_path, json_mtl=True)
     mtl = tmp_path / pan.name.replace("_B8.TIF", "_MTL.json")
     mtl.write_text("{not json")
