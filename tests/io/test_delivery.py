@@ -161,8 +161,10 @@ def test_a_satellite_without_preset_is_generic_with_a_warning_naming_it(tmp_path
 
 
 def test_an_unreadable_mtl_is_warned_about_and_skipped(tmp_path, caplog, monkeypatch):
-    # the CLI's logging set-up (an earlier test's) stops records at the package's logger
+    # the CLI's logging set-up (an earlier test's) may have left the package's logger at ERROR and
+    # not propagating
     monkeypatch.setattr(logging.getLogger("pansharpen_cli"), "propagate", True)
+    caplog.set_level(logging.WARNING, logger="pansharpen_cli")
     pan, bands = landsat_delivery(tmp_path, json_mtl=True)
     mtl = tmp_path / pan.name.replace("_B8.TIF", "_MTL.json")
     mtl.write_text("{not json")
