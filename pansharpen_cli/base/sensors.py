@@ -168,12 +168,15 @@ class Radiometry:
         ms_gains: one Nyquist gain per MS band.
         pan_gain: the PAN's Nyquist gain.
         warnings: what the user should know (no sensor given).
+        source: where the sensor came from: ``--sensor``, ``none given`` or, set by the caller, the
+            delivery's metadata or a fused file's tags.
     """
 
     sensor: str
     ms_gains: tuple[float, ...]
     pan_gain: float
     warnings: list[str] = field(default_factory=list)
+    source: str = ""
 
 
 def resolve_gains(sensor: str | None, gains: str | None, n_bands: int) -> Radiometry:
@@ -198,4 +201,5 @@ def resolve_gains(sensor: str | None, gains: str | None, n_bands: int) -> Radiom
         ms_gains, pg = parse_gains(gains, n_bands)
         if pg is not None:
             pan_gain = pg
-    return Radiometry(preset.name, tuple(float(g) for g in ms_gains), float(pan_gain), warns)
+    source = "--sensor" if sensor is not None else "none given"
+    return Radiometry(preset.name, tuple(float(g) for g in ms_gains), float(pan_gain), warns, source)

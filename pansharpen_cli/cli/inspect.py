@@ -36,6 +36,24 @@ def _plan(reader: PairReader) -> dict[str, Any]:
     }
 
 
+def _sensor(pan: Path, ms: list[Path], plan: dict[str, Any]) -> None:
+    """The sensor fuse would take from the delivery's metadata (``sensor`` of ``info --json``: None
+    when none is recognised); a satellite without a preset, or PAN and MS that disagree, warned."""
+    from ..base.errors import InputError
+    from ..io.delivery import detect_sensor
+
+    try:
+        found = detect_sensor(pan, ms)
+    except InputError as exc:
+        found = None
+        plan["warnings"].append(str(exc))
+    plan["sensor"] = None
+    if found is not None:
+        plan["sensor"] = {"name": found.sensor, "satellite": found.satellite, "source": found.source}
+        plan["sensor"]["detail"] = found.detail
+        plan["warnings"] += [found.warning] if found.warning else []
+
+
 def _inputs_table(summaries: list[tuple[str, RasterSummary]]) -> Table:
     t = Table(title="Inputs")
     for col in ("role", "file", "size", "bands", "dtype", "CRS", "pixel size", "nodata", "values", "grid"):
@@ -73,6 +91,8 @@ def _plan_table(plan: dict[str, Any]) -> Table:
     )
     bare = f"{plan['gcps']} ground control points (array geometry)" if plan["gcps"] else "none (array geometry)"
     p.add_row("georeferencing", plan["crs"] or ("yes" if plan["georeferenced"] else bare))
+    s = plan["sensor"]
+    p.add_row("sensor", f"{s['name']} from {s['source']} ({s['detail']})" if s else "none recognised (--sensor)")
     for n in plan["notes"]:
         p.add_row("note", n)
     for w_ in plan["warnings"]:
@@ -102,6 +122,7 @@ def info(
         try:
             with PairReader(pan, ms, pan_band=pan_band, ratio=ratio, assume_aligned=assume_aligned) as reader:
                 plan = _plan(reader)
+            _sensor(pan, ms, plan)
         except InputError as exc:  # not fusable: the inputs are described, then the reason (exit 1)
             refusal, plan = exc, {"fusable": False, "reason": str(exc)}
         if json_out:

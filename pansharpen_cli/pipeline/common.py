@@ -1,13 +1,16 @@
-"""What the pipeline's entry points share: the GDAL configuration, the checks of an opened scene
-made before any work (a scene too small for the method, an output dtype that would clip the MS's
-values), the statistics pass, the output's nodata value and the training region read for methods
+"""What the pipeline's entry points share: the GDAL configuration, the radiometry (``--sensor``, else
+the sensor recognised from the delivery), the checks of an opened scene made before any work (a
+scene too small for the method, an output dtype that would clip the MS's values), the statistics pass, the output's nodata value and the training region read for methods
 that adapt to the scene."""
 
 from __future__ import annotations
 
 import functools
+import logging
 import math
+import os
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -16,14 +19,17 @@ from .. import methods
 from ..base.errors import InputError
 from ..base.nodata import block_all, fill_invalid, joint_valid
 from ..base.progress import Progress, no_progress
-from ..base.sensors import Radiometry
+from ..base.sensors import Radiometry, resolve_gains
 from ..base.tiling import Tile, plan_tiles, spread_sample
+from ..io.delivery import detect_sensor
 from ..io.raster import gdal_env
 from ..io.reader import PairReader
 from ..io.writer import dtype_range
 from ..methods.base import TrainingData
 from ..methods.stats import SceneStats, StatsAccumulator, TileMoments, tile_moments
 from ..physics.degradation import mtf_degrade
+
+log = logging.getLogger(__name__)
 
 #: Tiles used for the statistics pass, spread over the scene.
 STATS_TILES = 64
@@ -42,6 +48,31 @@ def in_gdal_env(func):
             return func(*args, **kwargs)
 
     return wrapper
+
+
+def radiometry(
+    sensor: str | None,
+    gains: str | None,
+    n_bands: int,
+    pan_path: str | os.PathLike,
+    ms_paths: Sequence[str | os.PathLike],
+) -> Radiometry:
+    """The MTF gains of a scene: ``--sensor`` (and ``--gains``); without ``--sensor``, the sensor the
+    delivery's metadata names (:func:`pansharpen_cli.io.delivery.detect_sensor`, logged), else the
+    generic gains with a warning.
+
+    Raises:
+        OptionError: ``--sensor``/``--gains`` that do not fit. InputError: PAN and MS metadata that
+            name different satellites.
+    """
+    found = detect_sensor(pan_path, ms_paths) if sensor is None else None
+    if found is None:
+        return resolve_gains(sensor, gains, n_bands)
+    log.info(found.describe())
+    rad = resolve_gains(found.sensor, gains, n_bands)
+    rad.source = found.origin
+    rad.warnings += [found.warning] if found.warning else []
+    return rad
 
 
 #: Halo of the statistics pass's tiles, in coarse pixels: the PAN MTF kernel needs 5.

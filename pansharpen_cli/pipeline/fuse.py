@@ -22,7 +22,7 @@ import numpy as np
 from .. import __version__, methods
 from ..base.errors import UsageError
 from ..base.progress import Progress, no_progress
-from ..base.sensors import Radiometry, get_sensor, parse_gains_text, resolve_gains
+from ..base.sensors import Radiometry, get_sensor, parse_gains_text
 from ..base.tiling import Tile, plan_tiles
 from ..io.creation import check_creation_options
 from ..io.raster import SUPPORTED_DTYPES, open_raster, read_masked
@@ -31,7 +31,7 @@ from ..io.writer import Footprint, OutputSpec, OutputWriter, check_output_fits
 from ..methods.base import Fuser, SceneInputs, StartWeights
 from ..methods.stats import SceneStats
 from ..physics.degradation import upsample
-from .common import check_scene, in_gdal_env, output_nodata, scene_stats, training_data
+from .common import check_scene, in_gdal_env, output_nodata, radiometry, scene_stats, training_data
 from .preflight import check_fuse
 from .tiles import fuse_tiles, placed
 
@@ -130,6 +130,7 @@ def _tags(method: str, rad: Radiometry, reader: PairReader, extra: dict[str, Any
     params = {
         "method": method,
         "sensor": rad.sensor,
+        "sensor_source": rad.source,
         "ms_gains": list(rad.ms_gains),
         "pan_gain": rad.pan_gain,
         "ratio": reader.grid.ratio,
@@ -140,6 +141,7 @@ def _tags(method: str, rad: Radiometry, reader: PairReader, extra: dict[str, Any
     return {
         METHOD_TAG: method,
         "PANSHARPEN_SENSOR": rad.sensor,
+        "PANSHARPEN_SENSOR_SOURCE": rad.source,
         "PANSHARPEN_RATIO": str(reader.grid.ratio),
         "PANSHARPEN_MS_GAINS": ",".join(f"{g:g}" for g in rad.ms_gains),
         "PANSHARPEN_PAN_GAIN": f"{rad.pan_gain:g}",
@@ -186,10 +188,10 @@ def _check_options(opts: FuseOptions) -> methods.MethodSpec:
     return spec
 
 
-def _start(opts: FuseOptions, reader: PairReader) -> _Run:
-    """Gains, output dtype and nodata; log what will be done."""
+def _start(opts: FuseOptions, reader: PairReader, paths: tuple[str | Path, Sequence[str | Path]]) -> _Run:
+    """Gains (``--sensor``, else the delivery's sensor), output dtype and nodata; log what will be done."""
     g = reader.grid
-    rad = resolve_gains(opts.sensor, opts.gains, reader.n_bands)
+    rad = radiometry(opts.sensor, opts.gains, reader.n_bands, *paths)
     out_dtype = opts.dtype or reader.ms_dtype
     nodata, nd_warns = output_nodata(reader, out_dtype)
     warns = [*g.warnings, *rad.warnings, *nd_warns, *check_scene(reader, opts.method, out_dtype)]
@@ -320,7 +322,7 @@ def fuse(
     out = check_fuse(pan_path, ms_paths, out_path, opts)  # OUT, --preview, --save-model: before any read
     read = {"pan_band": opts.pan_band, "ratio": opts.ratio, "assume_aligned": opts.assume_aligned}
     with PairReader(pan_path, ms_paths, **read) as reader:
-        run = _start(opts, reader)
+        run = _start(opts, reader, (pan_path, ms_paths))
         g = reader.grid
         fits = Footprint(g.width, g.height, reader.n_bands, run.out_dtype, opts.fmt, opts.creation_options)
         check_output_fits(out, fits)  # stale temps removed, the disk's space checked: before the work
@@ -343,5 +345,5 @@ def fuse(
         run.seconds,
         run.warnings,
         run.notes,
-        fuser.report,
+        {"sensor": {"name": run.rad.sensor, "source": run.rad.source}, **fuser.report},
     )

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..base.errors import InputError
+from ..base.errors import InputError, OptionError
 from ..base.nodata import block_all, fill_invalid
 from ..base.progress import Progress, no_progress
-from ..base.sensors import Radiometry, resolve_gains
+from ..base.sensors import Radiometry, parse_gains, resolve_gains
 from ..base.tiling import Tile, plan_tiles
 from ..io.raster import open_raster, read_filled
 from ..io.reader import PairReader
@@ -22,7 +22,7 @@ from ..io.writer import OutputSpec, OutputWriter, to_dtype
 from ..methods.stats import SceneStats
 from ..metrics import FullResolutionAccumulator, ReferenceAccumulator
 from ..physics.degradation import UPSAMPLE_HALO, mtf_degrade, upsample
-from .common import in_gdal_env, output_nodata, scene_stats
+from .common import in_gdal_env, output_nodata, radiometry, scene_stats
 from .preflight import check_simulate
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ def _simulate_specs(reader: PairReader, rad: Radiometry, paths: dict[str, Path])
     nd, _ = output_nodata(reader, reader.ms_dtype)
     tags = {
         "PANSHARPEN_SIMULATED": "reduced-resolution (Wald protocol)",
+        "PANSHARPEN_SENSOR": rad.sensor,
         "PANSHARPEN_RATIO": str(r),
         "PANSHARPEN_MS_GAINS": ",".join(f"{x:g}" for x in rad.ms_gains),
         "PANSHARPEN_PAN_GAIN": f"{rad.pan_gain:g}",
@@ -162,7 +163,7 @@ def simulate(
     paths = check_simulate(pan_path, ms_paths, od, overwrite)  # before any read
     read = {"pan_band": pan_band, "ratio": ratio, "assume_aligned": assume_aligned}
     with PairReader(pan_path, ms_paths, **read) as reader:
-        rad = resolve_gains(sensor, gains, reader.n_bands)
+        rad = radiometry(sensor, gains, reader.n_bands, pan_path, ms_paths)
         created = not od.exists()
         od.mkdir(parents=True, exist_ok=True)
         try:
@@ -223,25 +224,62 @@ class _EvalRequest:
     tile: int
     progress: Progress
     assume_aligned: bool = False
+    ratio_tag: bool = False  # the ratio is FUSED's PANSHARPEN_RATIO tag, not --ratio
 
     def reader(self) -> PairReader:
         """The PAN/MS pair, opened."""
-        return PairReader(
-            self.pan, self.ms, pan_band=self.pan_band, ratio=self.ratio, assume_aligned=self.assume_aligned
-        )
+        try:
+            aligned = self.assume_aligned
+            return PairReader(self.pan, self.ms, pan_band=self.pan_band, ratio=self.ratio, assume_aligned=aligned)
+        except InputError as exc:
+            if not self.ratio_tag:
+                raise
+            raise InputError(
+                f"{exc} (the ratio {self.ratio} is the PANSHARPEN_RATIO tag of {self.fused}: evaluate the "
+                "output of `pansharpen fuse` of this pair, or pass --ratio)"
+            ) from None
+
+
+def _tagged_ratio(req: _EvalRequest, tags: dict[str, str]) -> None:
+    """Without --ratio: the ratio fuse used, from FUSED's PANSHARPEN_RATIO tag (when it has one)."""
+    text = tags.get("PANSHARPEN_RATIO", "")
+    if req.ratio is None and text.isdigit():
+        req.ratio, req.ratio_tag = int(text), True
+
+
+def _tagged_radiometry(req: _EvalRequest, tags: dict[str, str], n_bands: int) -> Radiometry | None:
+    """The radiometry fuse used, from FUSED's tags (PANSHARPEN_SENSOR, PANSHARPEN_MS_GAINS,
+    PANSHARPEN_PAN_GAIN); None when --sensor or --gains is given or the tags are absent or do not fit."""
+    ms, pan = tags.get("PANSHARPEN_MS_GAINS"), tags.get("PANSHARPEN_PAN_GAIN")
+    if req.sensor is not None or req.gains is not None or not ms or not pan:
+        return None
+    name = Path(req.fused).name
+    try:
+        ms_gains, pan_gain = parse_gains(f"{ms};{pan}", n_bands)
+    except OptionError as exc:
+        log.warning("the MTF gains tagged in %s do not fit this pair (%s): not using them", name, exc)
+        return None
+    sensor = tags.get("PANSHARPEN_SENSOR", "generic")
+    source = f"the tags of {name} (PANSHARPEN_SENSOR={sensor})"
+    log.info("sensor %s, MTF gains and ratio from %s", sensor, source)
+    return Radiometry(sensor, ms_gains, pan_gain or 0.0, [], source)
 
 
 def _evaluate_open(req: _EvalRequest, fused_ds, ref_ds) -> dict[str, float]:
     """The indexes, once the fused file (and the reference) are open."""
+    tags = fused_ds.tags()
+    _tagged_ratio(req, tags)
     if ref_ds is not None:
         _check_reference(ref_ds, fused_ds, req.reference)
         with req.reader() as reader:
-            r = req.ratio or reader.grid.ratio
+            r = reader.grid.ratio
         return _evaluate_reference(fused_ds, ref_ds, r, req.tile, req.progress)
     with req.reader() as reader:
         _check_fused(fused_ds, req.fused, reader)
         g = reader.grid
-        rad = resolve_gains(req.sensor, req.gains, reader.n_bands)
+        rad = _tagged_radiometry(req, tags, reader.n_bands) or radiometry(
+            req.sensor, req.gains, reader.n_bands, req.pan, req.ms
+        )
         for w in rad.warnings:
             log.warning(w)
         tiles = plan_tiles(g.ms_height, g.ms_width, req.tile, 0)
