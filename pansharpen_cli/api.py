@@ -58,7 +58,9 @@ __all__ = [
 OPTIONS: tuple[str, ...] = _params.NAMES
 #: The option names :func:`fuse_arrays` takes: those of :func:`fuse` less the ones about input and
 #: output files (``of``, ``co``, ``pan_band``, ``assume_aligned``).
-ARRAY_OPTIONS: tuple[str, ...] = tuple(n for n in OPTIONS if n not in ("of", "co", "pan_band", "assume_aligned"))
+ARRAY_OPTIONS: tuple[str, ...] = tuple(
+    n for n in OPTIONS if n not in ("of", "co", "pan_band", "assume_aligned")
+)
 
 PathLike = str | os.PathLike
 

@@ -66,7 +66,13 @@ def test_fuse_writes_the_commands_file(tmp_path, pair):
     assert res.exit_code == 0, res.output
     before = _sha(pan), _sha(ms)
     got = fuse(
-        pan, [ms], tmp_path / "api.tif", method="mtf-glp-hpm", sensor="wv3", co=["COMPRESS=ZSTD"], dtype="float32"
+        pan,
+        [ms],
+        tmp_path / "api.tif",
+        method="mtf-glp-hpm",
+        sensor="wv3",
+        co=["COMPRESS=ZSTD"],
+        dtype="float32",
     )
     assert isinstance(got, FuseResult) and got.output == tmp_path / "api.tif"
     assert (got.width, got.height, got.bands, got.method, got.ratio) == (128, 128, 4, "mtf-glp-hpm", 4)
@@ -75,7 +81,15 @@ def test_fuse_writes_the_commands_file(tmp_path, pair):
     assert a[1] == b[1] and a[1]["PANSHARPEN_METHOD"] == "mtf-glp-hpm"  # tags (no timings in them)
     assert a[2] == b[2]  # dtype, grid, nodata, compression, tiling
     assert (_sha(pan), _sha(ms)) == before
-    co = fuse(pan, ms, tmp_path / "dict.tif", method="mtf-glp-hpm", sensor="wv3", co={"compress": "zstd"}, dtype="float32")
+    co = fuse(
+        pan,
+        ms,
+        tmp_path / "dict.tif",
+        method="mtf-glp-hpm",
+        sensor="wv3",
+        co={"compress": "zstd"},
+        dtype="float32",
+    )
     assert _read(tmp_path / "dict.tif")[0].tobytes() == a[0].tobytes() and co.output.exists()
 
 
@@ -83,10 +97,28 @@ def test_fuse_calls_progress_and_writes_the_commands_report(tmp_path, pair):
     pan, ms, _ = pair
     calls: list[tuple] = []
     res = runner.invoke(
-        app, ["fuse", str(pan), str(ms), str(tmp_path / "c.tif"), "-m", "exp", "-q", "--report", str(tmp_path / "c.json")]
+        app,
+        [
+            "fuse",
+            str(pan),
+            str(ms),
+            str(tmp_path / "c.tif"),
+            "-m",
+            "exp",
+            "-q",
+            "--report",
+            str(tmp_path / "c.json"),
+        ],
     )
     assert res.exit_code == 0, res.output
-    fuse(pan, ms, tmp_path / "a.tif", method="exp", report=tmp_path / "a.json", progress=lambda *c: calls.append(c))
+    fuse(
+        pan,
+        ms,
+        tmp_path / "a.tif",
+        method="exp",
+        report=tmp_path / "a.json",
+        progress=lambda *c: calls.append(c),
+    )
     tasks = [c[0] for c in calls]
     assert "statistics" in tasks and tasks[-1] == "fuse" and calls[-1][1] == calls[-1][2]
     assert all(isinstance(c[3], dict) for c in calls)
@@ -97,7 +129,11 @@ def test_fuse_calls_progress_and_writes_the_commands_report(tmp_path, pair):
 @pytest.mark.parametrize(
     "options, error, match",
     [
-        ({"methd": "exp"}, TypeError, r"fuse\(\) got unknown option\(s\) 'methd': valid options are method, sensor,"),
+        (
+            {"methd": "exp"},
+            TypeError,
+            r"fuse\(\) got unknown option\(s\) 'methd': valid options are method, sensor,",
+        ),
         ({"pan-band": 1}, TypeError, "valid options are .*pan_band"),
         ({"tile": 8}, UsageError, "option tile=8: expected at least 16"),
         ({"method": "magic"}, UsageError, "option method='magic': expected one of zeroshot, crossdiff, exp"),
@@ -163,7 +199,13 @@ def test_fuse_arrays_zeroshot_with_no_and_a_few_iterations(tmp_path):
     fuse(pan, ms, tmp_path / "z.tif", method="zeroshot", iterations=0, device="cpu", dtype="float32")
     assert zero.tobytes() == _read(tmp_path / "z.tif")[0].tobytes()
     few = fuse_arrays(
-        p, m, method="zeroshot", iterations=2, device="cpu", dtype="float32", progress=lambda *c: calls.append(c)
+        p,
+        m,
+        method="zeroshot",
+        iterations=2,
+        device="cpu",
+        dtype="float32",
+        progress=lambda *c: calls.append(c),
     )
     assert zero.shape == few.shape == (3, 64, 64) and np.isfinite(few).all()
     trained = [c for c in calls if c[0] == "train"]  # 2 stated for 8 bands: more for 3
@@ -186,11 +228,21 @@ def test_fuse_arrays_nodata(tmp_path):
 @pytest.mark.parametrize(
     "pan_shape, ms_shape, ratio, match",
     [
-        ((128, 128), (4, 32, 31), None, r"the PAN \(128x128, width x height\) is not 4 times the MS \(31x32\) on both axes"),
+        (
+            (128, 128),
+            (4, 32, 31),
+            None,
+            r"the PAN \(128x128, width x height\) is not 4 times the MS \(31x32\) on both axes",
+        ),
         ((128, 130), (4, 32, 32), 4, "this MS needs a PAN of 128x128 and this PAN an MS of 32x32"),
         ((128, 128), (4, 64, 64), 4, "is not 4 times the MS"),
         ((64, 64), (4, 64, 64), None, "is not 2 or more times the MS"),
-        ((2, 64, 64), (4, 16, 16), None, r"PAN array of shape \(2, 64, 64\): expected \(H, W\) or \(1, H, W\)"),
+        (
+            (2, 64, 64),
+            (4, 16, 16),
+            None,
+            r"PAN array of shape \(2, 64, 64\): expected \(H, W\) or \(1, H, W\)",
+        ),
         ((64, 64, 1, 1), (4, 16, 16), None, "PAN array of shape"),
     ],
 )

@@ -7,7 +7,6 @@ import importlib
 import os
 import subprocess
 import sys
-import tomllib
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import click
 import numpy as np
 import pytest
 import rasterio
+import tomllib
 from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +74,11 @@ def test_rio_pansharpen_help_and_a_fusion_in_a_real_process(tmp_path, pair):
     pan, ms, _ = pair
     out = tmp_path / "out.tif"
     res = subprocess.run(
-        [RIO, "pansharpen", pan, ms, out, "-m", "mtf-glp-hpm"], capture_output=True, text=True, env=env, timeout=120
+        [RIO, "pansharpen", pan, ms, out, "-m", "mtf-glp-hpm"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert res.returncode == 0, res.stderr
     assert f"wrote {out} (128x128x4, mtf-glp-hpm)" in " ".join(res.stderr.split())

@@ -228,7 +228,16 @@ def file_options(p: FuseParams) -> FuseOptions:
     from .fuse import FuseOptions
 
     opts = FuseOptions(
-        p.method, p.sensor, p.gains, p.ratio, p.pan_band, p.dtype, p.of, creation_options(p.co), p.overwrite, p.tile
+        p.method,
+        p.sensor,
+        p.gains,
+        p.ratio,
+        p.pan_band,
+        p.dtype,
+        p.of,
+        creation_options(p.co),
+        p.overwrite,
+        p.tile,
     )
     opts.weights, opts.save_model, opts.preview = p.weights, _path(p.save_model), _path(p.preview)
     opts.assume_aligned = p.assume_aligned

@@ -58,7 +58,12 @@ def test_batch_rows_build_their_options_through_the_same_code():
     ns = {**vars(params.FuseParams(method="exp", tile=64)), "creation": {"COMPRESS": "LZW"}}
     del ns["report"], ns["preview"]
     opts = fuse_cmd.fuse_options(SimpleNamespace(**ns))
-    assert (opts.method, opts.tile, opts.creation_options, opts.preview) == ("exp", 64, {"COMPRESS": "LZW"}, None)
+    assert (opts.method, opts.tile, opts.creation_options, opts.preview) == (
+        "exp",
+        64,
+        {"COMPRESS": "LZW"},
+        None,
+    )
     assert opts.zeroshot is None and opts.device is None
 
 
