@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .. import methods
-from .app import Command, app, err, errors, log, progress_bars, setup_logging
+from ..pipeline.params import FuseParams
+from .app import Command, app, err, errors, progress_bars, setup_logging
 from .options import (
     DEFAULT_METHOD,
     DEFAULT_PRESET_OPT,
@@ -55,7 +54,6 @@ from .options import (
 if TYPE_CHECKING:
     import torch
 
-    from ..methods.zeroshot.config import ZeroShotConfig
     from ..pipeline.fuse import FuseOptions, FuseResult
 
 
@@ -70,96 +68,22 @@ def _check_arch(arch: str | None) -> None:
         )
 
 
-#: The zero-shot fields the command line may set directly (None: the preset's value).
-TUNED = ("p_full", "lr_rr", "lr_fr", "crop", "batch", "w_spectral", "w_spatial", "w_corr", "register")
-
-
-def zeroshot_config(a: SimpleNamespace) -> ZeroShotConfig:
-    """The zero-shot settings from the parsed command line ``a`` (options left out keep the
-    preset's values).
-
-    ``--iterations`` forces an exact budget: no scaling to the scene's size and no early stopping;
-    it scales the warm-up with it (it keeps its share of the budget; 0 means pure pretrained
-    inference) unless ``--warmup`` is given too.
-    """
-    from ..methods.zeroshot.config import preset_config
-
-    tuned = {k: getattr(a, k) for k in TUNED if getattr(a, k) is not None}
-    cfg = preset_config(a.preset.value, seed=a.seed, amp=a.amp, **tuned)
-    if a.arch is not None:
-        cfg.arch = a.arch.lower()
-    if a.iterations is not None:
-        cfg.warmup = round(cfg.warmup * a.iterations / max(cfg.iterations, 1))
-        cfg.iterations = a.iterations
-        cfg.patience, cfg.reference_pixels = 0, 0
-    if a.warmup is not None:
-        cfg.warmup = a.warmup
-    return cfg
-
-
-def _write_report(path: Path, res: FuseResult) -> None:
-    payload = {
-        "output": str(res.output),
-        "method": res.method,
-        "ratio": res.ratio,
-        "size": [res.height, res.width, res.bands],
-        "seconds": res.seconds,
-        "warnings": res.warnings,
-        "notes": res.notes,
-        **res.report,
-    }
-    path.write_text(json.dumps(payload, indent=2, default=str))
-
-
 def fuse_options(a: SimpleNamespace, device: torch.device | None = None) -> FuseOptions:
     """The pipeline's options from the parsed command line ``a`` (``fuse``'s parameters; ``batch``
     builds each row's from its own); for methods that adapt, the zero-shot config and the device
     (``device``, else resolved from ``--device``)."""
-    return _with_fit(_file_options(a), a, device)
+    from ..pipeline import params
 
-
-def _file_options(a: SimpleNamespace) -> FuseOptions:
-    """The options that need no device: the method, the radiometry, the files (what the
-    preflight looks at)."""
-    from ..pipeline.fuse import FuseOptions
-
-    opts = FuseOptions(
-        a.method.value,
-        a.sensor,
-        a.gains,
-        a.ratio,
-        a.pan_band,
-        a.dtype,
-        a.of.value,
-        a.creation,
-        a.overwrite,
-        a.tile,
-    )
-    opts.weights, opts.save_model, opts.preview = a.weights, a.save_model, a.preview
-    opts.assume_aligned = a.assume_aligned
-    return opts
-
-
-def _with_fit(opts: FuseOptions, a: SimpleNamespace, device: torch.device | None) -> FuseOptions:
-    """``opts`` with, for methods that adapt, the zero-shot config and the device."""
-    from ..base.device import resolve_device
-
-    if methods.get(a.method.value).adapts:
-        opts.zeroshot = zeroshot_config(a)
-        opts.device = device if device is not None else resolve_device(a.device)
-        log.info("device: %s", opts.device)
-    return opts
+    return params.fuse_options(params.from_namespace(vars(a)), device)
 
 
 def _run(pan: Path, ms: list[Path], out_path: Path, a: SimpleNamespace) -> FuseResult:
     """Check every path the run writes (the preflight, --report too: before torch is imported and
     before any file is read), then fuse with the options of the parsed command line ``a``."""
+    from ..pipeline import params
     from ..pipeline.fuse import fuse as run_fuse
-    from ..pipeline.preflight import check_fuse
 
-    opts = _file_options(a)
-    check_fuse(pan, ms, out_path, opts, a.report)
-    opts = _with_fit(opts, a, None)
+    opts = params.preflight(pan, ms, out_path, params.from_namespace(vars(a)))
     with progress_bars(a.quiet) as cb:
         return run_fuse(pan, ms, out_path, opts, progress=cb)
 
@@ -183,12 +107,12 @@ def fuse(
     of: FormatOpt = OutFormat.GTiff,
     co: CreationOpt = None,
     overwrite: OverwriteOpt = False,
-    tile: TileOpt = 256,
-    weights: WeightsOpt = "default",
-    device: DeviceOpt = "auto",
+    tile: TileOpt = FuseParams.tile,
+    weights: WeightsOpt = FuseParams.weights,
+    device: DeviceOpt = FuseParams.device,
     preset: PresetOpt = DEFAULT_PRESET_OPT,
     iterations: IterationsOpt = None,
-    seed: SeedOpt = 0,
+    seed: SeedOpt = FuseParams.seed,
     amp: AmpOpt = False,
     arch: ArchOpt = None,
     warmup: WarmupOpt = None,
@@ -219,7 +143,9 @@ def fuse(
     with errors(verbose):
         res = _run(pan, ms, out_path, args)
         if report is not None:
-            _write_report(report, res)
+            from ..pipeline.params import write_report
+
+            write_report(report, res)
         if not quiet:
             done = f"wrote {res.output} ({res.width}x{res.height}x{res.bands}, {res.method})"
             err.print(f"{done} in {res.seconds['total']:.1f} s", highlight=False)
