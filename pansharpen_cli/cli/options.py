@@ -328,8 +328,9 @@ def parse_co(values: list[str] | None) -> dict[str, str]:
     return opts
 
 
-def split_last(paths: list[Path], last: str) -> tuple[list[Path], Path]:
-    """``MS... LAST`` positional arguments: (the MS files, the last path).
+def split_last(paths: list[str], last: str) -> tuple[list[str], str]:
+    """``MS... LAST`` positional arguments: (the MS files, the last path), as given (strings: a
+    GDAL path such as ``/vsicurl/https://...`` keeps its ``//``).
 
     Raises:
         typer.BadParameter: fewer than two paths.

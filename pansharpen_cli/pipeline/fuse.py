@@ -305,9 +305,10 @@ def fuse(
     """Fuse a PAN/MS pair into a GeoTIFF on the PAN grid.
 
     Args:
-        pan_path: PAN raster.
-        ms_paths: one multiband MS raster or several rasters in band order.
-        out_path: output GeoTIFF (written atomically).
+        pan_path: PAN raster: a local file or a GDAL path (``/vsizip/a.zip/pan.tif``,
+            ``zip://a.zip!pan.tif``, ``/vsicurl/https://...``, ``s3://...``; a string).
+        ms_paths: one multiband MS raster or several rasters in band order (the same).
+        out_path: output GeoTIFF (a local file, written atomically).
         options: :class:`FuseOptions`.
         progress: callback ``(task, completed, total, info)``.
 
