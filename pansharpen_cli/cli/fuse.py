@@ -29,6 +29,7 @@ from .options import (
     LrRrOpt,
     MethodOpt,
     OutFormat,
+    OverviewsOpt,
     OverwriteOpt,
     PanBandOpt,
     PFullOpt,
@@ -137,6 +138,7 @@ def _file_options(a: SimpleNamespace) -> FuseOptions:
     )
     opts.weights, opts.save_model, opts.preview = a.weights, a.save_model, a.preview
     opts.assume_aligned = a.assume_aligned
+    opts.overviews = a.overviews
     return opts
 
 
@@ -206,6 +208,7 @@ def fuse(
     report: ReportOpt = None,
     save_model: SaveModelOpt = None,
     preview: PreviewOpt = None,
+    overviews: OverviewsOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
