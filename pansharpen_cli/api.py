@@ -57,9 +57,9 @@ __all__ = [
 #: The option names :func:`fuse` takes (those of ``pansharpen fuse``: ``--pan-band`` is ``pan_band``).
 OPTIONS: tuple[str, ...] = _params.NAMES
 #: The option names :func:`fuse_arrays` takes: those of :func:`fuse` less the ones about input and
-#: output files (``of``, ``co``, ``pan_band``, ``assume_aligned``).
+#: output files (``of``, ``co``, ``pan_band``, ``assume_aligned``, ``overviews``).
 ARRAY_OPTIONS: tuple[str, ...] = tuple(
-    n for n in OPTIONS if n not in ("of", "co", "pan_band", "assume_aligned")
+    n for n in OPTIONS if n not in ("of", "co", "pan_band", "assume_aligned", "overviews")
 )
 
 PathLike = str | os.PathLike

@@ -53,7 +53,7 @@ MAX_LISTED = 10
 
 def _own(
     paths: Annotated[
-        list[Path],
+        list[str],
         typer.Argument(
             metavar="[MANIFEST] OUTDIR",
             help="The manifest (CSV with a header pan,ms[,out,sensor,gains,method,iterations], or "
@@ -86,8 +86,9 @@ def _check_paths(a: SimpleNamespace) -> None:
 def _rows(a: SimpleNamespace) -> tuple[list[Row], Path]:
     """The scene list and OUTDIR from the positional paths and --pairs."""
     from ..pipeline.manifest import pair_files, read_manifest
+    from ..io.paths import local_output
 
-    outdir = a.paths[-1]
+    outdir = local_output("OUTDIR", a.paths[-1])
     if a.pairs:
         return pair_files(a.pairs, a.ms_pattern, outdir), outdir
     return read_manifest(a.paths[0], outdir), outdir
@@ -176,7 +177,7 @@ def _batch(a: SimpleNamespace) -> int:
 
     rows, outdir = _rows(a)  # a ManifestError is a usage error: exit 2, nothing run
     # OUTDIR, every output's folder, the log: usable and not an input, before any scene
-    check_batch(rows, outdir, _log_path(a, outdir), None if a.pairs else a.paths[0])
+    check_batch(rows, outdir, _log_path(a, outdir), None if a.pairs else Path(a.paths[0]), a.of.value)
     adapts = any(methods.get(r.overrides.get("method", a.method.value)).adapts for r in rows)
     device = _device(a) if adapts else None
     scenes = [_scene(r, a, device) for r in rows]

@@ -28,6 +28,7 @@ from .options import (
     LrRrOpt,
     MethodOpt,
     OutFormat,
+    OverviewsOpt,
     OverwriteOpt,
     PanBandOpt,
     PFullOpt,
@@ -77,24 +78,26 @@ def fuse_options(a: SimpleNamespace, device: torch.device | None = None) -> Fuse
     return params.fuse_options(params.from_namespace(vars(a)), device)
 
 
-def _run(pan: Path, ms: list[Path], out_path: Path, a: SimpleNamespace) -> FuseResult:
+def _run(pan: str, ms: list[str], out: str, a: SimpleNamespace) -> FuseResult:
     """Check every path the run writes (the preflight, --report too: before torch is imported and
-    before any file is read), then fuse with the options of the parsed command line ``a``."""
+    before any file is read), then fuse with the options of the parsed command line ``a``.
+
+    The paths are as given (a GDAL input such as ``/vsicurl/https://...`` keeps its ``//``)."""
     from ..pipeline import params
     from ..pipeline.fuse import fuse as run_fuse
 
-    opts = params.preflight(pan, ms, out_path, params.from_namespace(vars(a)))
+    opts = params.preflight(pan, ms, out, params.from_namespace(vars(a)))
     with progress_bars(a.quiet) as cb:
-        return run_fuse(pan, ms, out_path, opts, progress=cb)
+        return run_fuse(pan, ms, out, opts, progress=cb)
 
 
 @app.command(cls=Command)
 def fuse(
     pan: Annotated[
-        Path, typer.Argument(metavar="PAN", help="PAN raster (one band, or choose with --pan-band).")
+        str, typer.Argument(metavar="PAN", help="PAN raster (one band, or choose with --pan-band).")
     ],
     ms_and_out: Annotated[
-        list[Path],
+        list[str],
         typer.Argument(metavar="MS... OUT", help="MS raster(s) in band order, then the output path."),
     ],
     method: MethodOpt = DEFAULT_METHOD,
@@ -128,20 +131,22 @@ def fuse(
     report: ReportOpt = None,
     save_model: SaveModelOpt = None,
     preview: PreviewOpt = None,
+    overviews: OverviewsOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Fuse PAN and MS into a pansharpened GeoTIFF on the PAN grid.
 
     Like gdal_pansharpen: MS is one multiband file or several single-band files in band order.
+    Inputs may be GDAL paths: /vsizip/a.zip/pan.tif, zip://a.zip!pan.tif, /vsicurl/https://..., s3://...
     """
     args = SimpleNamespace(**locals())
     setup_logging(quiet, verbose)
-    ms, out_path = split_last(ms_and_out, "OUT")
+    ms, out = split_last(ms_and_out, "OUT")
     args.creation = parse_co(co)
     _check_arch(arch)
     with errors(verbose):
-        res = _run(pan, ms, out_path, args)
+        res = _run(pan, ms, out, args)
         if report is not None:
             from ..pipeline.params import write_report
 

@@ -102,8 +102,8 @@ def _plan_table(plan: dict[str, Any]) -> Table:
 
 @app.command(cls=Command)
 def info(
-    pan: Annotated[Path, typer.Argument(metavar="PAN", help="PAN raster.")],
-    ms: Annotated[list[Path], typer.Argument(metavar="MS...", help="MS raster(s) in band order.")],
+    pan: Annotated[str, typer.Argument(metavar="PAN", help="PAN raster (a file or a GDAL path).")],
+    ms: Annotated[list[str], typer.Argument(metavar="MS...", help="MS raster(s) in band order.")],
     ratio: RatioOpt = None,
     pan_band: PanBandOpt = None,
     assume_aligned: AlignedOpt = False,

@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 
 from .. import methods
+from ..base.errors import UsageError
+from ..io.overviews import Overviews, parse_overviews
 from ..methods.presets import DEFAULT_PRESET, PRESETS
 
 #: ``--method`` choices, built from the method registry (the one method list).
@@ -258,6 +260,24 @@ PreviewOpt = Annotated[
     typer.Option(metavar="PATH", help="Write a PNG quicklook: upsampled MS, fusion, PAN side by side."),
 ]
 
+
+def _overviews(value: str | None) -> Overviews:
+    try:
+        return parse_overviews(value)
+    except UsageError as exc:
+        raise typer.BadParameter(str(exc).partition(": ")[2], param_hint="--overviews") from None
+
+
+OverviewsOpt = Annotated[
+    str | None,
+    typer.Option(
+        metavar="auto|2,4,8",
+        callback=_overviews,
+        help="Build overviews in the output (resampling average): auto (2, 4, 8 ... until the "
+        "smallest side is under 256 pixels) or these factors. A COG has its own without it.",
+    ),
+]
+
 # -- batch ---------------------------------------------------------------------------------------
 BATCH_PANEL = "Batch"
 PairsOpt = Annotated[
@@ -328,8 +348,9 @@ def parse_co(values: list[str] | None) -> dict[str, str]:
     return opts
 
 
-def split_last(paths: list[Path], last: str) -> tuple[list[Path], Path]:
-    """``MS... LAST`` positional arguments: (the MS files, the last path).
+def split_last(paths: list[str], last: str) -> tuple[list[str], str]:
+    """``MS... LAST`` positional arguments: (the MS files, the last path), as given (strings: a
+    GDAL path such as ``/vsicurl/https://...`` keeps its ``//``).
 
     Raises:
         typer.BadParameter: fewer than two paths.

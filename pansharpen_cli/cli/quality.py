@@ -44,9 +44,9 @@ BETTER = {
 
 @app.command(cls=Command)
 def simulate(
-    pan: Annotated[Path, typer.Argument(help="PAN raster.")],
+    pan: Annotated[str, typer.Argument(help="PAN raster (a file or a GDAL path).")],
     ms_and_outdir: Annotated[
-        list[Path], typer.Argument(metavar="MS... OUTDIR", help="MS raster(s), then the output directory.")
+        list[str], typer.Argument(metavar="MS... OUTDIR", help="MS raster(s), then the output directory.")
     ],
     sensor: SensorOpt = None,
     gains: GainsOpt = None,
@@ -90,9 +90,9 @@ def _stdout_fd() -> int | None:
         return None
 
 
-def _indexes_table(res: dict[str, float], fused: Path, reference: Path | None) -> Table:
-    against = f" against {reference.name}" if reference else " (full resolution)"
-    t = Table(title=f"Quality of {fused.name}{against}")
+def _indexes_table(res: dict[str, float], fused: str, reference: str | None) -> Table:
+    against = f" against {Path(reference).name}" if reference else " (full resolution)"
+    t = Table(title=f"Quality of {Path(fused).name}{against}")
     t.add_column("index")
     t.add_column("value", justify="right")
     t.add_column("better")
@@ -103,12 +103,15 @@ def _indexes_table(res: dict[str, float], fused: Path, reference: Path | None) -
 
 @app.command(cls=Command)
 def evaluate(
-    pan: Annotated[Path, typer.Argument(help="PAN raster.")],
+    pan: Annotated[str, typer.Argument(help="PAN raster (a file or a GDAL path).")],
     ms_and_fused: Annotated[
-        list[Path], typer.Argument(metavar="MS... FUSED", help="MS raster(s), then the fused raster.")
+        list[str], typer.Argument(metavar="MS... FUSED", help="MS raster(s), then the fused raster.")
     ],
     reference: Annotated[
-        Path | None, typer.Option(help="Reference MS on FUSED's grid: compute Q2n, Q, SAM, ERGAS, SCC, PSNR.")
+        str | None,
+        typer.Option(
+            metavar="PATH", help="Reference MS on FUSED's grid: compute Q2n, Q, SAM, ERGAS, SCC, PSNR."
+        ),
     ] = None,
     sensor: SensorOpt = None,
     gains: GainsOpt = None,

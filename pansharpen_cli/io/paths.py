@@ -9,6 +9,12 @@ not see every read-only mount, network file system or full disk). ``pipeline/pre
 each command's targets and inputs. Messages name the paths as the user gave them and say what to
 change: usage problems raise :class:`OutputPathError` (exit 2), a folder the file system refuses
 :class:`OutputError` (exit 1).
+
+Inputs may be GDAL paths (:mod:`.gdalpaths`): they cannot be resolved or stat'ed; the local archive
+one reads (``/vsizip/a.zip/pan.tif``: ``a.zip``) stands for it, a remote one is left out (no local
+output can be it). Outputs are local files: a GDAL path as an output is refused
+(:func:`local_output`), and so is a raster output whose extension names another format than
+GeoTIFF (:func:`.formats.check_output_format`).
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ..base.errors import OutputError, OutputPathError
+from .formats import check_output_format
+from .gdalpaths import InputPath, is_gdal_path, local_file
 
 __all__ = [
     "Files",
@@ -33,10 +41,12 @@ __all__ = [
     "check_target",
     "check_writes",
     "conflict",
+    "local_output",
 ]
 
-#: An input: (how messages name it, its path as given), e.g. ("the PAN", Path("pan.tif")).
-Named = tuple[str, Path]
+#: An input: (how messages name it, its path as given), e.g. ("the PAN", Path("pan.tif")); a GDAL
+#: path as its string.
+Named = tuple[str, InputPath]
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,8 @@ class Target:
         example: a file name for the message when ``path`` is a folder.
         where: a prefix for messages (``manifest.csv:3: ``).
         option: what the user changes to choose another path (default: ``WHAT path``).
+        fmt: for a raster output, the ``--of`` driver its extension is checked against (None: not
+            a raster).
     """
 
     what: str
@@ -61,6 +73,7 @@ class Target:
     example: str = "out.tif"
     where: str = ""
     option: str = ""
+    fmt: str | None = None
 
     @property
     def named(self) -> str:
@@ -109,7 +122,14 @@ class Files:
     _paths: dict[Path, Named] = field(default_factory=dict)
     _inodes: dict[tuple[int, int], Named] = field(default_factory=dict)
 
-    def add(self, label: str, p: Path) -> None:
+    def add(self, label: str, p: InputPath) -> None:
+        """Add an input (a GDAL path: the local archive it reads, if any)."""
+        if is_gdal_path(p):
+            archive = local_file(p)
+            if archive is None:
+                return
+            label, p = f"{label}'s archive", archive
+        p = Path(p)
         resolved, inode = identity(label, p)
         self._paths.setdefault(resolved, (label, p))
         if inode is not None:
@@ -195,13 +215,38 @@ class Folders:
         self.ok.add(key)
 
 
-def check_target(t: Target, folders: Folders) -> None:
-    """``t`` on its own: not a folder, replaced only when allowed, its folder usable (see :class:`Folders`).
+def local_output(what: str, p: str | os.PathLike) -> Path:
+    """An output path as given on the command line, as a Path: refused when it is a GDAL path.
 
     Raises:
-        OutputPathError, OutputError: see :meth:`Folders.check`; a folder at ``t.path``, an
-            existing file without ``--overwrite``, a symbolic link loop.
+        OutputPathError: ``/vsis3/...``, ``s3://...``, ``/vsizip/...`` and the like.
     """
+    if is_gdal_path(p):
+        raise OutputPathError(
+            f"{what} {os.fspath(p)}: outputs are written to local files (a temporary file renamed into "
+            "place), not to GDAL paths: write it to a local path, then copy it (gdal_translate, "
+            "aws s3 cp, ...)"
+        )
+    return Path(p)
+
+
+def _check_name(t: Target) -> None:
+    """A local path; a raster named as a GeoTIFF."""
+    local_output(t.named, t.path)
+    if t.fmt is not None:
+        check_output_format(t.named, t.path, t.fmt)
+
+
+def check_target(t: Target, folders: Folders) -> None:
+    """``t`` on its own: a local path, a raster named as a GeoTIFF, not a folder, replaced only when
+    allowed, its folder usable (see :class:`Folders`).
+
+    Raises:
+        OutputPathError, OutputError: see :meth:`Folders.check`; a GDAL path, a folder at
+            ``t.path``, an existing file without ``--overwrite``, a symbolic link loop.
+        UsageError: a raster output named ``.png`` and the like.
+    """
+    _check_name(t)
     identity(t.what, t.path)  # a loop, named as such
     if t.path.is_dir():
         raise OutputPathError(f"{t.named} is a directory: expected a file path like {t.path / t.example}")
@@ -255,6 +300,8 @@ def check_writes(targets: Sequence[Target], inputs: Iterable[Named], folders: Fo
     ins, outs = Files(), Files()
     for label, p in inputs:
         ins.add(label, p)
+    for t in targets:  # first: a name that is wrong whatever the files
+        _check_name(t)
     for t in targets:
         err = conflict(t, ins, outs)
         if err is not None:
@@ -276,6 +323,8 @@ def check_fd(fd: int, what: str, inputs: Iterable[Named]) -> None:
     except OSError:
         return
     for label, p in inputs:
+        if is_gdal_path(p):
+            continue
         try:
             s = os.stat(p)
         except OSError:
@@ -295,6 +344,6 @@ def check_output_path(out: str | os.PathLike, inputs: Sequence[str | os.PathLike
         OutputPathError: with the option to change.
         OutputError: the folder cannot be written to.
     """
-    p = Path(out)
-    check_writes([Target("output", p, overwrite)], [("", Path(i)) for i in inputs])
+    p = local_output("output", out)
+    check_writes([Target("output", p, overwrite)], [("", i) for i in inputs])
     return p

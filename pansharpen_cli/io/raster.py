@@ -20,6 +20,7 @@ from rasterio.transform import Affine
 from rasterio.windows import Window
 
 from ..base.errors import InputError, InputFileError
+from .gdalpaths import gdal_name, is_gdal_path
 
 #: GDAL block cache for our reads and writes (MB): bounded, so memory does not grow with the scene.
 GDAL_CACHE_MB = 256
@@ -52,7 +53,7 @@ def gdal_env() -> rasterio.Env:
     return rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB)
 
 
-def _open(p: Path) -> rasterio.io.DatasetReader:
+def _open(p: str | Path) -> rasterio.io.DatasetReader:
     """``rasterio.open``; a compressed GeoTIFF reopened with GDAL's decoding threads."""
     ds = rasterio.open(p)
     if ds.driver == "GTiff" and ds.compression is not None:
@@ -61,23 +62,53 @@ def _open(p: Path) -> rasterio.io.DatasetReader:
     return ds
 
 
+def _check_local(given: str, role: str) -> None:
+    """A local input exists and is a file (GDAL paths are checked by opening them).
+
+    Raises:
+        InputFileError: missing, or a directory; naming the path as given.
+    """
+    if not os.path.exists(given):
+        raise InputFileError(f"{role} file not found: {given}")
+    if os.path.isdir(given):
+        raise InputFileError(f"{role} path is a directory, expected a raster file: {given}")
+
+
+#: What a GDAL path needs, said when one cannot be opened.
+GDAL_PATH_HINT = (
+    "a GDAL path needs the right prefix (/vsizip/ or zip:// for a zip archive, /vsicurl/ or https:// "
+    "for a URL, /vsis3/ or s3:// for S3) and, for a remote file, network access"
+)
+
+
+def _cannot_open(given: str, role: str, exc: RasterioIOError, gdal_path: bool) -> InputFileError:
+    cause = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if not gdal_path:
+        return InputFileError(f"cannot open {role} {given} as a raster: {cause}")
+    if "does not exist in the file system" in cause:
+        cause = "no such file"
+    return InputFileError(f"cannot open {role} {given} (GDAL: {cause}): {GDAL_PATH_HINT}")
+
+
 def open_raster(path: str | os.PathLike, role: str) -> rasterio.io.DatasetReader:
     """Open a raster for reading; ``role`` ("PAN", "MS", "fused", ...) names it in errors.
 
+    ``path`` is a local file or a GDAL path (``/vsizip/a.zip/pan.tif``, ``zip://a.zip!pan.tif``,
+    ``/vsicurl/https://...``, ``s3://...``: :mod:`.gdalpaths`), which is found by opening it.
+
     Raises:
-        InputFileError: missing, a directory, or not readable as a raster.
+        InputFileError: missing, a directory, or not readable as a raster; naming the path as given.
     """
-    p = Path(path)
-    if not p.exists():
-        raise InputFileError(f"{role} file not found: {p}")
-    if p.is_dir():
-        raise InputFileError(f"{role} path is a directory, expected a raster file: {p}")
+    given = os.fspath(path)
+    gdal = is_gdal_path(given)
+    if not gdal:
+        _check_local(given, role)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            return _open(p)
+            return _open(gdal_name(given) if gdal else Path(given))
     except RasterioIOError as exc:
-        raise InputFileError(f"cannot open {role} {p} as a raster: {str(exc).splitlines()[0]}") from None
+        raise _cannot_open(given, role, exc, gdal) from None
 
 
 def is_georeferenced(ds: rasterio.io.DatasetReader) -> bool:

@@ -25,6 +25,7 @@ from ..base.errors import InputError
 from ..base.nodata import valid_mask
 from ..base.tiling import Tile, clipped_extent, pad_symmetric
 from .grid import compute_grid
+from .gdalpaths import gdal_name, is_gdal_path
 from .raster import check_dtype, is_complex, is_georeferenced, open_raster, read_window
 
 __all__ = ["PairReader", "RasterSummary", "summarize"]
@@ -96,6 +97,13 @@ def summarize(path: str | os.PathLike, role: str = "input", value_range: bool = 
             bounds=tuple(ds.bounds),
             value_range=_value_range(ds) if value_range else None,
         )
+
+
+def _same_input(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two inputs are one file: resolved local paths, GDAL paths by their GDAL names."""
+    if is_gdal_path(a) or is_gdal_path(b):
+        return gdal_name(a) == gdal_name(b)
+    return Path(a).resolve() == Path(b).resolve()
 
 
 class PairReader:
@@ -177,7 +185,7 @@ class PairReader:
         self.ms_sources: list[tuple[rasterio.io.DatasetReader, int]] = []
         first = None
         for p in ms_paths:
-            if Path(p).resolve() == Path(pan_path).resolve():
+            if _same_input(p, pan_path):
                 raise InputError(f"{p} is given as both PAN and MS")
             ds = open_raster(p, "MS")
             self._open.append(ds)

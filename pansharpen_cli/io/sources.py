@@ -21,6 +21,7 @@ from rasterio.windows import Window
 
 from ..base.arrays import as_image
 from ..base.errors import InputFileError, OptionError
+from .gdalpaths import is_gdal_path
 from .raster import open_raster
 
 log = logging.getLogger(__name__)
@@ -204,6 +205,8 @@ def _expand_dirs(specs: Iterable[Any]) -> Iterator[Any]:
 
 
 def _file_source(s: str | os.PathLike) -> ImageSource:
+    if is_gdal_path(s):  # a raster GDAL opens (/vsizip/..., https://...): found by opening it
+        return ImageSource(os.fspath(s), _raster_loader(os.fspath(s)))
     p = Path(s)
     if not p.is_file():
         raise InputFileError(f"expected an existing training image file, got {str(p)!r}")
@@ -217,7 +220,8 @@ def resolve_sources(specs: Iterable[str | os.PathLike | np.ndarray | ImageSource
 
     Args:
         specs: each one of: a folder (its image and raster files, sorted); a path to a GeoTIFF (any
-            band count, any dtype; nodata honoured) or a PNG/JPEG; ``"skimage:NAME"`` for a
+            band count, any dtype; nodata honoured) or a PNG/JPEG; a GDAL path to a raster
+            (``/vsizip/a.zip/x.tif``, ``https://...``); ``"skimage:NAME"`` for a
             scikit-image sample (``"skimage"`` alone: all of :data:`SKIMAGE_SAMPLES`); a numpy
             array, 2-D or (bands, rows, cols); an ImageSource.
 

@@ -12,8 +12,11 @@ that would fit is never refused:
 - compressed: :data:`LOSSLESS_FRACTION` (1/10) of that for lossless codecs, :data:`LOSSY_FRACTION`
   (1/50) for lossy ones: imagery rarely compresses better (a scene of mostly nodata may; its write
   is then still checked, and a full disk is still caught and reported);
+- overviews (``--overviews``): a third more (factors 2, 4, 8 ...: 1/4 + 1/16 + ... of the image);
 - COG: the temporary tiled GeoTIFF (DEFLATE), GDAL's temporary overview file (1/3) and the COG
-  copy with its overviews (4/3) are on disk together before the temporary GeoTIFF is removed.
+  copy with its overviews (4/3) are on disk together before the temporary GeoTIFF is removed
+  (with ``--overviews`` they are in the temporary GeoTIFF, 4/3 of it, and GDAL makes no file of
+  its own).
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ class Footprint:
         fmt: "GTiff" or "COG".
         creation_options: the ``--co`` options (over the writer's defaults: DEFLATE, tiled).
         block: the GeoTIFF tile side when BLOCKXSIZE/BLOCKYSIZE are not given.
+        overviews: overviews are built (``--overviews``): a third more.
     """
 
     width: int
@@ -82,6 +86,7 @@ class Footprint:
     fmt: str = "GTiff"
     creation_options: dict[str, str] = field(default_factory=dict)
     block: int = 256
+    overviews: bool = False
 
     def _opt(self, key: str, default: str) -> str:
         opts = {k.upper(): str(v) for k, v in self.creation_options.items()}
@@ -109,12 +114,13 @@ class Footprint:
 
     def bytes_needed(self) -> int:
         """A lower bound of the disk the output takes at its peak (module docstring)."""
+        pyramid = 4 / 3 if self.overviews else 1.0
         if self.fmt.upper() != "COG":
-            return self._gtiff(self._opt("COMPRESS", "DEFLATE"))
-        tmp = int(self._raw(self.block, self.block) * LOSSLESS_FRACTION)
+            return int(self._gtiff(self._opt("COMPRESS", "DEFLATE")) * pyramid)
+        tmp = self._raw(self.block, self.block) * LOSSLESS_FRACTION * pyramid
         side = self._side("BLOCKSIZE", max(128, self.block * 2))
         cog = self._raw(side, side) * _fraction(self._opt("COMPRESS", "DEFLATE"))
-        return int(tmp + cog * 4 / 3 + cog / 3)
+        return int(tmp + cog * 4 / 3 + (0 if self.overviews else cog / 3))
 
 
 def _fraction(compress: str) -> float:

@@ -3,7 +3,8 @@
 :class:`OutputWriter` writes a tiled, compressed GeoTIFF by windows into a temporary file in the
 destination directory and renames it over the destination only on :meth:`OutputWriter.commit`, so
 an error or Ctrl-C never leaves a partial output. A COG is built as a tiled GeoTIFF first and
-copied by GDAL's COG driver (overviews, layout) at commit.
+copied by GDAL's COG driver (overviews, layout) at commit. Overviews asked for (``--overviews``)
+are built in the temporary file at commit, before the rename (a COG copy keeps them).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from rasterio.windows import Window
 from ..base.errors import OutputError
 from .checked import checked, silenced
 from .creation import check_dtype_options
+from .overviews import build_overviews
 from .paths import check_output_path  # noqa: F401 - moved to io/paths.py, kept importable here
 from .space import Footprint, check_free_space
 from .tempfiles import forget_temp, new_temp, remove_stale_temps, temps_of
@@ -135,6 +137,7 @@ class OutputSpec:
         tags: dataset metadata.
         area_or_point: "Point" sets the AREA_OR_POINT=Point tag.
         block: tile side in pixels.
+        overviews: the overview factors to build (:mod:`.overviews`; empty: none).
     """
 
     path: Path
@@ -153,11 +156,19 @@ class OutputSpec:
     area_or_point: str = "Area"
     block: int = 256
     gcps: tuple[list, rasterio.crs.CRS | None] | None = None
+    overviews: tuple[int, ...] = ()
 
     def footprint(self) -> Footprint:
         """What decides the file's size (:mod:`.space`)."""
         return Footprint(
-            self.width, self.height, self.count, self.dtype, self.fmt, dict(self.creation_options), self.block
+            self.width,
+            self.height,
+            self.count,
+            self.dtype,
+            self.fmt,
+            dict(self.creation_options),
+            self.block,
+            bool(self.overviews),
         )
 
 
@@ -288,14 +299,16 @@ class OutputWriter:
         return self._cog_tmp
 
     def commit(self) -> None:
-        """Write the metadata, close, (COG: copy), flush to disk, read the file back, and move it
-        over the destination.
+        """Write the metadata, (build the overviews,) close, (COG: copy, which keeps them), flush to
+        disk, read the file back, and move it over the destination.
 
         Raises:
-            OutputError: flushing, the COG copy, the read-back or the rename failed.
+            OutputError: the overviews, flushing, the COG copy, the read-back or the rename failed.
         """
         self._finish_metadata()
         with self._checked():
+            if self.spec.overviews:
+                build_overviews(self.ds, self.spec.overviews)
             self.ds.close()
             final_tmp = self._cog_copy() if self.fmt == "COG" else self.tmp
             verify_written(final_tmp, self.spec)

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..base.progress import Progress, no_progress
+from ..io.gdalpaths import absolute_input
 from .batchlog import BatchLog, LogWriteError
 from .executors import STOP_WAIT, _dask, _processes, _serial, _StopCheck
 from .scene import STATUSES, BatchOptions, Record, Scene, is_finished, run_scene
@@ -43,7 +44,7 @@ def _abs(path: Path) -> Path:
 def absolute(scene: Scene) -> Scene:
     """The scene with every path absolute (PAN, MS, output, a weights file), as seen from here."""
     r = scene.row
-    row = replace(r, pan=_abs(r.pan), ms=[_abs(m) for m in r.ms], out=_abs(r.out))
+    row = replace(r, pan=absolute_input(r.pan), ms=[absolute_input(m) for m in r.ms], out=_abs(r.out))
     opts = scene.options
     if opts.weights.strip().lower() not in ("default", "none"):
         opts = replace(opts, weights=str(_abs(Path(opts.weights))))

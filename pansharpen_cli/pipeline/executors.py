@@ -21,6 +21,7 @@ from .. import methods
 from ..base.errors import OptionError
 from ..base.progress import no_progress
 from ..base.runtime import keep_freed_memory
+from ..io.gdalpaths import input_stem, is_gdal_path
 from .scene import BatchOptions, Record, Scene, message, record, run_scene
 from .workerpool import PoolCalls, WorkerPool
 
@@ -84,7 +85,8 @@ def unseen_inputs(scene: Scene) -> str | None:
     paths = [("PAN", scene.row.pan)] + [("MS", m) for m in scene.row.ms]
     if weights.strip().lower() not in ("default", "none"):
         paths.append(("weights", weights))
-    missing = [f"{what} {p}" for what, p in paths if not os.path.exists(p)]
+    # a GDAL path is found by opening it (its scene fails with its own message)
+    missing = [f"{what} {p}" for what, p in paths if not is_gdal_path(p) and not os.path.exists(p)]
     if not missing:
         return None
     return (
@@ -236,7 +238,7 @@ def _dask(scenes: Sequence[Scene], options: BatchOptions, take: Take) -> None:
     futures, pending = {}, []
     try:
         for i, s in enumerate(scenes):
-            key = f"pansharpen-{s.row.pan.stem}-{i}-{tag}"
+            key = f"pansharpen-{input_stem(s.row.pan)}-{i}-{tag}"
             resources = {"GPU": 1} if gpu else None
             f = client.submit(
                 _on_worker, s, options, stop.name, key=key, retries=options.retries, resources=resources

@@ -25,6 +25,7 @@ from ..base.progress import Progress, no_progress
 from ..base.sensors import Radiometry, get_sensor, parse_gains_text
 from ..base.tiling import Tile, plan_tiles
 from ..io.creation import check_creation_options
+from ..io.overviews import Overviews, overview_levels, parse_overviews
 from ..io.raster import SUPPORTED_DTYPES, open_raster, read_masked
 from ..io.reader import PairReader
 from ..io.writer import Footprint, OutputSpec, OutputWriter, check_output_fits
@@ -66,6 +67,8 @@ class FuseOptions:
         device: the torch device chosen by the caller (None: CPU).
         save_model, preview: optional extra outputs.
         assume_aligned: fuse a pair where only one file is georeferenced by array geometry.
+        overviews: overviews in the output: ``auto``, factors such as ``(2, 4, 8)``, or None
+            (``--overviews``; :mod:`~pansharpen_cli.io.overviews`).
     """
 
     method: str = methods.DEFAULT_METHOD
@@ -85,6 +88,7 @@ class FuseOptions:
     save_model: Path | None = None
     preview: Path | None = None
     assume_aligned: bool = False
+    overviews: Overviews = None
 
     def settings_for(self, method: str) -> Any:
         """The settings object for ``method``, made from the given zero-shot settings by the
@@ -177,6 +181,7 @@ class _Run:
     warnings: list[str]
     notes: list[str]
     seconds: dict[str, float] = field(default_factory=dict)
+    overviews: tuple[int, ...] = ()
 
 
 def _check_options(opts: FuseOptions) -> methods.MethodSpec:
@@ -197,6 +202,7 @@ def _check_options(opts: FuseOptions) -> methods.MethodSpec:
     if opts.dtype is not None and opts.dtype not in SUPPORTED_DTYPES:
         raise UsageError(f"--dtype {opts.dtype}: expected one of {', '.join(SUPPORTED_DTYPES)}")
     check_creation_options(opts.fmt, opts.creation_options)
+    parse_overviews(opts.overviews)
     return spec
 
 
@@ -221,7 +227,9 @@ def _start(opts: FuseOptions, reader: PairReader, paths: tuple[str | Path, Seque
         g.height,
         out_dtype,
     )
-    return _Run(opts, reader, rad, out_dtype, nodata, warns, list(g.notes))
+    run = _Run(opts, reader, rad, out_dtype, nodata, warns, list(g.notes))
+    run.overviews = overview_levels(parse_overviews(opts.overviews), g.width, g.height)
+    return run
 
 
 def _start_weights(opts: FuseOptions, config: Any) -> StartWeights:
@@ -281,6 +289,7 @@ def _output_spec(run: _Run, out: Path, fuser: Fuser) -> OutputSpec:
         colorinterp=r.band_colorinterp(),
         tags=_tags(opts.method, run.rad, r, fuser.tags),
         area_or_point=r.area_or_point(),
+        overviews=run.overviews,
     )
 
 
@@ -319,9 +328,10 @@ def fuse(
     """Fuse a PAN/MS pair into a GeoTIFF on the PAN grid.
 
     Args:
-        pan_path: PAN raster.
-        ms_paths: one multiband MS raster or several rasters in band order.
-        out_path: output GeoTIFF (written atomically).
+        pan_path: PAN raster: a local file or a GDAL path (``/vsizip/a.zip/pan.tif``,
+            ``zip://a.zip!pan.tif``, ``/vsicurl/https://...``, ``s3://...``; a string).
+        ms_paths: one multiband MS raster or several rasters in band order (the same).
+        out_path: output GeoTIFF (a local file, written atomically).
         options: :class:`FuseOptions`.
         progress: callback ``(task, completed, total, info)``.
 
@@ -337,6 +347,7 @@ def fuse(
         run = _start(opts, reader, (pan_path, ms_paths))
         g = reader.grid
         fits = Footprint(g.width, g.height, reader.n_bands, run.out_dtype, opts.fmt, opts.creation_options)
+        fits.overviews = bool(run.overviews)
         check_output_fits(out, fits)  # stale temps removed, the disk's space checked: before the work
         t0 = time.perf_counter()
         tiles = plan_tiles(g.ms_height, g.ms_width, opts.tile, 0)

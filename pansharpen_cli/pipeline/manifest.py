@@ -18,7 +18,8 @@ from typing import Any
 from .. import methods
 from ..base.errors import ManifestError, OptionError
 from ..base.sensors import get_sensor, parse_gains
-from ..io.paths import Files
+from ..io.gdalpaths import InputPath, input_stem, is_gdal_path
+from ..io.paths import Files, local_output
 
 #: The manifest's columns: the required ones, then the optional ones (a cell overrides the option).
 REQUIRED = ("pan", "ms")
@@ -34,20 +35,26 @@ class Row:
 
     Attributes:
         line: where it came from (``manifest.csv:3``, or the PAN path for ``--pairs``).
-        pan, ms, out: the PAN file, the MS file(s) in band order, the output.
+        pan, ms, out: the PAN file, the MS file(s) in band order (a GDAL path kept as its string),
+            the output.
         overrides: this row's ``sensor``, ``gains``, ``method``, ``iterations`` (only those given).
     """
 
     line: str
-    pan: Path
-    ms: list[Path]
+    pan: InputPath
+    ms: list[InputPath]
     out: Path
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
-def default_output(pan: Path, outdir: Path) -> Path:
+def default_output(pan: InputPath, outdir: Path) -> Path:
     """Where a row without ``out`` writes: ``OUTDIR/<PAN stem>.tif``."""
-    return outdir / f"{pan.stem}.tif"
+    return outdir / f"{input_stem(pan)}.tif"
+
+
+def _beside(base: Path, cell: str) -> InputPath:
+    """An input cell relative to the manifest's folder; a GDAL path as given."""
+    return cell if is_gdal_path(cell) else base / cell
 
 
 def _records(path: Path) -> list[tuple[str, dict[str, Any]]]:
@@ -147,9 +154,10 @@ def _row(where: str, rec: dict[str, Any], base: Path, outdir: Path) -> Row:
     for key, given in (("pan", _text(rec, "pan")), ("ms", ms_names)):
         if not given:
             raise ManifestError(f"{where}: empty {key!r}: every row needs a PAN and its MS file(s)")
-    pan = base / _text(rec, "pan")
-    out = outdir / _text(rec, "out") if _text(rec, "out") else default_output(pan, outdir)
-    return Row(where, pan, [base / m for m in ms_names], out, _overrides(where, rec))
+    pan = _beside(base, _text(rec, "pan"))
+    out_cell = _text(rec, "out")
+    out = outdir / local_output(f"{where}: output", out_cell) if out_cell else default_output(pan, outdir)
+    return Row(where, pan, [_beside(base, m) for m in ms_names], out, _overrides(where, rec))
 
 
 def _check_outputs(rows: list[Row], manifest: Path | None = None, fix: str = "give this row another 'out'") -> None:

@@ -47,6 +47,8 @@ class FuseParams:
         weights, device, preset, iterations, seed, amp, arch, warmup: methods that adapt.
         p_full, lr_rr, lr_fr, crop, batch, w_spectral, w_spatial, w_corr, register: zero-shot tuning.
         report, save_model, preview: the extra files a run writes.
+        overviews: overviews in the output: ``"auto"``, factors such as ``(2, 4, 8)`` or ``"2,4,8"``,
+            ``"none"`` or None.
     """
 
     method: str = methods.DEFAULT_METHOD
@@ -80,6 +82,7 @@ class FuseParams:
     report: str | Path | None = None
     save_model: str | Path | None = None
     preview: str | Path | None = None
+    overviews: str | Sequence[int] | None = None
 
 
 #: The names of the options, in the order of ``pansharpen fuse --help``.
@@ -241,6 +244,7 @@ def file_options(p: FuseParams) -> FuseOptions:
     )
     opts.weights, opts.save_model, opts.preview = p.weights, _path(p.save_model), _path(p.preview)
     opts.assume_aligned = p.assume_aligned
+    opts.overviews = p.overviews
     return opts
 
 

@@ -6,6 +6,10 @@ each other, not a folder, replaced only with ``--overwrite``, in a folder that e
 simulate's OUTDIR: one that can be created) and can be written to. A failure is one line saying
 what to change: :class:`OutputPathError` (a usage error, exit 2) or :class:`OutputError` (a folder
 the file system refuses, exit 1), raised before any work.
+
+Inputs may be GDAL paths (``/vsizip/...``, ``https://...``), kept as strings: the local archive one
+reads counts as the input, a remote one cannot be a written path. Outputs must be local paths, and a
+raster output's name must say GeoTIFF (``out.png`` is refused): see :mod:`~pansharpen_cli.io.paths`.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from ..io.paths import (
     check_target,
     check_writes,
     conflict,
+    local_output,
 )
 
 if TYPE_CHECKING:
@@ -38,14 +43,15 @@ SIMULATED = ("pan", "ms", "reference")
 
 
 def pair_inputs(pan: str | Path, ms: Sequence[str | Path]) -> list[Named]:
-    """The PAN and MS files, named for messages."""
-    return [("the PAN", Path(pan)), *(("the MS", Path(m)) for m in ms)]
+    """The PAN and MS files, named for messages (a GDAL path kept as its string)."""
+    return [("the PAN", pan), *(("the MS", m) for m in ms)]
 
 
 def fuse_targets(out: Path, opts: FuseOptions, report: Path | None = None) -> list[Target]:
-    """What ``fuse`` writes: OUT, ``--preview``, ``--save-model`` (methods that adapt), ``--report``."""
+    """What ``fuse`` writes: OUT (a GeoTIFF), ``--preview``, ``--save-model`` (methods that adapt),
+    ``--report``."""
     ow = opts.overwrite
-    targets = [Target("output", Path(out), ow)]
+    targets = [Target("output", Path(out), ow, fmt=opts.fmt)]
     if opts.preview is not None:
         targets.append(Target("--preview", Path(opts.preview), ow, example="preview.png"))
     if opts.save_model is not None and methods.get(opts.method).adapts:
@@ -68,9 +74,10 @@ def check_fuse(
     """
     inputs = pair_inputs(pan, ms)
     if str(opts.weights).strip().lower() not in WEIGHT_KEYWORDS:
-        inputs.append(("the --weights file", Path(opts.weights)))
-    check_writes(fuse_targets(Path(out), opts, report), inputs)
-    return Path(out)
+        inputs.append(("the --weights file", opts.weights))
+    out = local_output("output", out)
+    check_writes(fuse_targets(out, opts, report), inputs)
+    return out
 
 
 def check_simulate(
@@ -82,7 +89,7 @@ def check_simulate(
     Returns:
         The three outputs by name (``pan``, ``ms``, ``reference``).
     """
-    od = Path(outdir)
+    od = local_output("OUTDIR", outdir)
     folders = Folders()
     check_folder_target("OUTDIR", od, folders)
     paths = {k: od / f"{k}.tif" for k in SIMULATED}
@@ -94,7 +101,7 @@ def check_simulate(
 def check_evaluate(inputs: Sequence[str | Path | None], stdout: int | None) -> None:
     """``evaluate`` writes only to the standard output: refuse one appended to an input (``>> ms.tif``)."""
     if stdout is not None:
-        check_fd(stdout, "the standard output", [("the input", Path(p)) for p in inputs if p is not None])
+        check_fd(stdout, "the standard output", [("the input", p) for p in inputs if p is not None])
 
 
 def check_pretrain(
@@ -138,20 +145,24 @@ def _same(a: str | Path, b: str | Path | None) -> bool:
 
 
 def check_batch(
-    rows: Sequence[Row], outdir: str | Path, log: Path | None, manifest: Path | None = None
+    rows: Sequence[Row],
+    outdir: str | Path,
+    log: Path | None,
+    manifest: Path | None = None,
+    fmt: str = "GTiff",
 ) -> None:
     """``batch``'s preflight, after the manifest's own checks (no row writes another's input, see
     :func:`~pansharpen_cli.pipeline.manifest.read_manifest`): OUTDIR a folder (created when missing)
-    that can be written to, every row's output not a folder and its folder usable, the log (appended
-    to) not the manifest, an input or an output.
+    that can be written to, every row's output named as a GeoTIFF (``fmt``: ``--of``), not a folder
+    and its folder usable, the log (appended to) not the manifest, an input or an output.
 
     Raises:
         OutputPathError, OutputError: see the module's docstring.
     """
     folders = Folders()
-    check_folder_target("OUTDIR", Path(outdir), folders)
+    check_folder_target("OUTDIR", local_output("OUTDIR", outdir), folders)
     for r in rows:
-        check_target(Target("output", r.out, None, create=True, where=f"{r.line}: "), folders)
+        check_target(Target("output", r.out, None, create=True, where=f"{r.line}: ", fmt=fmt), folders)
     if log is None:
         return
     ins, outs = Files(), Files()

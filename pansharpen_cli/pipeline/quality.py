@@ -159,8 +159,8 @@ def simulate(
     working grid. All three are georeferenced on the coarser grids (when the inputs are) and keep the
     input dtypes (rounded and clipped). Processed by tiles.
     """
+    paths = check_simulate(pan_path, ms_paths, out_dir, overwrite)  # before any read
     od = Path(out_dir)
-    paths = check_simulate(pan_path, ms_paths, od, overwrite)  # before any read
     read = {"pan_band": pan_band, "ratio": ratio, "assume_aligned": assume_aligned}
     with PairReader(pan_path, ms_paths, **read) as reader:
         rad = radiometry(sensor, gains, reader.n_bands, pan_path, ms_paths)
