@@ -5,13 +5,16 @@ the file has them)."""
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import rasterio
-from rasterio.enums import ColorInterp, Resampling
+from rasterio.enums import ColorInterp
+from rasterio.errors import NotGeoreferencedWarning
 
 from .raster import gcp_only, is_georeferenced, read_window
 
@@ -95,22 +98,44 @@ def read_rgb(
     return _with_validity(a)
 
 
+def _sample_source(ds: rasterio.io.DatasetReader, step: int) -> tuple[rasterio.io.DatasetReader, int]:
+    """The coarsest overview whose factor is at most ``step``, opened (or ``ds`` itself when none
+    is), and the step left to take in it."""
+    factors = [f for f in ds.overviews(1) if f <= step]
+    if not factors:
+        return ds, step
+    level = ds.overviews(1).index(max(factors))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        return rasterio.open(ds.name, overview_level=level), max(1, step // max(factors))
+
+
 def read_sample(
     ds: rasterio.io.DatasetReader, bands: Sequence[int], side: int = SAMPLE_SIDE
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Three bands (1-based) of the whole image, decimated (nearest: actual values, no averages) to
-    at most ``side`` pixels on the longer side; GDAL reads them from the overviews when the file has
-    them.
+    """Three bands (1-based) of the whole image, every ``step``-th pixel of every ``step``-th row
+    (actual values, no averages), ``step`` making the longer side at most ``side`` pixels; read from
+    the coarsest overview that is still fine enough when the file has overviews.
+
+    Strips of whole tiles are read and decimated one after the other (GDAL's own decimated read of
+    a tiled, compressed file measured 150x slower than reading it whole).
 
     Returns:
         As :func:`read_rgb`.
     """
-    scale = min(1.0, side / max(ds.width, ds.height))
-    shape = (len(bands), max(1, round(ds.height * scale)), max(1, round(ds.width * scale)))
-    a = read_window(
-        ds, "FUSED", None, indexes=list(bands), masked=True, out_shape=shape, resampling=Resampling.nearest
-    )
-    return _with_validity(a)
+    src, step = _sample_source(ds, math.ceil(max(ds.width, ds.height) / side))
+    try:
+        bh = src.block_shapes[0][0]
+        strip = max(bh, 256 // bh * bh)
+        parts = []
+        for row in range(0, src.height, strip):
+            h = min(strip, src.height - row)
+            a = read_window(src, "FUSED", (row, 0, h, src.width), indexes=list(bands), masked=True)
+            parts.append(a[:, (-row) % step :: step, ::step])
+        return _with_validity(np.ma.concatenate(parts, axis=1))
+    finally:
+        if src is not ds:
+            src.close()
 
 
 def rgb_colorinterp(alpha: bool) -> list[ColorInterp]:
