@@ -107,10 +107,10 @@ def check_options(opts: VisualOptions, out: str | Path) -> None:
 
 def _creation_options(opts: VisualOptions) -> dict[str, str]:
     """The COG driver's options: the codec (JPEG: YCbCr, which the COG driver picks for 3 bands),
-    its quality, the tile side."""
-    co = {"COMPRESS": opts.compress.upper(), "BLOCKSIZE": str(COG_BLOCK)}
-    if opts.compress in LOSSY:
-        co["QUALITY"] = str(opts.quality or DEFAULT_QUALITY)
+    its quality for the image and the overviews, the tile side, overviews by averaging."""
+    co = {"COMPRESS": opts.compress.upper(), "BLOCKSIZE": str(COG_BLOCK), "RESAMPLING": "AVERAGE"}
+    if opts.compress in LOSSY:  # the overviews at the same quality (the COG driver's default: 75)
+        co["QUALITY"] = co["OVERVIEW_QUALITY"] = str(opts.quality or DEFAULT_QUALITY)
     return co
 
 
