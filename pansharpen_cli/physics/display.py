@@ -164,7 +164,12 @@ def band_roles(
     ):
         if found is not None:
             return BandRoles(found, source)
-    why = f"sensor {sensor}" if sensor and sensor != "generic" else "no sensor tag"
+    if not sensor:
+        why = "no sensor tag"
+    elif sensor == "generic":
+        why = "sensor generic: fused without --sensor"
+    else:
+        why = f"no band layout known for sensor {sensor} with {count} bands"
     raise OptionError(
         f"cannot tell which of the {count} bands are red, green and blue (no colour in the band "
         f"descriptions or colour interpretation, {why}): pass --bands R,G,B (1-based, GDAL order), "
