@@ -271,6 +271,17 @@ class OutputWriter:
         with self._checked():
             self.ds.write(arr, window=Window(col, row, arr.shape[2], arr.shape[1]))
 
+    def write_mask(self, valid: np.ndarray, row: int, col: int) -> None:
+        """Write (h, w) validity (True: valid) at (row, col) into the file's internal mask (GDAL's
+        per-dataset mask, which the COG copy keeps).
+
+        Raises:
+            OutputError: as :meth:`write`.
+        """
+        mask = np.where(valid, np.uint8(255), np.uint8(0))
+        with self._checked(), rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True):
+            self.ds.write_mask(mask, window=Window(col, row, mask.shape[1], mask.shape[0]))
+
     def _finish_metadata(self) -> None:
         s = self.spec
         tags = dict(s.tags)

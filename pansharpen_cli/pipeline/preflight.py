@@ -177,3 +177,13 @@ def check_batch(
     if err is not None:
         raise err
     check_target(t, folders)
+
+
+def check_visual(fused: str | Path, out: str | Path, overwrite: bool) -> Path:
+    """``visual``'s preflight: OUT not FUSED, new or ``--overwrite``, in a folder that can be written.
+
+    Returns:
+        OUT as a Path.
+    """
+    check_writes([Target("output", Path(out), overwrite, example="visual.tif")], [("FUSED", Path(fused))])
+    return Path(out)
