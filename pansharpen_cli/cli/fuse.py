@@ -80,7 +80,8 @@ def fuse_options(a: SimpleNamespace, device: torch.device | None = None) -> Fuse
 
 def _run(pan: str, ms: list[str], out: str, a: SimpleNamespace) -> FuseResult:
     """Check every path the run writes (the preflight, --report too: before torch is imported and
-    before any file is read), then fuse with the options of the parsed command line ``a``.
+    before any file is read), fuse with the options of the parsed command line ``a``, write the
+    --report.
 
     The paths are as given (a GDAL input such as ``/vsicurl/https://...`` keeps its ``//``)."""
     from ..pipeline import params
@@ -88,7 +89,10 @@ def _run(pan: str, ms: list[str], out: str, a: SimpleNamespace) -> FuseResult:
 
     opts = params.preflight(pan, ms, out, params.from_namespace(vars(a)))
     with progress_bars(a.quiet) as cb:
-        return run_fuse(pan, ms, out, opts, progress=cb)
+        res = run_fuse(pan, ms, out, opts, progress=cb)
+    if a.report is not None:
+        params.write_report(a.report, res)
+    return res
 
 
 @app.command(cls=Command)
@@ -147,10 +151,6 @@ def fuse(
     _check_arch(arch)
     with errors(verbose):
         res = _run(pan, ms, out, args)
-        if report is not None:
-            from ..pipeline.params import write_report
-
-            write_report(report, res)
         if not quiet:
             done = f"wrote {res.output} ({res.width}x{res.height}x{res.bands}, {res.method})"
             err.print(f"{done} in {res.seconds['total']:.1f} s", highlight=False)

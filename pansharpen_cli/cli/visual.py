@@ -24,7 +24,7 @@ StretchName = Enum("StretchName", {n: n for n in STRETCHES}, type=str)
 NodataAs = Enum("NodataAs", {n: n for n in NODATA_AS}, type=str)
 Codec = Enum("Codec", {n: n for n in CODECS}, type=str)
 
-FusedArg = Annotated[Path, typer.Argument(metavar="FUSED", help="Fused raster (any band count and data type).")]
+FusedArg = Annotated[str, typer.Argument(metavar="FUSED", help="Fused raster (any band count and data type).")]
 OutArg = Annotated[Path, typer.Argument(metavar="OUT", help="The display product: a COG, *.tif.")]
 BandsOpt = Annotated[
     str | None,
