@@ -96,6 +96,8 @@ class _Selection:
 
 def _warmup(tr: Trainer, steps: int, last: dict[str, float], progress: Progress) -> None:
     """Stage I: reduced-resolution steps only."""
+    if steps:
+        progress("warmup", 0, steps, {})
     for k in range(steps):
         last.update(tr.step_rr())
         progress("warmup", k + 1, steps, dict(last))
@@ -106,6 +108,8 @@ def _alternate(tr: Trainer, steps: int, sel: _Selection, last: dict[str, float],
     stops early after ``cfg.patience`` evaluations without a better score. Returns the steps run."""
     cfg = tr.cfg
     stale = 0
+    if steps:
+        progress("train", 0, steps, {})
     for k in range(steps):
         if cfg.p_full > 0 and tr.rng.random() < cfg.p_full:
             last.update(tr.step_fr())
@@ -118,7 +122,8 @@ def _alternate(tr: Trainer, steps: int, sel: _Selection, last: dict[str, float],
             sel.offer(k + 1, hl, tr.net)
             stale = 0 if sel.loss < best else stale + 1
         if cfg.patience and stale >= cfg.patience:
-            progress("train", steps, steps, dict(last))  # the stage is over: show it complete
+            # the stage is over: its total is the steps really run, the plan in the figures
+            progress("train", k + 1, k + 1, {**last, "early_stop": f"{k + 1}/{steps}"})
             return k + 1
         progress("train", k + 1, steps, dict(last))
     return steps
@@ -272,8 +277,8 @@ def fit(
         config: settings (default :class:`ZeroShotConfig`).
         device: torch device to train on (default CPU).
         init_state: state dict of a pretrained network of ``config.arch`` to start from.
-        progress: ``progress(stage, step, total, losses)`` called after every step; stages are
-            ``"response"``, ``"warmup"`` and ``"train"``.
+        progress: ``(stage, step, total, losses)``: step 0 at a stage's start, then every step, of
+            ``"response"``, ``"warmup"``, ``"train"`` (stopped early at n: ``n/n``, ``early_stop``).
         pre_adapt: a :data:`PreAdapt` hook run before the stages (its facts: report ``pre_adapt``).
 
     Returns:
@@ -282,12 +287,11 @@ def fit(
     Raises:
         ValueError: shapes, ratio or gains inconsistent.
     """
-    cfg = config or ZeroShotConfig()
-    dev = device or torch.device("cpu")
-    progress = progress or no_progress
+    cfg, dev, progress = config or ZeroShotConfig(), device or torch.device("cpu"), progress or no_progress
     pan, ms, valid = _checked(pan, ms, int(ratio), ms_gains, valid)
     times: dict[str, float] = {}
     t0 = time.perf_counter()
+    progress("response", 0, 1, {})  # the stage (and its time, ``response_s``) counts the scene's preparation
     rng = np.random.default_rng(cfg.seed)
     # no steps at all (``--iterations 0``): no training pairs, no trainer, only what fusing needs
     idle = pre_adapt is None and sum(scaled_steps(cfg, ms.shape[0])) == 0
