@@ -119,8 +119,8 @@ def _simulate_pair(
     h2, w2 = g.ms_height // r, g.ms_width // r
     if h2 < 8 or w2 < 8:
         raise InputError(
-            f"the MS ({g.ms_height}x{g.ms_width}) is too small to simulate at ratio {r}: need at least "
-            f"{8 * r}x{8 * r} MS pixels"
+            f"the MS ({g.ms_width}x{g.ms_height} pixels) is too small to simulate at ratio {r}: need at "
+            f"least {8 * r}x{8 * r} MS pixels"
         )
     specs = _simulate_specs(reader, rad, paths)
     tiles = plan_tiles(h2, w2, tile, 0)

@@ -74,7 +74,7 @@ def _checked(
         raise ValueError(f"expected valid shaped {pan.shape[1:]}, got {valid.shape}")
     if hm < MIN_FIT_MS_SIDE * r or wm < MIN_FIT_MS_SIDE * r:
         need = MIN_FIT_MS_SIDE * r
-        raise ValueError(f"expected an MS of at least {need}x{need} pixels, got {hm}x{wm} (rows x columns)")
+        raise ValueError(f"expected an MS of at least {need}x{need} pixels, got {wm}x{hm} (width x height)")
     return pan, ms, valid
 
 
