@@ -67,6 +67,8 @@ def test_early_stopping_ends_stage_two_and_keeps_the_best_state() -> None:
     # the progress shows the stage complete at the steps really run, the plan in its figures
     n = steps["train_run"]
     assert calls[-1][:3] == ("train", n, n) and calls[-1][3]["early_stop"] == f"{n}/120"
+    # every stage opens with (stage, 0, planned steps) when it starts
+    assert [c[:3] for c in calls if c[1] == 0] == [("response", 0, 1), ("warmup", 0, 4), ("train", 0, 120)]
     never = zeroshot.fit(pan, ms, 4, GAINS, 0.15, config=cfg.__class__(**{**cfg.__dict__, "patience": 0}), device=CPU)
     assert never.report()["steps"]["train_run"] == 120
 

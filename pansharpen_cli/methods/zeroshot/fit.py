@@ -94,10 +94,14 @@ class _Selection:
             self.state = copy.deepcopy(net.state_dict())
 
 
+def _opening(progress: Progress, stage: str, steps: int) -> None:
+    """A stage with steps starts (its time runs from here, as the report's seconds do)."""
+    if steps:
+        progress(stage, 0, steps, {})
+
+
 def _warmup(tr: Trainer, steps: int, last: dict[str, float], progress: Progress) -> None:
     """Stage I: reduced-resolution steps only."""
-    if steps:
-        progress("warmup", 0, steps, {})
     for k in range(steps):
         last.update(tr.step_rr())
         progress("warmup", k + 1, steps, dict(last))
@@ -108,8 +112,6 @@ def _alternate(tr: Trainer, steps: int, sel: _Selection, last: dict[str, float],
     stops early after ``cfg.patience`` evaluations without a better score. Returns the steps run."""
     cfg = tr.cfg
     stale = 0
-    if steps:
-        progress("train", 0, steps, {})
     for k in range(steps):
         if cfg.p_full > 0 and tr.rng.random() < cfg.p_full:
             last.update(tr.step_fr())
@@ -137,12 +139,14 @@ def _run_stages(
     t1 = time.perf_counter()
     last: dict[str, float] = {}
     warmup_steps, train_steps = budget
+    _opening(progress, "warmup", warmup_steps)
     # a pretrained start is a candidate too: adaptation keeps it when it never does better
     prior_loss = tr.holdout_loss() if tr.pretrained else float("nan")
     prior_state = copy.deepcopy(tr.net.state_dict()) if tr.hold and tr.pretrained else None
     _warmup(tr, warmup_steps, last, progress)
     times["warmup_s"] = time.perf_counter() - t1
     t2 = time.perf_counter()
+    _opening(progress, "train", train_steps)
     first = tr.holdout_loss()
     sel = _Selection(first, 0, copy.deepcopy(tr.net.state_dict()) if tr.hold else None, [(0, first)])
     if prior_state is not None:
