@@ -47,7 +47,7 @@ def plan_tiles(ms_height: int, ms_width: int, tile: int, halo: int) -> list[Tile
         Tiles in row-major order; their cores partition the grid exactly.
     """
     if ms_height < 1 or ms_width < 1:
-        raise ValueError(f"expected a non-empty grid, got {ms_height}x{ms_width}")
+        raise ValueError(f"expected a non-empty grid, got {ms_width}x{ms_height} (width x height)")
     if tile < 1 or halo < 0:
         raise ValueError(f"expected tile >= 1 and halo >= 0, got tile={tile}, halo={halo}")
     return [

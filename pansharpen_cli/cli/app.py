@@ -197,7 +197,11 @@ def _info_text(info: dict) -> str:
 
 class PlainLines:
     """Progress for logs (stderr not a terminal): one plain line per stage when it completes, and one
-    every ``every`` seconds while a long stage runs: ``stage: done/total, figures, elapsed``."""
+    every ``every`` seconds while a long stage runs: ``stage: done/total, figures, elapsed``.
+
+    A stage's time runs from its opening call (``completed`` 0, see :mod:`~pansharpen_cli.base.progress`),
+    else from its first call; a stage that completed and is called again (the next scene) starts anew.
+    """
 
     def __init__(self, stream: Any = None, every: float = 30.0) -> None:
         self.stream = stream if stream is not None else sys.stderr
@@ -207,11 +211,15 @@ class PlainLines:
 
     def __call__(self, task: str, completed: int, total: int, info: dict) -> None:
         now = time.monotonic()
-        first = self.start.setdefault(task, now)
+        if completed == 0 or task not in self.start:
+            self.start[task] = self.last[task] = now
+            if completed == 0 and total > 0:  # the opening call: nothing done to show yet
+                return
         done = completed >= total
-        if not done and now - self.last.get(task, first) < self.every:
+        if not done and now - self.last[task] < self.every:
             return
         self.last[task] = now
+        first = self.start.pop(task) if done else self.start[task]
         text = _info_text(info)
         line = f"{task}: {completed}/{total}" + (f", {text}" if text else "") + f", {now - first:.1f} s"
         print(line, file=self.stream, flush=True)
@@ -244,6 +252,8 @@ def progress_bars(quiet: bool) -> Iterator[Progress]:
             text = _info_text(info)
             if task not in ids:
                 ids[task] = bars.add_task(task, total=total, info=text)
+            elif completed == 0:  # the stage starts again (the next scene): its clock too
+                bars.reset(ids[task], total=total, info=text)
             bars.update(ids[task], completed=completed, total=total, info=text)
 
         yield draw

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
 
 from .app import Command, app, errors, out, setup_logging
@@ -16,6 +18,10 @@ if TYPE_CHECKING:
     from ..io.reader import PairReader, RasterSummary
 
 
+#: One section of ``info``'s text: (key, value) rows, shown one under the other.
+Rows = list[tuple[str, str]]
+
+
 def _plan(reader: PairReader) -> dict[str, Any]:
     """What fuse would do with the pair (the ``fuse`` part of ``info --json``)."""
     g = reader.grid
@@ -23,9 +29,10 @@ def _plan(reader: PairReader) -> dict[str, Any]:
         "fusable": True,
         "ratio": g.ratio,
         "measured_ratio": [round(x, 6) for x in g.measured_ratio],
-        "output_size": [g.height, g.width],
+        "output_width": g.width,
+        "output_height": g.height,
         "output_bands": reader.n_bands,
-        "pan_window": {"row_off": g.row_off, "col_off": g.col_off, "height": g.height, "width": g.width},
+        "pan_window": {"col_off": g.col_off, "row_off": g.row_off, "width": g.width, "height": g.height},
         "ms_resampled": g.resample,
         "georeferenced": g.georeferenced,
         "output_transform": list(g.transform)[:6] if g.georeferenced else None,
@@ -54,50 +61,55 @@ def _sensor(pan: Path, ms: list[Path], plan: dict[str, Any]) -> None:
         plan["warnings"] += [found.warning] if found.warning else []
 
 
-def _inputs_table(summaries: list[tuple[str, RasterSummary]]) -> Table:
-    t = Table(title="Inputs")
-    for col in ("role", "file", "size", "bands", "dtype", "CRS", "pixel size", "nodata", "values", "grid"):
-        t.add_column(col)
-    for role, s in summaries:
-        vr = f"{s.value_range[0]:g}..{s.value_range[1]:g}" if s.value_range else "-"
-        t.add_row(
-            role,
-            Path(s.path).name,
-            f"{s.width}x{s.height}",
-            str(s.count),
-            s.dtype,
-            s.crs or "none",
-            f"{s.res[0]:g} x {s.res[1]:g}",
-            "-" if s.nodata is None else f"{s.nodata:g}",
-            vr,
-            s.area_or_point if s.georeferenced else "no georef",
-        )
-    return t
+def _sensor_text(s: dict[str, Any] | None) -> str:
+    return f"{s['name']} from {s['source']} ({s['detail']})" if s else "none recognised (--sensor)"
 
 
-def _plan_table(plan: dict[str, Any]) -> Table:
-    p = Table(title="What fuse would do", show_header=False)
-    p.add_column("key")
-    p.add_column("value")
-    (mx, my), (h, w) = plan["measured_ratio"], plan["output_size"]
-    win = plan["pan_window"]
-    p.add_row("ratio", f"{plan['ratio']} (measured {mx:.4f} x {my:.4f})")
-    p.add_row("output", f"{w}x{h} PAN pixels x {plan['output_bands']} bands")
-    r0, c0 = win["row_off"], win["col_off"]
-    p.add_row("PAN window", f"rows {r0}..{r0 + h - 1}, cols {c0}..{c0 + w - 1}")
-    p.add_row(
-        "MS",
-        "resampled onto the PAN-aligned grid (cubic)" if plan["ms_resampled"] else "used as is (aligned)",
-    )
+def _file_rows(s: RasterSummary) -> Rows:
+    """What ``info`` says about one input file."""
+    return [
+        ("file", s.path),
+        ("size", f"{s.width}x{s.height} pixels (width x height), {s.count} band{'s' * (s.count != 1)}"),
+        ("data type", s.dtype),
+        ("CRS", s.crs or "none"),
+        ("pixel size", f"{s.res[0]:g} x {s.res[1]:g}"),
+        ("nodata", "-" if s.nodata is None else f"{s.nodata:g}"),
+        ("values", f"{s.value_range[0]:g}..{s.value_range[1]:g}" if s.value_range else "-"),
+        ("grid", s.area_or_point if s.georeferenced else "no georeferencing"),
+    ]
+
+
+def _plan_rows(plan: dict[str, Any]) -> Rows:
+    """What ``info`` says fuse would do."""
+    (mx, my), w, h = plan["measured_ratio"], plan["output_width"], plan["output_height"]
+    c0, r0 = plan["pan_window"]["col_off"], plan["pan_window"]["row_off"]
     bare = f"{plan['gcps']} ground control points (array geometry)" if plan["gcps"] else "none (array geometry)"
-    p.add_row("georeferencing", plan["crs"] or ("yes" if plan["georeferenced"] else bare))
-    s = plan["sensor"]
-    p.add_row("sensor", f"{s['name']} from {s['source']} ({s['detail']})" if s else "none recognised (--sensor)")
-    for n in plan["notes"]:
-        p.add_row("note", n)
-    for w_ in plan["warnings"]:
-        p.add_row("[yellow]warning[/yellow]", w_)
-    return p
+    rows = [
+        ("ratio", f"{plan['ratio']} (measured {mx:.4f} x {my:.4f})"),
+        ("output", f"{w}x{h} PAN pixels (width x height), {plan['output_bands']} bands"),
+        ("PAN window", f"columns {c0}..{c0 + w - 1}, rows {r0}..{r0 + h - 1}"),
+        ("MS", "resampled onto the PAN-aligned grid (cubic)" if plan["ms_resampled"] else "used as is (aligned)"),
+        ("georeferencing", plan["crs"] or ("yes" if plan["georeferenced"] else bare)),
+        ("sensor", _sensor_text(plan["sensor"])),
+    ]
+    return rows + [("note", n) for n in plan["notes"]] + [("warning", w_) for w_ in plan["warnings"]]
+
+
+def _show(title: str, rows: Rows) -> None:
+    """A titled block of ``key  value`` lines. On a terminal, long values fold under their column
+    at its width; in a pipe or a file each row is one whole line. Nothing is ever cut short."""
+    out.print(f"[bold]{escape(title)}[/bold]", highlight=False)
+    if not out.is_terminal:
+        width = max(len(k) for k, _ in rows)
+        for k, v in rows:
+            out.print(f"  {k:<{width}}  {v}", markup=False, highlight=False, soft_wrap=True)
+        return
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for k, v in rows:
+        grid.add_row(f"[yellow]{k}[/yellow]" if k == "warning" else k, escape(v))
+    out.print(Padding(grid, (0, 0, 0, 2)))
 
 
 @app.command(cls=Command)
@@ -129,9 +141,11 @@ def info(
             payload = {"files": [{"role": r, **s.__dict__} for r, s in summaries], "fuse": plan}
             out.print_json(json.dumps(payload, default=str))
         else:
-            out.print(_inputs_table(summaries))
+            out.print("[bold]Inputs[/bold]", highlight=False)
+            for role, summary in summaries:
+                _show(role, _file_rows(summary))
             if refusal is None:
-                out.print(_plan_table(plan))
+                _show("What fuse would do", _plan_rows(plan))
         if refusal is not None:
             raise refusal
 

@@ -145,7 +145,7 @@ PresetOpt = Annotated[
     typer.Option(
         metavar="NAME",
         help="zeroshot budget: fast (a quarter of the steps), default, best (twice the steps, no early "
-        "stopping); the README gives their measured quality and time.",
+        "stopping); docs/methods.md gives their measured quality and time.",
     ),
 ]
 AmpOpt = Annotated[

@@ -318,8 +318,8 @@ def _footprint_note(pan: rasterio.io.DatasetReader, win: _Window, r: int) -> str
     if win.ms_width * r < pan.width or win.ms_height * r < pan.height:
         last_row, last_col = win.row_off + win.ms_height * r - 1, win.col_off + win.ms_width * r - 1
         return (
-            f"output covers the common footprint: PAN rows {win.row_off}..{last_row}, "
-            f"cols {win.col_off}..{last_col} of {pan.height}x{pan.width}"
+            f"output covers the common footprint: PAN columns {win.col_off}..{last_col}, "
+            f"rows {win.row_off}..{last_row} of {pan.width}x{pan.height} (width x height)"
         )
     return None
 

@@ -7,7 +7,7 @@ area under which the budget shrinks (0: never; see ``ZeroShotConfig.reference_pi
 pairs are 124^2 to 602x626 PAN pixels), shrinking below 512^2 cost up to 0.006 Q2n (wv3: 0.9697
 against 0.9712).
 :func:`pansharpen_cli.methods.zeroshot.config.preset_config` turns one into a config. Their measured
-quality and time are in the README.
+quality and time are in docs/methods.md.
 """
 
 from __future__ import annotations

@@ -110,6 +110,7 @@ def scene_stats(
     acc = StatsAccumulator(reader.n_bands)
     pending: deque = deque()
     n, done = max(1, workers), 0
+    progress("statistics", 0, len(sample), {})
     with ThreadPoolExecutor(max_workers=n) as pool:
         for i, t in enumerate(sample):
             d = reader.read_tile(Tile(t.row, t.col, t.height, t.width, _STATS_HALO))

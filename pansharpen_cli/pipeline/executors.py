@@ -194,6 +194,10 @@ def _dask_client(options: BatchOptions, gpu: bool) -> Any:
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
+            # the scheduler serves HTTP routes even without a dashboard, on port 8787 by default:
+            # a free port on the loopback instead, so that no "Port 8787 is already in use"
+            # UserWarning reaches the user when another cluster holds it
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
             resources={"GPU": 1} if gpu else None,
         )
         return distributed.Client(cluster), cluster

@@ -294,7 +294,8 @@ def _output_spec(run: _Run, out: Path, fuser: Fuser) -> OutputSpec:
 
 
 def _write(run: _Run, out: Path, fuser: Fuser, stats: SceneStats, progress: Progress) -> None:
-    """The tile loop into the atomic writer."""
+    """The tile loop into the atomic writer (stage ``fuse``), then its commit (stage ``write``:
+    flush, the COG copy, the read-back, the rename), each timed in ``run.seconds``."""
     g = run.reader.grid
     tiles = plan_tiles(g.ms_height, g.ms_width, run.opts.tile, fuser.halo)
     t0 = time.perf_counter()
@@ -313,8 +314,12 @@ def _write(run: _Run, out: Path, fuser: Fuser, stats: SceneStats, progress: Prog
             progress,
             workers=workers,
         )
+        run.seconds["fuse"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        progress("write", 0, 1, {})
         writer.commit()
-    run.seconds["fuse"] = time.perf_counter() - t0
+        progress("write", 1, 1, {})
+    run.seconds["write"] = time.perf_counter() - t1
 
 
 @in_gdal_env

@@ -308,7 +308,9 @@ def write_report(path: str | Path, res: FuseResult) -> None:
         "output": str(res.output),
         "method": res.method,
         "ratio": res.ratio,
-        "size": [res.height, res.width, res.bands],
+        "width": res.width,  # pixels, as GDAL's "Size is width, height"
+        "height": res.height,
+        "bands": res.bands,
         "seconds": res.seconds,
         "warnings": res.warnings,
         "notes": res.notes,

@@ -120,12 +120,13 @@ def _simulate_pair(
     h2, w2 = g.ms_height // r, g.ms_width // r
     if h2 < 8 or w2 < 8:
         raise InputError(
-            f"the MS ({g.ms_height}x{g.ms_width}) is too small to simulate at ratio {r}: need at least "
-            f"{8 * r}x{8 * r} MS pixels"
+            f"the MS ({g.ms_width}x{g.ms_height} pixels) is too small to simulate at ratio {r}: need at "
+            f"least {8 * r}x{8 * r} MS pixels"
         )
     specs = _simulate_specs(reader, rad, paths)
     tiles = plan_tiles(h2, w2, tile, 0)
     writers = {k: OutputWriter(s) for k, s in specs.items()}
+    progress("simulate", 0, len(tiles), {})
     try:
         for i, t in enumerate(tiles):
             _simulate_tile(reader, rad, t, writers, specs)
@@ -340,6 +341,7 @@ def _evaluate_reference(fused_ds, ref_ds, ratio: int, tile: int, progress: Progr
     h, w = fused_ds.height, fused_ds.width
     acc = ReferenceAccumulator(ratio, (h, w))
     tiles = plan_tiles(h, w, max(tile * 4, 64), 0)
+    progress("evaluate", 0, len(tiles), {})
     for i, t in enumerate(tiles):
         r0, r1 = max(0, t.row - acc.halo), min(h, t.row + t.height + acc.halo)
         c0, c1 = max(0, t.col - acc.halo), min(w, t.col + t.width + acc.halo)
@@ -361,6 +363,7 @@ def _evaluate_full(
     acc = FullResolutionAccumulator(r, rad.ms_gains, (g.height, g.width))
     hm = -(-acc.halo // r)  # halo in MS pixels
     pan_mean = np.array([stats.pan_mean])
+    progress("evaluate", 0, len(tiles), {})
     for i, t in enumerate(tiles):
         e = hm + UPSAMPLE_HALO
         d = reader.read_tile(Tile(t.row, t.col, t.height, t.width, e))

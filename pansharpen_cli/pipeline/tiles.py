@@ -74,6 +74,7 @@ def fuse_tiles(
     g, r = reader.grid, reader.grid.ratio
     full = np.empty((reader.n_bands, g.height, g.width), out_dtype) if collect else None
     done = 0
+    progress("fuse", 0, len(tiles), {})
 
     def emit(t: Tile, out: np.ndarray) -> None:
         nonlocal done

@@ -58,7 +58,10 @@ class LossLog:
             self._f.flush()
 
     def __call__(self, task: str, step: int, total: int, info: dict) -> None:
-        """Write the line of ``step`` (a :data:`~pansharpen_cli.base.progress.Progress` callback)."""
+        """Write the line of ``step`` (a :data:`~pansharpen_cli.base.progress.Progress` callback);
+        the stage's opening call (no step done, no figures) writes nothing."""
+        if "loss" not in info:
+            return
         self._f.write(
             f"{step}\t{info['loss']:.6f}\t{info['identity_loss']:.6f}\t{info['lr']:.3g}\t{info['seconds']:.1f}\n"
         )

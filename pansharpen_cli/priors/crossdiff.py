@@ -72,7 +72,8 @@ def pretrain_pretext(
         config: ``arch`` must be ``crossdiff``; ``steps``, ``batch``, ``lr``, ``seed`` and the
             generator's settings are used.
         device: where to train; None: the CPU.
-        progress: ``progress("pretext", step, steps, info)`` after every step, ``info`` holding
+        progress: ``progress("pretext", 0, steps, {})`` at the start, then
+            ``progress("pretext", step, steps, info)`` after every step, ``info`` holding
             ``loss`` (the sum), ``ms2pan``, ``pan2ms``, ``lr`` and ``seconds``.
 
     Returns:
@@ -93,6 +94,7 @@ def pretrain_pretext(
     opt = torch.optim.Adam(params, lr=cfg.lr)
     losses: list[tuple[int, float, float]] = []
     t0 = time.perf_counter()
+    progress("pretext", 0, cfg.steps, {})
     for step in range(cfg.steps):
         lp, lm, lr = _pretext_step(net, opt, sampler, cfg, step, dev)
         losses.append((step + 1, lp, lm))

@@ -281,6 +281,7 @@ def _loop(
     """Train from ``run.step`` to ``cfg.steps`` (or ``cfg.max_seconds``), reporting every step and
     checkpointing every ``cfg.checkpoint_every`` steps and at the end."""
     run.t0 = time.perf_counter()
+    progress("pretrain", run.step, cfg.steps, {})  # the stage starts (a resumed run: where it stopped)
     while run.step < cfg.steps:
         loss, ident, cur_lr = _train_step(run, sampler, cfg, dev)
         run.step += 1
@@ -355,8 +356,9 @@ def pretrain(
         resume: a checkpoint written by a previous call with the same settings.
         checkpoint: where to write checkpoints (atomically) every ``config.checkpoint_every`` steps
             and at the end; None: no checkpoints.
-        progress: called ``progress("pretrain", step, steps, info)`` after every step (step counts
-            from 1), ``info`` holding ``loss``, ``identity_loss`` (the upsampled MS against the
+        progress: called ``progress("pretrain", start, steps, {})`` when training starts (``start``
+            0, or the resumed step), then ``progress("pretrain", step, steps, info)`` after every
+            step (step counts from 1), ``info`` holding ``loss``, ``identity_loss`` (the upsampled MS against the
             reference: the untrained network's loss), ``lr`` and ``seconds`` (including resumed runs').
         init_state: the network's state to start from (CrossDiff: its pretext UNets, frozen).
 

@@ -165,7 +165,7 @@ def test_info_and_sensors(tmp_path, pair):
     res = run("info", pan, ms, "--json")
     assert res.exit_code == 0
     d = json.loads(res.output)
-    assert d["fuse"]["ratio"] == 4 and d["fuse"]["output_size"] == [128, 128]
+    assert d["fuse"]["ratio"] == 4 and (d["fuse"]["output_width"], d["fuse"]["output_height"]) == (128, 128)
     assert [f["role"] for f in d["files"]] == ["PAN", "MS"] and d["files"][1]["count"] == 4
     res = run("sensors", "--json")
     assert res.exit_code == 0, res.output

@@ -64,7 +64,11 @@ def test_early_stopping_ends_stage_two_and_keeps_the_best_state() -> None:
     after = [v for st, v in evals if st > max(hold["best_step"], 0)]
     # it stopped exactly when `patience` evaluations in a row did not beat the best
     assert len(after) == 2 and min(after) >= hold["best_loss"] and evals[-1][0] == steps["train_run"]
-    assert calls[-1][:3] == ("train", 120, 120)  # the progress shows the stage complete
+    # the progress shows the stage complete at the steps really run, the plan in its figures
+    n = steps["train_run"]
+    assert calls[-1][:3] == ("train", n, n) and calls[-1][3]["early_stop"] == f"{n}/120"
+    # every stage opens with (stage, 0, planned steps) when it starts
+    assert [c[:3] for c in calls if c[1] == 0] == [("response", 0, 1), ("warmup", 0, 4), ("train", 0, 120)]
     never = zeroshot.fit(pan, ms, 4, GAINS, 0.15, config=cfg.__class__(**{**cfg.__dict__, "patience": 0}), device=CPU)
     assert never.report()["steps"]["train_run"] == 120
 

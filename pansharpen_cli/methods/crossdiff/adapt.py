@@ -43,6 +43,7 @@ def pretext_adapter(cfg: CrossDiffConfig) -> PreAdapt | None:
         params = [p for m in net.pretext_modules() for p in m.parameters()]
         opt = Adam(params, lr=cfg.pretext_lr)
         losses = []
+        progress("pretext", 0, cfg.pretext_steps, {})
         for k in range(cfg.pretext_steps):
             lp, lm = net.pretext_loss(*_crops(scene, c, cfg.batch, rng))
             opt.zero_grad()

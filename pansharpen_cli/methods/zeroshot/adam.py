@@ -1,7 +1,7 @@
 """Adam for the per-scene fits, without ``torch.optim``.
 
 ``torch.optim``'s optimisers import ``torch._dynamo`` when the first of them is made: 1.2 s on this
-2-core machine, a sixth of fusing the README's example. The per-scene fits (the spectral response,
+2-core machine, a sixth of fusing the Quick start's example. The per-scene fits (the spectral response,
 the zero-shot steps, CrossDiff's pretext adaptation) need only plain Adam, written here with the
 same operations in the same order as ``torch.optim.Adam``'s single-tensor path (no weight decay, no
 AMSGrad), so the updates are the same to the bit (``tests/methods/test_zeroshot.py``). Pretraining,

@@ -74,7 +74,7 @@ def _checked(
         raise ValueError(f"expected valid shaped {pan.shape[1:]}, got {valid.shape}")
     if hm < MIN_FIT_MS_SIDE * r or wm < MIN_FIT_MS_SIDE * r:
         need = MIN_FIT_MS_SIDE * r
-        raise ValueError(f"expected an MS of at least {need}x{need} pixels, got {hm}x{wm} (rows x columns)")
+        raise ValueError(f"expected an MS of at least {need}x{need} pixels, got {wm}x{hm} (width x height)")
     return pan, ms, valid
 
 
@@ -92,6 +92,12 @@ class _Selection:
         if loss < self.loss:
             self.loss, self.step = loss, step
             self.state = copy.deepcopy(net.state_dict())
+
+
+def _opening(progress: Progress, stage: str, steps: int) -> None:
+    """A stage with steps starts (its time runs from here, as the report's seconds do)."""
+    if steps:
+        progress(stage, 0, steps, {})
 
 
 def _warmup(tr: Trainer, steps: int, last: dict[str, float], progress: Progress) -> None:
@@ -118,7 +124,8 @@ def _alternate(tr: Trainer, steps: int, sel: _Selection, last: dict[str, float],
             sel.offer(k + 1, hl, tr.net)
             stale = 0 if sel.loss < best else stale + 1
         if cfg.patience and stale >= cfg.patience:
-            progress("train", steps, steps, dict(last))  # the stage is over: show it complete
+            # the stage is over: its total is the steps really run, the plan in the figures
+            progress("train", k + 1, k + 1, {**last, "early_stop": f"{k + 1}/{steps}"})
             return k + 1
         progress("train", k + 1, steps, dict(last))
     return steps
@@ -132,12 +139,14 @@ def _run_stages(
     t1 = time.perf_counter()
     last: dict[str, float] = {}
     warmup_steps, train_steps = budget
+    _opening(progress, "warmup", warmup_steps)
     # a pretrained start is a candidate too: adaptation keeps it when it never does better
     prior_loss = tr.holdout_loss() if tr.pretrained else float("nan")
     prior_state = copy.deepcopy(tr.net.state_dict()) if tr.hold and tr.pretrained else None
     _warmup(tr, warmup_steps, last, progress)
     times["warmup_s"] = time.perf_counter() - t1
     t2 = time.perf_counter()
+    _opening(progress, "train", train_steps)
     first = tr.holdout_loss()
     sel = _Selection(first, 0, copy.deepcopy(tr.net.state_dict()) if tr.hold else None, [(0, first)])
     if prior_state is not None:
@@ -272,8 +281,8 @@ def fit(
         config: settings (default :class:`ZeroShotConfig`).
         device: torch device to train on (default CPU).
         init_state: state dict of a pretrained network of ``config.arch`` to start from.
-        progress: ``progress(stage, step, total, losses)`` called after every step; stages are
-            ``"response"``, ``"warmup"`` and ``"train"``.
+        progress: ``(stage, step, total, losses)``: step 0 at a stage's start, then every step, of
+            ``"response"``, ``"warmup"``, ``"train"`` (stopped early at n: ``n/n``, ``early_stop``).
         pre_adapt: a :data:`PreAdapt` hook run before the stages (its facts: report ``pre_adapt``).
 
     Returns:
@@ -282,12 +291,11 @@ def fit(
     Raises:
         ValueError: shapes, ratio or gains inconsistent.
     """
-    cfg = config or ZeroShotConfig()
-    dev = device or torch.device("cpu")
-    progress = progress or no_progress
+    cfg, dev, progress = config or ZeroShotConfig(), device or torch.device("cpu"), progress or no_progress
     pan, ms, valid = _checked(pan, ms, int(ratio), ms_gains, valid)
     times: dict[str, float] = {}
     t0 = time.perf_counter()
+    progress("response", 0, 1, {})  # the stage (and its time, ``response_s``) counts the scene's preparation
     rng = np.random.default_rng(cfg.seed)
     # no steps at all (``--iterations 0``): no training pairs, no trainer, only what fusing needs
     idle = pre_adapt is None and sum(scaled_steps(cfg, ms.shape[0])) == 0

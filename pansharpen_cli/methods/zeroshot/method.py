@@ -42,16 +42,24 @@ def unverified(weights: StartWeights) -> str | None:
 
 
 def _tags(
-    cfg: ZeroShotConfig, model: ZeroShotModel, weights: StartWeights, report: dict[str, Any]
+    cfg: ZeroShotConfig, model: ZeroShotModel, weights: StartWeights, report: dict[str, Any], name: str
 ) -> dict[str, Any]:
     """The entries of the output's PANSHARPEN_PARAMETERS tag; ``threads`` (torch's, which the
-    result depends on: same seed, device and threads, same output) also as PANSHARPEN_THREADS."""
+    result depends on: same seed, device and threads, same output) also as PANSHARPEN_THREADS.
+
+    ``iterations`` and ``warmup`` are the steps really run; ``*_requested`` the configured budget
+    (``--iterations``, ``--warmup`` or the preset's, stated for 8 bands); ``iterations_planned``
+    that budget scaled to the scene's bands and size, which early stopping may cut short."""
     man = weights.manifest
-    name = weights.spec if man is None else f"{weights.spec} ({man.get('name', 'prior')})"
+    steps = report[name]["steps"]
     tags: dict[str, Any] = {
-        "weights": name,
-        "iterations": cfg.iterations,
-        "warmup": cfg.warmup,
+        "weights": weights.spec if man is None else f"{weights.spec} ({man.get('name', 'prior')})",
+        "iterations": steps["train_run"],
+        "warmup": steps["warmup"],
+        "iterations_requested": cfg.iterations,
+        "iterations_planned": steps["train"],
+        "warmup_requested": cfg.warmup,
+        "stopped_early": steps["stopped_early"],
         "seed": cfg.seed,
         "arch": cfg.net_arch,
         "device": report["device"],
@@ -125,7 +133,7 @@ def prepare(inputs: SceneInputs, name: str = "zeroshot", pre_adapt: PreAdapt | N
         "device": str(device),
         "threads": torch.get_num_threads(),
     }
-    fuser = _fuser(model, inputs.ratio, report, _tags(cfg, model, weights, report))
+    fuser = _fuser(model, inputs.ratio, report, _tags(cfg, model, weights, report, name))
     fuser.warnings += [w for w in (unverified(weights),) if w]
     said = describe(report[name].get("registration"))
     if said is not None:
