@@ -120,7 +120,8 @@ def test_fuse_calls_progress_and_writes_the_commands_report(tmp_path, pair):
         progress=lambda *c: calls.append(c),
     )
     tasks = [c[0] for c in calls]
-    assert "statistics" in tasks and tasks[-1] == "fuse" and calls[-1][1] == calls[-1][2]
+    assert "statistics" in tasks and "fuse" in tasks and tasks[-2:] == ["write", "write"]
+    assert calls[-1][1] == calls[-1][2]  # each stage opens with (task, 0, total) and ends complete
     assert all(isinstance(c[3], dict) for c in calls)
     cli, api = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("c", "a"))
     assert cli.keys() == api.keys() and api["output"] == str(tmp_path / "a.tif") and api["method"] == "exp"
