@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -129,3 +133,31 @@ def with_nodata_strip(ms: Path, out: Path, cols: int) -> Path:
 @pytest.fixture
 def pair(tmp_path: Path) -> tuple[Path, Path, np.ndarray]:
     return make_pair(tmp_path)
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A factory of small file systems for full-disk and read-only cases: ``tmpfs("1m")`` mounts a
+    tmpfs of that size on a new folder under ``tmp_path`` (``read_only=True``: remounted read-only,
+    with a folder ``sub`` made first, which is returned), all unmounted after the test. Mounting
+    needs Linux and root (as CI runs); the test is skipped otherwise."""
+    if sys.platform != "linux" or os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounts a tmpfs: Linux, as root")
+    mounted: list[Path] = []
+
+    def make(size: str, read_only: bool = False) -> Path:
+        mnt = tmp_path / f"disk{len(mounted)}"
+        mnt.mkdir()
+        res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)], capture_output=True)
+        if res.returncode:
+            pytest.skip(f"cannot mount a tmpfs: {res.stderr.decode().strip()}")
+        mounted.append(mnt)
+        if not read_only:
+            return mnt
+        (mnt / "sub").mkdir()
+        subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
+        return mnt / "sub"
+
+    yield make
+    for m in reversed(mounted):
+        subprocess.run(["umount", str(m)], check=False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -194,16 +193,9 @@ def test_two_runs_on_one_outdir_fuse_each_scene_once(scenes):
 
 
 @pytest.fixture
-def full_disk(tmp_path: Path):
+def full_disk(tmpfs):
     """An 8 kB tmpfs (root only), unmounted after the test."""
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a small tmpfs needs root")
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", str(mnt)]).returncode:
-        pytest.skip("cannot mount a tmpfs here")
-    yield mnt
-    subprocess.run(["umount", str(mnt)], check=False)
+    return tmpfs("8k")
 
 
 def test_a_full_disk_under_the_log_stops_the_run_and_the_rerun_goes_on(scenes, full_disk):

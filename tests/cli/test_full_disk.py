@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,10 +21,6 @@ from rasterio.transform import Affine
 
 from tests.conftest import make_pair, write_tif
 
-pytestmark = pytest.mark.skipif(
-    sys.platform != "linux" or os.geteuid() != 0 or shutil.which("mount") is None,
-    reason="mounts a tmpfs: Linux, as root",
-)
 
 FREE = r"[\d.]+ MB free"
 
@@ -38,29 +32,6 @@ def _full(out: Path, need: str = "") -> str:
 
 def _sha(*paths: Path) -> list[str]:
     return [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
-
-
-def _mount(folder: Path, size: str) -> Path:
-    folder.mkdir()
-    cmd = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)]
-    res = subprocess.run(cmd, capture_output=True)
-    if res.returncode:
-        pytest.skip(f"cannot mount a tmpfs: {res.stderr.decode().strip()}")
-    return folder
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    """A factory of tmpfs folders of a given size, unmounted after the test."""
-    mounted: list[Path] = []
-
-    def make(size: str) -> Path:
-        mounted.append(_mount(tmp_path / f"disk{len(mounted)}", size))
-        return mounted[-1]
-
-    yield make
-    for m in mounted:
-        subprocess.run(["umount", str(m)], check=False)
 
 
 def _noise_pair(folder: Path, size: int = 512) -> tuple[Path, Path]:
@@ -80,14 +51,14 @@ def _fuse(*args, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=120)
 
 
-def test_an_uncompressed_output_too_big_is_refused_before_the_work(tmp_path, small_disk, monkeypatch):
+def test_an_uncompressed_output_too_big_is_refused_before_the_work(tmp_path, tmpfs, monkeypatch):
     from typer.testing import CliRunner
 
     from pansharpen_cli.cli import app
 
     pan, ms, _ = make_pair(tmp_path, size=256)
     before = _sha(pan, ms)
-    disk = small_disk("256k")  # the output: 256 x 256 x 4 uint16, 512 kB uncompressed
+    disk = tmpfs("256k")  # the output: 256 x 256 x 4 uint16, 512 kB uncompressed
     out = disk / "out.tif"
 
     def no_statistics(*a, **kw):
@@ -102,10 +73,10 @@ def test_an_uncompressed_output_too_big_is_refused_before_the_work(tmp_path, sma
     assert _sha(pan, ms) == before
 
 
-def test_a_write_that_fills_the_disk_fails_with_one_line_and_leaves_nothing(tmp_path, small_disk):
+def test_a_write_that_fills_the_disk_fails_with_one_line_and_leaves_nothing(tmp_path, tmpfs):
     pan, ms = _noise_pair(tmp_path)
     before = _sha(pan, ms)
-    disk = small_disk("1m")  # the estimate (a lower bound) passes; the write runs out of space
+    disk = tmpfs("1m")  # the estimate (a lower bound) passes; the write runs out of space
     out = disk / "out.tif"
     res = _fuse(pan, ms, out)
     assert res.returncode == 1, res.stderr
@@ -115,9 +86,9 @@ def test_a_write_that_fills_the_disk_fails_with_one_line_and_leaves_nothing(tmp_
     assert _sha(pan, ms) == before
 
 
-def test_overwrite_on_a_full_disk_keeps_the_old_output(tmp_path, small_disk):
+def test_overwrite_on_a_full_disk_keeps_the_old_output(tmp_path, tmpfs):
     pan, ms = _noise_pair(tmp_path)
-    disk = small_disk("3m")
+    disk = tmpfs("3m")
     out = disk / "out.tif"
     assert _fuse(pan, ms, out).returncode == 0  # a good output, about 2.1 MB: 0.9 MB left
     good = _sha(out)
@@ -129,9 +100,9 @@ def test_overwrite_on_a_full_disk_keeps_the_old_output(tmp_path, small_disk):
     assert [p.name for p in disk.iterdir()] == ["out.tif"] and _sha(out) == good
 
 
-def test_a_cog_that_does_not_fit_leaves_nothing(tmp_path, small_disk):
+def test_a_cog_that_does_not_fit_leaves_nothing(tmp_path, tmpfs):
     pan, ms = _noise_pair(tmp_path, size=256)
-    disk = small_disk("700k")  # the temporary GeoTIFF fits (~530 kB); the COG copy beside it does not
+    disk = tmpfs("700k")  # the temporary GeoTIFF fits (~530 kB); the COG copy beside it does not
     out = disk / "out.tif"
     res = _fuse(pan, ms, out, "--of", "COG")
     assert res.returncode == 1, res.stderr
@@ -139,14 +110,14 @@ def test_a_cog_that_does_not_fit_leaves_nothing(tmp_path, small_disk):
     assert list(disk.iterdir()) == []
 
 
-def test_a_failure_at_close_is_caught_without_the_space_check(tmp_path, small_disk, monkeypatch):
+def test_a_failure_at_close_is_caught_without_the_space_check(tmp_path, tmpfs, monkeypatch):
     # GDAL keeps tiles in its cache and writes them at close, where libtiff's failure does not
     # raise: the writer must see it anyway (here with the up-front check disabled).
     from pansharpen_cli.base.errors import OutputError
     from pansharpen_cli.io.writer import OutputSpec, OutputWriter
 
     monkeypatch.setattr("pansharpen_cli.io.writer.check_free_space", lambda *a: 0)
-    disk = small_disk("256k")
+    disk = tmpfs("256k")
     out = disk / "out.tif"
     spec = OutputSpec(out, 256, 256, 4, "uint16", None, None, None, creation_options={"COMPRESS": "NONE"})
     with pytest.raises(OutputError, match=r"no space left on device \([\d.]+ MB free\)$"):
@@ -168,7 +139,7 @@ def _tagged(path: Path) -> bool:
         return ds.tags().get("PANSHARPEN_METHOD") == "mtf-glp-hpm"
 
 
-def test_batch_onto_a_full_disk_logs_only_complete_outputs_and_a_rerun_goes_on(tmp_path, small_disk):
+def test_batch_onto_a_full_disk_logs_only_complete_outputs_and_a_rerun_goes_on(tmp_path, tmpfs):
     pans = []
     for i in range(4):  # about 2 MB of output each, barely compressible
         (tmp_path / f"s{i}").mkdir()
@@ -177,7 +148,7 @@ def test_batch_onto_a_full_disk_logs_only_complete_outputs_and_a_rerun_goes_on(t
     manifest = tmp_path / "m.csv"
     manifest.write_text("pan,ms\n" + "".join(f"{p},{m}\n" for p, m in pans))
     before = _sha(*(f for pair in pans for f in pair), manifest)
-    disk = small_disk("5m")  # room for two outputs
+    disk = tmpfs("5m")  # room for two outputs
     res = _batch(manifest, disk)
     assert res.returncode == 1, res.stderr
     recs = [json.loads(ln) for ln in (disk / "pansharpen-batch.jsonl").read_text().splitlines()]

@@ -121,20 +121,9 @@ def test_out_in_a_symbolic_link_loop_says_so(tmp_path, scene):
 
 
 @pytest.fixture
-def read_only(tmp_path: Path):
+def read_only(tmpfs):
     """A folder on a read-only file system (a tmpfs remounted read-only; root only)."""
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a file system needs root")
-    mnt = tmp_path / "ro"
-    mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)]).returncode:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
-        (mnt / "sub").mkdir()
-        subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
-        yield mnt / "sub"
-    finally:
-        subprocess.run(["umount", str(mnt)], check=False)
+    return tmpfs("1m", read_only=True)
 
 
 def test_out_in_a_read_only_folder_says_so(tmp_path, scene, read_only):
