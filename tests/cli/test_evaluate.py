@@ -146,3 +146,33 @@ def test_preview_png(tmp_path):
         return float(np.abs(np.diff(g, axis=0)).mean() + np.abs(np.diff(g, axis=1)).mean())
 
     assert detail(strips[1]) > 1.1 * detail(strips[0])  # the fusion is sharper than the upsampled MS
+
+
+@pytest.mark.parametrize("scale", [1, 2])
+def test_preview_at_one_to_one_shows_the_fused_pixels_as_written(tmp_path, scale):
+    """--preview-scale: panels of --preview-size PAN pixels, each PAN pixel scale x scale PNG pixels;
+    the fusion panel is the central crop of the written GeoTIFF through the common (affine) stretch."""
+    from matplotlib.image import imread
+
+    from pansharpen_cli.io.quicklook import PANEL_GAP, TITLE_BAND
+
+    pan, ms, _ = make_pair(tmp_path, size=160, ratio=4)
+    png, out, size = tmp_path / "q.png", tmp_path / "o.tif", 48
+    args = ["fuse", pan, ms, out, "-m", "mtf-glp-hpm", "--preview", png, "--preview-scale", scale]
+    res = run(*args, "--preview-size", size, "-q")
+    assert res.exit_code == 0, res.output
+    img = np.rint(imread(png)[..., :3] * 255)
+    side = size * scale
+    assert img.shape[:2] == (side + TITLE_BAND, 3 * side + 2 * PANEL_GAP)
+    assert (img[TITLE_BAND:, side : side + PANEL_GAP] == 255).all()  # the gaps are white
+    panel = img[TITLE_BAND:, side + PANEL_GAP : 2 * side + PANEL_GAP]
+    one = panel[::scale, ::scale]
+    np.testing.assert_array_equal(np.repeat(np.repeat(one, scale, 0), scale, 1), panel)
+    with rasterio.open(out) as ds:  # 160 PAN pixels, ratio 4: the crop starts at MS pixel 4
+        fused = ds.read()[:, 56 : 56 + size, 56 : 56 + size].astype(float)
+    for k, band in enumerate((2, 1, 0)):  # 4 bands: B, G, R, NIR
+        v, f = one[..., k], fused[band]
+        inside = (v > 0) & (v < 255)
+        assert inside.mean() > 0.8
+        a, b = np.polyfit(f[inside], v[inside], 1)  # the stretch is affine where it does not clip
+        assert a > 0 and np.abs(a * f[inside] + b - v[inside]).max() <= 0.51
