@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from ..pipeline.manifest import Row
 
 #: ``fuse`` parameters batch does not take: the scene's paths and its per-scene extra outputs.
-FUSE_ONLY = ("pan", "ms_and_out", "report", "save_model", "preview")
+FUSE_ONLY = ("pan", "ms_and_out", "report", "save_model", "preview", "preview_scale", "preview_size")
 #: The log's name in OUTDIR when --log is not given.
 DEFAULT_LOG = "pansharpen-batch.jsonl"
 #: What Ctrl-C leaves: finished outputs, no partial file; the same command goes on.

@@ -259,6 +259,21 @@ PreviewOpt = Annotated[
     Path | None,
     typer.Option(metavar="PATH", help="Write a PNG quicklook: upsampled MS, fusion, PAN side by side."),
 ]
+PreviewScaleOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        max=8,
+        metavar="N",
+        help="--preview at 1:1: each PAN pixel drawn as NxN PNG pixels (1: one PNG pixel), no "
+        "resampling of the fusion or the PAN, a central crop of --preview-size PAN pixels "
+        "(default: the scene's centre fitted in about 1000 pixels).",
+    ),
+]
+PreviewSizeOpt = Annotated[
+    int,
+    typer.Option(min=16, metavar="PIXELS", help="Side of the --preview-scale crop, in PAN pixels."),
+]
 
 
 def _overviews(value: str | None) -> Overviews:

@@ -39,6 +39,15 @@ BETTER = {
     "HQNR": "higher",
     "D_rho": "lower",
     "R_Q2n": "higher",
+    "D_lambda_K_coreg": "lower",
+    "R_Q2n_coreg": "higher",
+    "D_rho_coreg": "lower",
+}
+
+#: How the shifts read in the table (values are [dy, dx]).
+SHIFT_UNITS = {
+    "shift_ms_pixels": "fused vs MS, MS px (rows, cols)",
+    "shift_pan_pixels": "fused vs PAN, PAN px (rows, cols)",
 }
 
 
@@ -90,14 +99,17 @@ def _stdout_fd() -> int | None:
         return None
 
 
-def _indexes_table(res: dict[str, float], fused: str, reference: str | None) -> Table:
+def _indexes_table(res: dict, fused: str, reference: str | None) -> Table:
     against = f" against {Path(reference).name}" if reference else " (full resolution)"
     t = Table(title=f"Quality of {Path(fused).name}{against}")
     t.add_column("index")
     t.add_column("value", justify="right")
     t.add_column("better")
     for k, v in res.items():
-        t.add_row(k, f"{v:.4f}", BETTER.get(k, ""))
+        if isinstance(v, list):
+            t.add_row(k, ", ".join(f"{x:+.2f}" for x in v), SHIFT_UNITS.get(k, ""))
+        else:
+            t.add_row(k, f"{v:.4f}", BETTER.get(k, ""))
     return t
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["panels_figure", "preview_fusion", "rgb_bands", "stretch_limits", "to_rgb"]
+__all__ = ["panels_figure", "preview_fusion", "rgb_bands", "stretch_limits", "to_bytes", "to_rgb"]
 
 #: Words in band descriptions that identify the true-colour bands.
 _COLOUR_WORDS = {"red": ("red", "b4", "r"), "green": ("green", "b3", "g"), "blue": ("blue", "b2", "b")}
@@ -65,7 +65,7 @@ def to_rgb(img: np.ndarray, bands: Sequence[int], limits: np.ndarray) -> np.ndar
 def _gray(pan: np.ndarray) -> np.ndarray:
     v = pan[0][np.isfinite(pan[0])]
     lo, hi = np.percentile(v, [2, 98]) if v.size else (0, 1)
-    return np.clip((pan[0] - lo) / max(hi - lo, 1e-12), 0, 1)
+    return np.clip(np.nan_to_num((pan[0] - lo) / max(hi - lo, 1e-12)), 0, 1)
 
 
 def _index_keys(indexes: Mapping[str, Mapping[str, float]] | None) -> list[str]:
@@ -155,6 +155,19 @@ def panels_figure(
     return p
 
 
+#: The 1:1 preview's layout, in PNG pixels: the gap between panels and the title band above them.
+PANEL_GAP = 8
+TITLE_BAND = 16
+_DPI = 64  # a power of two: the figure's size in inches times the dpi is exactly the pixel size
+
+
+def to_bytes(rgb: np.ndarray, scale: int = 1) -> np.ndarray:
+    """(H, W, 3) in [0, 1] -> (H*scale, W*scale, 3) uint8: ``round(255 * value)``, each pixel a
+    ``scale`` x ``scale`` square (no other resampling)."""
+    out = np.rint(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+    return np.repeat(np.repeat(out, scale, axis=0), scale, axis=1)
+
+
 def preview_fusion(
     path: str | Path,
     pan: np.ndarray,
@@ -162,9 +175,46 @@ def preview_fusion(
     fused: np.ndarray,
     method: str,
     descriptions: Sequence[str | None] = (),
+    scale: int | None = None,
 ) -> Path:
-    """Side-by-side quicklook of one fusion: upsampled MS, the fusion, PAN (arrays (B, H, W))."""
+    """Side-by-side quicklook of one fusion: upsampled MS, the fusion, PAN (arrays (B, H, W)).
+
+    ``scale`` None: a figure (:func:`panels_figure`) that fits the panels in about 1000 pixels.
+    ``scale`` N: pixel-exact, each PAN pixel drawn as N x N PNG pixels (no other resampling), panels
+    ``PANEL_GAP`` apart under a ``TITLE_BAND``-pixel band of titles; the PNG is
+    ``3 * W * N + 2 * PANEL_GAP`` by ``H * N + TITLE_BAND``, 8 bits by :func:`to_bytes`.
+    Either way the MS and the fusion share the stretch of the MS (:func:`stretch_limits`), the PAN
+    has its own (2-98 percentiles).
+    """
     bands = rgb_bands(ms_up.shape[0], descriptions)
-    return panels_figure(
-        path, {"upsampled MS": ms_up, method: fused}, pan, "upsampled MS", bands, title=Path(path).stem
-    )
+    if scale is None:
+        title = Path(path).stem
+        return panels_figure(path, {"upsampled MS": ms_up, method: fused}, pan, "upsampled MS", bands, title)
+    return _pixel_panels(path, pan, ms_up, fused, method, bands, scale)
+
+
+def _pixel_panels(path, pan, ms_up, fused, method: str, bands: Sequence[int], scale: int) -> Path:
+    """The pixel-exact quicklook of :func:`preview_fusion`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    limits = stretch_limits(ms_up, bands)
+    panels = {
+        "upsampled MS": to_rgb(ms_up, bands, limits),
+        method: to_rgb(fused, bands, limits),
+        "PAN": np.repeat(_gray(pan)[..., None], 3, axis=-1),
+    }
+    h, w = fused.shape[1] * scale, fused.shape[2] * scale
+    width, height = 3 * w + 2 * PANEL_GAP, h + TITLE_BAND
+    canvas = np.full((height, width, 3), 255, np.uint8)
+    fig = Figure(figsize=(width / _DPI, height / _DPI), dpi=_DPI)
+    for i, (name, rgb) in enumerate(panels.items()):
+        x0 = i * (w + PANEL_GAP)
+        canvas[TITLE_BAND:, x0 : x0 + w] = to_bytes(rgb, scale)
+        fig.text((x0 + 2) / width, 1 - 2 / height, name, fontsize=9, va="top", ha="left")
+    fig.figimage(canvas, 0, 0, origin="upper")
+    p = Path(path)
+    fig.savefig(p, dpi=_DPI, format="png")
+    return p

@@ -51,12 +51,20 @@ alignment: blocks split between tiles are merged from their moments). The accumu
 halo-dependent work (MTF filtering, PAN_L, sliding windows, gradients) itself.
 
 Modules: :mod:`.reference` (Q2n, Q, SAM, ERGAS, SCC, PSNR) and :mod:`.full_resolution` (the QNR
-family, D_rho, R-Q2n) hold the indexes and their accumulators; :mod:`.blocks` the distinct-block
+family, D_rho, R-Q2n) hold the indexes and their accumulators; :mod:`.coreg` the co-registered
+full-resolution indexes (the global fused-to-MS and fused-to-PAN shifts removed first); :mod:`.blocks` the distinct-block
 moments and finalisers (Q2n, UIQI); :mod:`.windows` the sliding-window and pixel-wise partial sums and
 the PAN low-pass; :mod:`.checks` the argument and streaming-window checks.
 """
 
 from .blocks import BLOCK
+from .coreg import (
+    COREG_KEYS,
+    Coregistration,
+    CoregisteredAccumulator,
+    coregistered_indexes,
+    estimate_coregistration,
+)
 from .full_resolution import (
     FULL_RESOLUTION_KEYS,
     FullResolutionAccumulator,
@@ -85,15 +93,20 @@ from .windows import pan_lowpass
 
 __all__ = [
     "BLOCK",
+    "COREG_KEYS",
+    "Coregistration",
+    "CoregisteredAccumulator",
     "FULL_RESOLUTION_KEYS",
     "FullResolutionAccumulator",
     "REFERENCE_KEYS",
     "ReferenceAccumulator",
+    "coregistered_indexes",
     "d_lambda",
     "d_lambda_k",
     "d_rho",
     "d_s",
     "ergas",
+    "estimate_coregistration",
     "full_resolution_indexes",
     "hqnr",
     "pan_lowpass",

@@ -34,6 +34,7 @@ from ..methods.stats import SceneStats
 from ..physics.degradation import upsample
 from .common import check_scene, in_gdal_env, output_nodata, radiometry, scene_stats, training_data
 from .preflight import check_fuse
+from .preview import preview_1to1
 from .tiles import fuse_tiles, placed
 
 if TYPE_CHECKING:
@@ -66,6 +67,8 @@ class FuseOptions:
         weights: starting weights of methods that adapt: ``default``, ``none`` or a path.
         device: the torch device chosen by the caller (None: CPU).
         save_model, preview: optional extra outputs.
+        preview_scale, preview_size: a 1:1 preview (each PAN pixel ``preview_scale`` PNG pixels a
+            side) of ``preview_size`` PAN pixels a side; None: the fitted quicklook of ``PREVIEW_SIZE``.
         assume_aligned: fuse a pair where only one file is georeferenced by array geometry.
         overviews: overviews in the output: ``auto``, factors such as ``(2, 4, 8)``, or None
             (``--overviews``; :mod:`~pansharpen_cli.io.overviews`).
@@ -87,6 +90,8 @@ class FuseOptions:
     device: torch.device | None = None
     save_model: Path | None = None
     preview: Path | None = None
+    preview_scale: int | None = None
+    preview_size: int = 256
     assume_aligned: bool = False
     overviews: Overviews = None
 
@@ -360,7 +365,9 @@ def fuse(
         run.seconds["statistics"] = time.perf_counter() - t0
         fuser = _prepare(run, spec, stats, progress)
         _write(run, out, fuser, stats, progress)
-        if opts.preview is not None:
+        if opts.preview is not None and opts.preview_scale is not None:
+            preview_1to1(opts.preview, reader, out, opts.method, opts.preview_scale, opts.preview_size)
+        elif opts.preview is not None:
             _preview(opts.preview, reader, out, opts.method)
     run.seconds["total"] = time.perf_counter() - t_start
     return FuseResult(

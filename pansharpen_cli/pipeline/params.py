@@ -47,6 +47,8 @@ class FuseParams:
         weights, device, preset, iterations, seed, amp, arch, warmup: methods that adapt.
         p_full, lr_rr, lr_fr, crop, batch, w_spectral, w_spatial, w_corr, register: zero-shot tuning.
         report, save_model, preview: the extra files a run writes.
+        preview_scale, preview_size: ``preview`` at 1:1 (each PAN pixel ``preview_scale`` PNG pixels
+            a side), a central crop of ``preview_size`` PAN pixels a side; None: the fitted quicklook.
         overviews: overviews in the output: ``"auto"``, factors such as ``(2, 4, 8)`` or ``"2,4,8"``,
             ``"none"`` or None.
     """
@@ -82,6 +84,8 @@ class FuseParams:
     report: str | Path | None = None
     save_model: str | Path | None = None
     preview: str | Path | None = None
+    preview_scale: int | None = None
+    preview_size: int = 256
     overviews: str | Sequence[int] | None = None
 
 
@@ -104,8 +108,21 @@ BOUNDS: dict[str, tuple[float, float | None, bool]] = {
     "w_spectral": (0.0, None, False),
     "w_spatial": (0.0, None, False),
     "w_corr": (0.0, None, False),
+    "preview_scale": (1, 8, False),
+    "preview_size": (16, None, False),
 }
-_INTEGERS = ("ratio", "pan_band", "tile", "iterations", "warmup", "crop", "batch", "seed")
+_INTEGERS = (
+    "ratio",
+    "pan_band",
+    "tile",
+    "iterations",
+    "warmup",
+    "crop",
+    "batch",
+    "seed",
+    "preview_scale",
+    "preview_size",
+)
 _FLAGS = ("assume_aligned", "overwrite", "amp", "register")
 _CHOICES = {"of": FORMATS, "preset": tuple(PRESETS)}
 
@@ -243,6 +260,7 @@ def file_options(p: FuseParams) -> FuseOptions:
         p.tile,
     )
     opts.weights, opts.save_model, opts.preview = p.weights, _path(p.save_model), _path(p.preview)
+    opts.preview_scale, opts.preview_size = p.preview_scale, p.preview_size
     opts.assume_aligned = p.assume_aligned
     opts.overviews = p.overviews
     return opts

@@ -20,7 +20,8 @@ from ..io.raster import open_raster, read_filled
 from ..io.reader import PairReader
 from ..io.writer import OutputSpec, OutputWriter, to_dtype
 from ..methods.stats import SceneStats
-from ..metrics import FullResolutionAccumulator, ReferenceAccumulator
+from ..metrics import ReferenceAccumulator
+from ..metrics.coreg import CoregisteredAccumulator, Coregistration, estimate_coregistration
 from ..physics.degradation import UPSAMPLE_HALO, mtf_degrade, upsample
 from .common import in_gdal_env, output_nodata, radiometry, scene_stats
 from .preflight import check_simulate
@@ -266,7 +267,7 @@ def _tagged_radiometry(req: _EvalRequest, tags: dict[str, str], n_bands: int) ->
     return Radiometry(sensor, ms_gains, pan_gain or 0.0, [], source)
 
 
-def _evaluate_open(req: _EvalRequest, fused_ds, ref_ds) -> dict[str, float]:
+def _evaluate_open(req: _EvalRequest, fused_ds, ref_ds) -> dict:
     """The indexes, once the fused file (and the reference) are open."""
     tags = fused_ds.tags()
     _tagged_ratio(req, tags)
@@ -285,7 +286,8 @@ def _evaluate_open(req: _EvalRequest, fused_ds, ref_ds) -> dict[str, float]:
             log.warning(w)
         tiles = plan_tiles(g.ms_height, g.ms_width, req.tile, 0)
         stats = scene_stats(reader, rad, tiles)
-        return _evaluate_full(reader, fused_ds, rad, stats, tiles, req.progress)
+        coreg = _coregistration(reader, fused_ds, rad, stats)
+        return _evaluate_full(reader, fused_ds, rad, stats, coreg, tiles, req.progress)
 
 
 @in_gdal_env
@@ -302,11 +304,14 @@ def evaluate(
     tile: int = 128,
     progress: Progress = no_progress,
     assume_aligned: bool = False,
-) -> dict[str, float]:
+) -> dict:
     """Quality indexes of a fused raster, streamed by tiles.
 
     Without ``reference``: the full-resolution indexes (D_lambda, D_s, QNR, D_lambda_K, HQNR, D_rho,
-    R_Q2n) of FUSED against the PAN and MS. With ``reference`` (a raster on FUSED's grid, e.g. the
+    R_Q2n) of FUSED against the PAN and MS, then the co-registered ones (D_lambda_K_coreg, R_Q2n_coreg,
+    D_rho_coreg) and the shifts they remove (shift_ms_pixels, shift_pan_pixels: [dy, dx] lists; see
+    :mod:`pansharpen_cli.metrics.coreg`), measured on a central window.
+    With ``reference`` (a raster on FUSED's grid, e.g. the
     ``reference.tif`` of :func:`simulate`): Q2n, Q, SAM, ERGAS, SCC, PSNR of FUSED against it.
     Nodata pixels are filled with the band means before the indexes are computed.
 
@@ -355,12 +360,39 @@ def _evaluate_reference(fused_ds, ref_ds, ratio: int, tile: int, progress: Progr
     return acc.result()
 
 
-def _evaluate_full(
-    reader: PairReader, fused_ds, rad: Radiometry, stats: SceneStats, tiles: list[Tile], progress: Progress
-) -> dict[str, float]:
-    """Full-resolution indexes of the fused file against the pair, by tiles with halos."""
+#: Side, in MS pixels, of the central window the co-registration shifts are measured on.
+COREG_WINDOW = 256
+
+
+def _coregistration(reader: PairReader, fused_ds, rad: Radiometry, stats: SceneStats) -> Coregistration:
+    """The fused image's global shifts against the MS and the PAN, measured on a central window of
+    at most COREG_WINDOW MS pixels a side (nodata filled with the band means, masked out)."""
     g, r = reader.grid, reader.grid.ratio
-    acc = FullResolutionAccumulator(r, rad.ms_gains, (g.height, g.width))
+    h, w = min(g.ms_height, COREG_WINDOW), min(g.ms_width, COREG_WINDOW)
+    row, col = (g.ms_height - h) // 2, (g.ms_width - w) // 2
+    d = reader.read_tile(Tile(row, col, h, w, 0))
+    valid = d["ms_valid"] & block_all(d["pan_valid"], r)
+    ms = fill_invalid(d["ms"], d["ms_valid"], stats.ms_mean)
+    pan = fill_invalid(d["pan"], d["pan_valid"], np.array([stats.pan_mean]))
+    fused = read_filled(fused_ds, row * r, col * r, h * r, w * r)
+    coreg = estimate_coregistration(pan, ms, fused, r, rad.ms_gains, valid)
+    for note in coreg.notes:
+        log.warning(note)
+    return coreg
+
+
+def _evaluate_full(
+    reader: PairReader,
+    fused_ds,
+    rad: Radiometry,
+    stats: SceneStats,
+    coreg: Coregistration,
+    tiles: list[Tile],
+    progress: Progress,
+) -> dict:
+    """Full-resolution indexes (plain and co-registered) of the fused file, by tiles with halos."""
+    g, r = reader.grid, reader.grid.ratio
+    acc = CoregisteredAccumulator(r, rad.ms_gains, (g.height, g.width), coreg)
     hm = -(-acc.halo // r)  # halo in MS pixels
     pan_mean = np.array([stats.pan_mean])
     progress("evaluate", 0, len(tiles), {})

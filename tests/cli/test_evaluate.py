@@ -8,8 +8,8 @@ import rasterio
 from typer.testing import CliRunner
 
 from pansharpen_cli.cli import app
-from pansharpen_cli.metrics import FULL_RESOLUTION_KEYS, REFERENCE_KEYS
-from tests.conftest import make_pair
+from pansharpen_cli.metrics import COREG_KEYS, FULL_RESOLUTION_KEYS, REFERENCE_KEYS
+from tests.conftest import make_pair, write_tif
 
 runner = CliRunner()
 
@@ -80,9 +80,44 @@ def test_evaluate_json_has_exactly_the_index_names_and_is_stable(simulated, tmp_
 
     full = run("evaluate", out / "pan.tif", out / "ms.tif", fused, "--json")
     rf = json.loads(full.output)
-    assert tuple(rf) == FULL_RESOLUTION_KEYS
+    assert tuple(rf) == FULL_RESOLUTION_KEYS + COREG_KEYS
     assert rf["QNR"] == pytest.approx((1 - rf["D_lambda"]) * (1 - rf["D_s"]))
     assert rf["HQNR"] == pytest.approx((1 - rf["D_lambda_K"]) * (1 - rf["D_s"]))
+
+
+def test_evaluate_prints_co_registered_indexes_beside_the_plain_ones(tmp_path):
+    """A fused file that is the truth moved by (0.3, -0.2) MS pixels: evaluate measures the shift on
+    its central window and, streamed by small tiles, gives the whole-image co-registered indexes."""
+    import torch
+    from rasterio.transform import Affine
+
+    from pansharpen_cli.metrics import coregistered_indexes
+    from pansharpen_cli.physics.degradation import mtf_degrade
+    from pansharpen_cli.physics.registration import shift_t
+    from pansharpen_cli.pipeline.quality import evaluate
+    from tests.conftest import smooth_scene
+
+    ref, pan = smooth_scene(4, 256, seed=3)
+    ms = mtf_degrade(ref, [0.3] * 4, 4)
+    fused = shift_t(torch.from_numpy(ref.astype(np.float64)), 1.2, -0.8).numpy().astype(np.float32)
+    pt, mt = Affine(0.5, 0, 5e5, 0, -0.5, 4e6), Affine(2.0, 0, 5e5, 0, -2.0, 4e6)
+    paths = [
+        write_tif(tmp_path / n, a, t, dtype="float32")
+        for n, a, t in (("pan.tif", pan, pt), ("ms.tif", ms, mt), ("fused.tif", fused, pt))
+    ]
+    res = run("evaluate", *paths, "--gains", "0.3", "--json")
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.output)
+    assert tuple(got) == FULL_RESOLUTION_KEYS + COREG_KEYS
+    np.testing.assert_allclose(got["shift_ms_pixels"], [0.3, -0.2], atol=0.05)
+    assert got["D_lambda_K_coreg"] < got["D_lambda_K"] / 3 and got["D_rho_coreg"] < got["D_rho"] / 3
+    whole = coregistered_indexes(pan, ms, fused, 4, [0.3] * 4)
+    tiled = evaluate(*paths[:1], paths[1:2], paths[2], gains="0.3", tile=24)
+    for k, v in whole.items():
+        np.testing.assert_allclose(tiled[k], v, rtol=1e-6, atol=1e-9, err_msg=k)
+    table = run("evaluate", *paths, "--gains", "0.3").output
+    dy, dx = got["shift_ms_pixels"]
+    assert "D_lambda_K_coreg" in table and f"{dy:+.2f}, {dx:+.2f}" in table and "fused vs MS, MS px" in table
 
 
 def test_evaluate_refuses_a_fused_image_on_another_grid(tmp_path):
@@ -111,3 +146,33 @@ def test_preview_png(tmp_path):
         return float(np.abs(np.diff(g, axis=0)).mean() + np.abs(np.diff(g, axis=1)).mean())
 
     assert detail(strips[1]) > 1.1 * detail(strips[0])  # the fusion is sharper than the upsampled MS
+
+
+@pytest.mark.parametrize("scale", [1, 2])
+def test_preview_at_one_to_one_shows_the_fused_pixels_as_written(tmp_path, scale):
+    """--preview-scale: panels of --preview-size PAN pixels, each PAN pixel scale x scale PNG pixels;
+    the fusion panel is the central crop of the written GeoTIFF through the common (affine) stretch."""
+    from matplotlib.image import imread
+
+    from pansharpen_cli.io.quicklook import PANEL_GAP, TITLE_BAND
+
+    pan, ms, _ = make_pair(tmp_path, size=160, ratio=4)
+    png, out, size = tmp_path / "q.png", tmp_path / "o.tif", 48
+    args = ["fuse", pan, ms, out, "-m", "mtf-glp-hpm", "--preview", png, "--preview-scale", scale]
+    res = run(*args, "--preview-size", size, "-q")
+    assert res.exit_code == 0, res.output
+    img = np.rint(imread(png)[..., :3] * 255)
+    side = size * scale
+    assert img.shape[:2] == (side + TITLE_BAND, 3 * side + 2 * PANEL_GAP)
+    assert (img[TITLE_BAND:, side : side + PANEL_GAP] == 255).all()  # the gaps are white
+    panel = img[TITLE_BAND:, side + PANEL_GAP : 2 * side + PANEL_GAP]
+    one = panel[::scale, ::scale]
+    np.testing.assert_array_equal(np.repeat(np.repeat(one, scale, 0), scale, 1), panel)
+    with rasterio.open(out) as ds:  # 160 PAN pixels, ratio 4: the crop starts at MS pixel 4
+        fused = ds.read()[:, 56 : 56 + size, 56 : 56 + size].astype(float)
+    for k, band in enumerate((2, 1, 0)):  # 4 bands: B, G, R, NIR
+        v, f = one[..., k], fused[band]
+        inside = (v > 0) & (v < 255)
+        assert inside.mean() > 0.8
+        a, b = np.polyfit(f[inside], v[inside], 1)  # the stretch is affine where it does not clip
+        assert a > 0 and np.abs(a * f[inside] + b - v[inside]).max() <= 0.51
