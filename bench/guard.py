@@ -119,7 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         run = json.loads(args.fresh.read_text())
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            run = run_bench(baseline, args.data, Path(tmp))
+            try:
+                run = run_bench(baseline, args.data, Path(tmp))
+            except subprocess.CalledProcessError as e:
+                print(f"error: the bench run failed (exit {e.returncode}): see its message above", file=sys.stderr)
+                return 2
     rows = compare(baseline, fresh_scores(run, baseline["variant"]), args.tolerance)
     for row in rows:
         print(row.line())

@@ -172,6 +172,8 @@ def main() -> None:
         base_cfg = config_for_weights(base_cfg, StartWeights(args.weights, prior, manifest))
         prior_name = (manifest or {}).get("name", "default")
     results: dict[str, dict] = {}
+    if not args.data.is_dir():
+        sys.exit(f"error: no data folder {args.data}: pass --data with the shared data (../shared/data)")
     scenes = discover(args.data)
     chosen = [n for n in args.scenes.split(",") if n] or list(scenes)
     unknown = [n for n in chosen if n not in scenes]
