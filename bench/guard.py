@@ -57,6 +57,7 @@ def baseline_from(run: dict, variant: str = GUARDED) -> dict:
         "code": run.get("code"),
         "prior": run.get("prior"),
         "max_pan": run.get("max_pan"),
+        "threads": run.get("threads"),
         "scenes": scenes,
     }
 
@@ -93,8 +94,9 @@ def run_bench(baseline: dict, data: str | None, out: Path) -> dict:
     """A fresh bench run of the guarded variant on the recorded scenes (reduced resolution only)."""
     cmd = [sys.executable, str(HERE / "quality.py"), "--out", str(out), "--no-fr"]
     cmd += ["--variants", baseline["variant"], "--scenes", ",".join(baseline["scenes"])]
-    if baseline.get("max_pan"):
-        cmd += ["--max-pan", str(baseline["max_pan"])]
+    for key in ("max_pan", "threads"):  # the recorded run's settings: the same figures to float noise
+        if baseline.get(key):
+            cmd += ["--" + key.replace("_", "-"), str(baseline[key])]
     if data:
         cmd += ["--data", data]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
@@ -122,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 run = run_bench(baseline, args.data, Path(tmp))
             except subprocess.CalledProcessError as e:
-                print(f"error: the bench run failed (exit {e.returncode}): see its message above", file=sys.stderr)
+                print(f"error: the bench run failed (exit {e.returncode}): see above", file=sys.stderr)
                 return 2
     rows = compare(baseline, fresh_scores(run, baseline["variant"]), args.tolerance)
     for row in rows:

@@ -39,6 +39,7 @@ sys.path.insert(0, str(HERE.parent))
 from bench.scenes import MAX_PAN, central_window, crop_multiple, discover, load_scene  # noqa: E402
 from bench.quality_tables import tables  # noqa: E402
 from pansharpen_cli.io.quicklook import panels_figure, rgb_bands  # noqa: E402
+from pansharpen_cli.methods.base import MIN_FIT_MS_SIDE  # noqa: E402
 from pansharpen_cli.methods.classical import CLASSICAL as METHODS  # noqa: E402
 from pansharpen_cli.methods.classical import fuse_image  # noqa: E402
 from pansharpen_cli.metrics import d_rho, full_resolution_indexes, reference_indexes  # noqa: E402
@@ -172,6 +173,7 @@ def main() -> None:
         base_cfg = config_for_weights(base_cfg, StartWeights(args.weights, prior, manifest))
         prior_name = (manifest or {}).get("name", "default")
     results: dict[str, dict] = {}
+    skipped: dict[str, str] = {}
     if not args.data.is_dir():
         sys.exit(f"error: no data folder {args.data}: pass --data with the shared data (../shared/data)")
     scenes = discover(args.data)
@@ -185,6 +187,14 @@ def main() -> None:
         pan, ms, r, rad = load_scene(sc)
         pan, ms = crop_multiple(pan, ms, r, r)
         pan, ms, window = central_window(pan, ms, r, args.max_pan)
+        need = MIN_FIT_MS_SIDE * r * r  # the reduced-resolution MS must be fit-able (MIN_FIT_MS_SIDE * r)
+        if variants and min(ms.shape[1:]) < need:
+            skipped[scene] = (
+                f"MS {ms.shape[2]}x{ms.shape[1]} on the working grid: the reduced-resolution protocol "
+                f"needs at least {need}x{need} at ratio {r} for the zero-shot fit"
+            )
+            print(f"skip {scene}: {skipped[scene]}", file=sys.stderr)
+            continue
         res: dict[str, dict] = {
             "ratio": r,
             "bands": int(ms.shape[0]),
@@ -258,16 +268,18 @@ def main() -> None:
         "command": " ".join(sys.argv),
         "wall_seconds": round(time.perf_counter() - t_start, 1),
         "max_pan": args.max_pan,
+        "threads": torch.get_num_threads(),  # the zero-shot fit's float sums (and early stop) depend on it
         "prior": prior_name,
         "settings": {
             k: getattr(base_cfg, k) for k in ("iterations", "warmup", "p_full", "crop", "batch", "arch")
         },
         "scenes": results,
+        "skipped": skipped,
     }
     print(json.dumps(doc, indent=1))
-    print(tables(results))
+    print(tables(results, skipped))
     (args.out / "quality.json").write_text(json.dumps(doc, indent=1))
-    (args.out / "quality.md").write_text(tables(results))
+    (args.out / "quality.md").write_text(tables(results, skipped))
 
 
 if __name__ == "__main__":

@@ -56,8 +56,9 @@ def share_table(results: dict) -> list[str]:
     return lines
 
 
-def tables(results: dict) -> str:
-    lines = share_table(results) + [""]
+def tables(results: dict, skipped: dict[str, str] | None = None) -> str:
+    lines = share_table(results)
+    lines += [f"\nNot in the bench: {name} ({why})." for name, why in (skipped or {}).items()] + [""]
     methods: list[str] = []
     for res in results.values():
         for m in res["rr"]:
@@ -127,7 +128,7 @@ def tables(results: dict) -> str:
 
 def main() -> None:
     doc = json.loads(Path(sys.argv[1]).read_text())
-    print(tables(doc["scenes"]), end="")
+    print(tables(doc["scenes"], doc.get("skipped")), end="")
 
 
 if __name__ == "__main__":

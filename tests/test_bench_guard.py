@@ -80,3 +80,21 @@ def test_scene_json_parsing(tmp_path):
         (f"{tmp_path.name}-1", "pan1.tif", ("ms1.tif",), "qb", (0, 1, 2)),
         (f"{tmp_path.name}-2", "pan2.tif", ("ms2.tif",), "qb", (0, 1, 2)),
     ]
+
+
+def test_fresh_run_uses_the_recorded_settings(tmp_path, monkeypatch):
+    import bench.guard as guard
+
+    doc = run_doc({"a": 0.9})
+    doc["threads"] = 2
+    baseline = baseline_from(doc)
+    seen = {}
+
+    def fake_run(cmd, check, stdout):
+        seen["cmd"] = cmd
+        (tmp_path / "quality.json").write_text(json.dumps(doc))
+
+    monkeypatch.setattr(guard.subprocess, "run", fake_run)
+    assert guard.run_bench(baseline, "/data", tmp_path)["scenes"]["a"]["rr"]["zs"]["Q2n"] == 0.9
+    cmd = " ".join(seen["cmd"])
+    assert "--variants zs --scenes a --max-pan 1280 --threads 2 --data /data" in cmd and "--no-fr" in cmd
