@@ -23,7 +23,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from quality import SCENES, tables  # noqa: E402
+from quality_tables import tables  # noqa: E402
+
+SAME = ("code", "threads", "max_pan", "settings")  # run settings the parts must share
 
 VARIANT_TEXT = {
     "zs": "prior, default settings",
@@ -53,8 +55,22 @@ def merge(paths: list[Path]) -> tuple[dict, str | None]:
                     scenes[name].setdefault(part, {}).setdefault(k, v)
     if len(priors) > 1:
         raise SystemExit(f"expected runs with one prior, got {sorted(map(str, priors))}")
-    ordered = {k: scenes[k] for k in SCENES if k in scenes}
+    ordered = {k: scenes[k] for k in sorted(scenes)}  # the scene order of quality.py (folder, crop)
     return ordered, priors.pop() if priors else None
+
+
+def run_facts(paths: list[Path]) -> dict:
+    """The runs' shared settings (checked equal), skipped scenes and summed wall time."""
+    docs = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
+    facts: dict = {k: docs[0].get(k) for k in SAME}
+    for d in docs[1:]:
+        differ = [k for k in SAME if d.get(k) != facts[k]]
+        if differ:
+            raise SystemExit(f"expected runs with the same {', '.join(differ)}: got different ones")
+    facts["skipped"] = {k: v for d in docs for k, v in d.get("skipped", {}).items()}
+    facts["wall_seconds"] = round(sum(d.get("wall_seconds", 0.0) for d in docs), 1)
+    facts["commands"] = [d.get("command") for d in docs]
+    return facts
 
 
 def benchmark_entry(scenes: dict, command: str) -> dict:
@@ -89,11 +105,12 @@ def main() -> None:
     )
     args = ap.parse_args()
     scenes, prior = merge(args.inputs)
-    md = tables(scenes)
+    md = tables(scenes, run_facts(args.inputs)["skipped"])
     print(md)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "quality.json").write_text(json.dumps({"prior": prior, "scenes": scenes}, indent=1))
+        doc = {**run_facts(args.inputs), "prior": prior, "scenes": scenes}
+        (args.out / "quality.json").write_text(json.dumps(doc, indent=1))
         (args.out / "quality.md").write_text(md)
     if args.manifest is not None:
         man = json.loads(args.manifest.read_text(encoding="utf-8"))

@@ -1,9 +1,11 @@
 """Quality benchmark: every scene, every method, reduced- and full-resolution indexes, in one run.
 
     python bench/quality.py [--data ../shared/data] [--out bench/out/quality] [--variants ...]
-                            [--scenes a,b] [--threads 2] [--no-fr]
+                            [--scenes a,b] [--max-pan 1280] [--threads 2] [--no-fr]
 
-For each scene (read through the tool's own PairReader, so the MS is on the PAN-aligned working grid):
+Every scene of every folder of --data (bench/scenes.py: files and scene.json, larger scenes cut to a
+central window of --max-pan PAN pixels), read through the tool's own PairReader, so the MS is on the
+PAN-aligned working grid. The per-scene guard on these figures is bench/guard.py. For each scene:
 
 * reduced resolution (Wald protocol): PAN and MS degraded by their MTFs and decimated by the ratio,
   fused by every method, compared with the original MS: Q2n, Q, SAM, ERGAS, SCC, PSNR; and the
@@ -26,7 +28,6 @@ import argparse
 import json
 import sys
 import time
-import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,9 +36,10 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from pansharpen_cli.base.sensors import resolve_gains  # noqa: E402
+from bench.scenes import MAX_PAN, central_window, crop_multiple, discover, load_scene  # noqa: E402
+from bench.quality_tables import tables  # noqa: E402
 from pansharpen_cli.io.quicklook import panels_figure, rgb_bands  # noqa: E402
-from pansharpen_cli.io.reader import PairReader  # noqa: E402
+from pansharpen_cli.methods.base import MIN_FIT_MS_SIDE  # noqa: E402
 from pansharpen_cli.methods.classical import CLASSICAL as METHODS  # noqa: E402
 from pansharpen_cli.methods.classical import fuse_image  # noqa: E402
 from pansharpen_cli.metrics import d_rho, full_resolution_indexes, reference_indexes  # noqa: E402
@@ -45,42 +47,8 @@ from pansharpen_cli.physics.degradation import upsample, wald_pair  # noqa: E402
 
 DEFAULT_DATA = HERE.parent.parent / "shared" / "data"
 
-# scene name: (folder, pan, [ms], sensor preset or None, rgb band indices)
-SCENES = {
-    "eo1-ali": ("eo1-ali", "pan.tif", ["ms.tif"], None, (3, 2, 1)),
-    "landsat7-1": ("landsat7-fusebox", "pan1.tif", ["ms1.tif"], "landsat7", (0, 1, 2)),
-    "landsat7-2": ("landsat7-fusebox", "pan2.tif", ["ms2.tif"], "landsat7", (0, 1, 2)),
-    "landsat7-3": ("landsat7-fusebox", "pan3.tif", ["ms3.tif"], "landsat7", (0, 1, 2)),
-    "landsat8-oli": ("landsat8-oli", "pan.tif", ["ms.tif"], "landsat8", (2, 1, 0)),
-    "osman-4band": ("osman-4band", "pan.tif", ["ms.tif"], None, (2, 1, 0)),
-    "qb-toulouse": ("qb-toulouse", "pan.tif", ["ms.tif"], "qb", (2, 1, 0)),
-    "wv3-cristianics": ("wv3-cristianics", "pan.tif", ["ms.tif"], "wv3", (4, 2, 1)),
-}
 VARIANTS = ("zs", "zs-q", "zs-0", "zs-rand")
 HIGHER = {"Q2n", "Q", "SCC", "PSNR", "QNR", "HQNR", "R_Q2n"}
-
-
-def load_scene(folder: Path, pan: str, ms: list[str], sensor: str | None):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with PairReader(folder / pan, [folder / m for m in ms]) as reader:
-            d = reader.read_all()
-            r = reader.grid.ratio
-            rad = resolve_gains(sensor, None, reader.n_bands)
-    pan_a, ms_a = d["pan"].astype(np.float32), d["ms"].astype(np.float32)
-    valid = d["pan_valid"] & np.repeat(np.repeat(d["ms_valid"], r, 0), r, 1)
-    if not valid.all():  # fill nodata with band means (as the tool does)
-        msv = valid.reshape(ms_a.shape[1], r, ms_a.shape[2], r).all(axis=(1, 3))
-        for b in range(ms_a.shape[0]):
-            ms_a[b][~msv] = ms_a[b][msv].mean()
-        pan_a[0][~valid] = pan_a[0][valid].mean()
-    return pan_a, ms_a, r, rad
-
-
-def crop_multiple(pan: np.ndarray, ms: np.ndarray, r: int, m: int):
-    """Crop so that the MS sides are multiples of m (and the PAN follows)."""
-    h, w = ms.shape[1] // m * m, ms.shape[2] // m * m
-    return pan[:, : h * r, : w * r], ms[:, :h, :w]
 
 
 _CROSSDIFF: dict = {}
@@ -142,11 +110,30 @@ def run_zeroshot(pan, ms, r, rad, cfg, prior, device):
     return fused, time.perf_counter() - t0
 
 
+def code_version() -> dict:
+    """The commit the bench ran at, the tree ids of the fusion code and of the shipped weights (equal
+    trees: same code, whatever the commit), and whether they had uncommitted changes."""
+    import subprocess
+
+    def git(*a: str) -> str:
+        return subprocess.run(["git", *a], cwd=HERE, capture_output=True, text=True).stdout.strip()
+
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "pansharpen_cli_tree": git("rev-parse", "HEAD:pansharpen_cli"),
+        "weights_tree": git("rev-parse", "HEAD:weights"),
+        "dirty": bool(git("status", "--porcelain", "--", "pansharpen_cli", "weights")),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--out", type=Path, default=HERE / "out" / "quality")
-    ap.add_argument("--scenes", default=",".join(SCENES))
+    ap.add_argument("--scenes", default="", help="comma-separated names (default: every scene of --data)")
+    ap.add_argument(
+        "--max-pan", type=int, default=MAX_PAN, help="cut larger scenes to a central window of this many px"
+    )
     ap.add_argument("--variants", default=",".join(VARIANTS), help="zero-shot variants (empty: none)")
     ap.add_argument("--fr-variants", default="zs", help="zero-shot variants also run at full resolution")
     ap.add_argument("--no-fr", action="store_true", help="skip the full-resolution part")
@@ -186,18 +173,35 @@ def main() -> None:
         base_cfg = config_for_weights(base_cfg, StartWeights(args.weights, prior, manifest))
         prior_name = (manifest or {}).get("name", "default")
     results: dict[str, dict] = {}
-    for scene in args.scenes.split(","):
-        folder, pan_f, ms_f, sensor, rgb = SCENES[scene]
-        if not (args.data / folder / pan_f).exists():
-            print(f"skip {scene}: not found", file=sys.stderr)
-            continue
-        pan, ms, r, rad = load_scene(args.data / folder, pan_f, ms_f, sensor)
+    skipped: dict[str, str] = {}
+    if not args.data.is_dir():
+        sys.exit(f"error: no data folder {args.data}: pass --data with the shared data (../shared/data)")
+    scenes = discover(args.data)
+    chosen = [n for n in args.scenes.split(",") if n] or list(scenes)
+    unknown = [n for n in chosen if n not in scenes]
+    if unknown:
+        sys.exit(f"unknown scene(s) {', '.join(unknown)}: {args.data} has {', '.join(scenes)}")
+    t_start = time.perf_counter()
+    for scene in chosen:
+        sc = scenes[scene]
+        pan, ms, r, rad = load_scene(sc)
         pan, ms = crop_multiple(pan, ms, r, r)
+        pan, ms, window = central_window(pan, ms, r, args.max_pan)
+        need = MIN_FIT_MS_SIDE * r * r  # the reduced-resolution MS must be fit-able (MIN_FIT_MS_SIDE * r)
+        if variants and min(ms.shape[1:]) < need:
+            skipped[scene] = (
+                f"MS {ms.shape[2]}x{ms.shape[1]} on the working grid: the reduced-resolution protocol "
+                f"needs at least {need}x{need} at ratio {r} for the zero-shot fit"
+            )
+            print(f"skip {scene}: {skipped[scene]}", file=sys.stderr)
+            continue
         res: dict[str, dict] = {
             "ratio": r,
             "bands": int(ms.shape[0]),
             "size": list(pan.shape[1:]),
+            "window": window,
             "sensor": rad.sensor,
+            "files": [sc.pan, *sc.ms],
             "rr": {},
             "fr": {},
             "seconds": {},
@@ -234,7 +238,8 @@ def main() -> None:
             for m, f in fr_out.items():
                 res["fr"][m] = full_resolution_indexes(pan, ms, f, r, rad.ms_gains, ms_up=ms_up)
         # Picture: the RR fusions (where a reference exists) with the reference, plus the charts.
-        bands = rgb if max(rgb) < ms.shape[0] else rgb_bands(ms.shape[0])
+        rgb = sc.rgb
+        bands = rgb if rgb and max(rgb) < ms.shape[0] else rgb_bands(ms.shape[0])
         panels = {"upsampled MS (RR)": upsample(ms_rr, r)}
         panels.update({m: f for m, f in rr_out.items()})
         panels["reference"] = ms
@@ -259,85 +264,22 @@ def main() -> None:
         results[scene] = res
         (args.out / "quality.json").write_text(json.dumps({"prior": prior_name, "scenes": results}, indent=1))
     doc = {
+        "code": code_version(),
+        "command": " ".join(sys.argv),
+        "wall_seconds": round(time.perf_counter() - t_start, 1),
+        "max_pan": args.max_pan,
+        "threads": torch.get_num_threads(),  # the zero-shot fit's float sums (and early stop) depend on it
         "prior": prior_name,
         "settings": {
             k: getattr(base_cfg, k) for k in ("iterations", "warmup", "p_full", "crop", "batch", "arch")
         },
         "scenes": results,
+        "skipped": skipped,
     }
     print(json.dumps(doc, indent=1))
-    print(tables(results))
+    print(tables(results, skipped))
     (args.out / "quality.json").write_text(json.dumps(doc, indent=1))
-    (args.out / "quality.md").write_text(tables(results))
-
-
-def tables(results: dict) -> str:
-    lines = []
-    methods: list[str] = []
-    for res in results.values():
-        for m in res["rr"]:
-            if m not in methods:
-                methods.append(m)
-    lines.append("### Reduced resolution (Q2n / ERGAS / SAM)\n")
-    lines.append("| scene | " + " | ".join(methods) + " |")
-    lines.append("|---|" + "---|" * len(methods))
-    for scene, res in results.items():
-        best_q = max(v["Q2n"] for m, v in res["rr"].items())
-        cells = []
-        for m in methods:
-            v = res["rr"].get(m)
-            if v is None:
-                cells.append("-")
-                continue
-            s = f"{v['Q2n']:.4f} / {v['ERGAS']:.3f} / {v['SAM']:.2f}"
-            cells.append(f"**{s}**" if v["Q2n"] == best_q else s)
-        lines.append(f"| {scene} | " + " | ".join(cells) + " |")
-    avg = []
-    for m in methods:
-        vals = [res["rr"][m] for res in results.values() if m in res["rr"]]
-        avg.append(
-            f"{np.mean([v['Q2n'] for v in vals]):.4f} / {np.mean([v['ERGAS'] for v in vals]):.3f} / "
-            f"{np.mean([v['SAM'] for v in vals]):.2f}"
-            if vals
-            else "-"
-        )
-    lines.append("| **mean** | " + " | ".join(avg) + " |")
-    lines.append("\n### Reduced resolution: D_rho of each fusion and of the reference itself\n")
-    lines.append("| scene | reference | " + " | ".join(methods) + " |")
-    lines.append("|---|---|" + "---|" * len(methods))
-    for scene, res in results.items():
-        cells = [f"{res['rr'][m]['D_rho']:.4f}" if m in res["rr"] else "-" for m in methods]
-        lines.append(
-            f"| {scene} | {res.get('rr_reference_D_rho', float('nan')):.4f} | " + " | ".join(cells) + " |"
-        )
-    fr_methods: list[str] = []
-    for res in results.values():
-        for m in res["fr"]:
-            if m not in fr_methods:
-                fr_methods.append(m)
-    if fr_methods:
-        lines.append("\n### Full resolution (D_lambda_K / D_rho / HQNR / QNR)\n")
-        lines.append("| scene | " + " | ".join(fr_methods) + " |")
-        lines.append("|---|" + "---|" * len(fr_methods))
-        for scene, res in results.items():
-            cells = []
-            for m in fr_methods:
-                v = res["fr"].get(m)
-                cells.append(
-                    "-"
-                    if v is None
-                    else f"{v['D_lambda_K']:.4f} / {v['D_rho']:.4f} / {v['HQNR']:.4f} / {v['QNR']:.4f}"
-                )
-            lines.append(f"| {scene} | " + " | ".join(cells) + " |")
-    secs = {}
-    for res in results.values():
-        for k, v in res["seconds"].items():
-            secs.setdefault(k, []).append(v)
-    lines.append("\n### Mean seconds per fusion (this machine)\n")
-    lines.append("| run | seconds |\n|---|---:|")
-    for k, v in secs.items():
-        lines.append(f"| {k} | {np.mean(v):.2f} |")
-    return "\n".join(lines) + "\n"
+    (args.out / "quality.md").write_text(tables(results, skipped))
 
 
 if __name__ == "__main__":
