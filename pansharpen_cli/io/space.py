@@ -31,7 +31,7 @@ import numpy as np
 
 from ..base.errors import OutputError
 
-__all__ = ["Footprint", "check_free_space", "free_bytes", "no_space_error"]
+__all__ = ["Footprint", "check_free_space", "free_bytes", "megabytes", "no_space_error"]
 
 #: Lower bound of compressed / raw size assumed for lossless codecs (DEFLATE, LZW, ZSTD, ...).
 LOSSLESS_FRACTION = 1 / 10
@@ -43,7 +43,7 @@ _HEADER = 64 * 1024
 _OFF = ("NO", "FALSE", "OFF", "0")
 
 
-def _mb(n: float, up: bool) -> str:
+def megabytes(n: float, up: bool = False) -> str:
     """Bytes as MB (2^20), rounded up (a need) or down (what is free): one decimal below 10."""
     v = n / 2**20
     if v >= 10:
@@ -63,8 +63,9 @@ def free_bytes(path: Path) -> int:
 def no_space_error(path: Path, need: int | None = None, free: int | None = None) -> OutputError:
     """``cannot write OUT: no space left on device ([needs about X MB, ]N MB free)``."""
     free = free_bytes(path) if free is None else free
-    needs = f"needs about {_mb(need, True)} MB, " if need else ""
-    return OutputError(f"cannot write {path}: no space left on device ({needs}{_mb(free, False)} MB free)")
+    needs = f"needs about {megabytes(need, True)} MB, " if need else ""
+    free_mb = megabytes(free, False)
+    return OutputError(f"cannot write {path}: no space left on device ({needs}{free_mb} MB free)")
 
 
 @dataclass

@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..base.processes import process_start_time
+from ..base.processes import still_running
 
 __all__ = ["STALE_AGE", "forget_temp", "new_temp", "remove_stale_temps", "temps_of"]
 
@@ -82,8 +82,7 @@ def _is_stale(p: Path, m: re.Match | None, now: float) -> bool:
     if pid == os.getpid():
         with _LIVE_LOCK:
             return _base(p.name) not in _LIVE
-    started = process_start_time(pid)
-    return started is None or started > mtime + 1
+    return not still_running(pid, mtime)  # gone, a zombie, or its PID reused since
 
 
 def remove_stale_temps(out: str | os.PathLike) -> list[Path]:

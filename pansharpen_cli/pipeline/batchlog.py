@@ -23,7 +23,6 @@ import errno
 import hashlib
 import json
 import os
-import shutil
 import socket
 import time
 import uuid
@@ -33,6 +32,7 @@ from typing import Any
 
 from ..base.errors import OutputError
 from ..base.processes import still_running
+from ..io.space import free_bytes, megabytes
 
 try:  # POSIX; elsewhere the log relies on O_APPEND alone
     import fcntl
@@ -62,13 +62,6 @@ def _locked(fd: int) -> Any:
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
     return _Lock()
-
-
-def _free_mb(path: Path) -> str:
-    try:
-        return f"{shutil.disk_usage(path.parent).free / 1e6:.1f} MB free"
-    except OSError:
-        return "free space unknown"
 
 
 def _torn_tail(data: bytes) -> int | None:
@@ -115,8 +108,9 @@ class BatchLog:
     def _error(self, exc: OSError) -> LogWriteError:
         what = os.strerror(exc.errno).lower() if exc.errno else str(exc)
         if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            free = megabytes(free_bytes(self.path))
             return LogWriteError(
-                f"cannot write the log {self.path}: {what} ({_free_mb(self.path)}): free some space or "
+                f"cannot write the log {self.path}: {what} ({free} MB free): free some space or "
                 "pass --log on another disk, then rerun the command to go on (finished scenes are kept)"
             )
         return LogWriteError(

@@ -113,8 +113,8 @@ class FuseResult:
         method: the method that ran.
         ratio: the integer PAN/MS ratio used.
         width, height, bands: the output's size (width x height, as GDAL gives it) and band count.
-        seconds: the time of each stage (``statistics``, ``train`` for methods that adapt, ``fuse``,
-            ``total``).
+        seconds: the time of each stage (``statistics``, ``train`` for methods that adapt, ``fuse``:
+            the tile loop, ``write``: flush, read-back and rename, ``total``).
         warnings: what the user should know (also logged as warnings).
         notes: what was done (logged at INFO: the command's ``-v``).
         report: the method's facts for the JSON report (losses, iterations run, timings ...).
