@@ -38,6 +38,7 @@ from .options import (
     PreviewSizeOpt,
     QuietOpt,
     RatioOpt,
+    AlignOpt,
     RegisterOpt,
     ReportOpt,
     SaveModelOpt,
@@ -83,7 +84,7 @@ def fuse_options(a: SimpleNamespace, device: torch.device | None = None) -> Fuse
 def _run(pan: str, ms: list[str], out: str, a: SimpleNamespace) -> FuseResult:
     """Check every path the run writes (the preflight, --report too: before torch is imported and
     before any file is read), fuse with the options of the parsed command line ``a``, write the
-    --report.
+    --report, say what was written (unless --quiet).
 
     The paths are as given (a GDAL input such as ``/vsicurl/https://...`` keeps its ``//``)."""
     from ..pipeline import params
@@ -94,6 +95,9 @@ def _run(pan: str, ms: list[str], out: str, a: SimpleNamespace) -> FuseResult:
         res = run_fuse(pan, ms, out, opts, progress=cb)
     if a.report is not None:
         params.write_report(a.report, res)
+    if not a.quiet:
+        done = f"wrote {res.output} ({res.width}x{res.height}x{res.bands}, {res.method})"
+        err.print(f"{done} in {res.seconds['total']:.1f} s", highlight=False)
     return res
 
 
@@ -134,6 +138,7 @@ def fuse(
     w_spatial: WSpatialOpt = None,
     w_corr: WCorrOpt = None,
     register: RegisterOpt = None,
+    align: AlignOpt = None,
     report: ReportOpt = None,
     save_model: SaveModelOpt = None,
     preview: PreviewOpt = None,
@@ -154,7 +159,4 @@ def fuse(
     args.creation = parse_co(co)
     _check_arch(arch)
     with errors(verbose):
-        res = _run(pan, ms, out, args)
-        if not quiet:
-            done = f"wrote {res.output} ({res.width}x{res.height}x{res.bands}, {res.method})"
-            err.print(f"{done} in {res.seconds['total']:.1f} s", highlight=False)
+        _run(pan, ms, out, args)

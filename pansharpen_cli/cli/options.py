@@ -12,7 +12,7 @@ import typer
 from .. import methods
 from ..base.errors import UsageError
 from ..io.overviews import Overviews, parse_overviews
-from ..methods.presets import DEFAULT_PRESET, PRESETS
+from ..methods.presets import ALIGN, DEFAULT_PRESET, PRESETS
 
 #: ``--method`` choices, built from the method registry (the one method list).
 Method = Enum("Method", {n.replace("-", "_"): n for n in methods.names()}, type=str)
@@ -246,6 +246,16 @@ RegisterOpt = Annotated[
         metavar=FLAG,
         help="zeroshot: measure the residual MS-PAN shift and move the PAN onto the MS by it "
         "(default on; the report and the output's tags give the shift).",
+        rich_help_panel=ZS_PANEL,
+    ),
+]
+#: ``--align`` choices (methods/presets.py, the one list).
+Align = Enum("Align", {n: n for n in ALIGN}, type=str)
+AlignOpt = Annotated[
+    Align | None,
+    typer.Option(
+        help="zeroshot: the image the output lines up with once the residual MS-PAN shift is removed: "
+        "pan (the MS is moved onto the PAN; default) or ms (the PAN onto the MS: the MS's geometry).",
         rich_help_panel=ZS_PANEL,
     ),
 ]

@@ -20,3 +20,7 @@ PRESETS: dict[str, dict[str, float]] = {
 
 #: The preset ``pansharpen fuse`` uses unless told otherwise.
 DEFAULT_PRESET = "default"
+
+#: What the zero-shot ``align`` setting (``--align``) may be: the image whose geometry the fused
+#: image keeps when the residual MS-PAN shift is removed (the first is the default).
+ALIGN = ("pan", "ms")

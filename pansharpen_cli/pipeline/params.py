@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .. import methods
 from ..base.errors import UsageError
 from ..base.progress import Progress, no_progress
-from ..methods.presets import DEFAULT_PRESET, PRESETS
+from ..methods.presets import ALIGN, DEFAULT_PRESET, PRESETS
 
 if TYPE_CHECKING:
     import torch
@@ -33,7 +33,9 @@ log = logging.getLogger(__name__)
 #: Output formats (``--of``).
 FORMATS = ("GTiff", "COG")
 #: The zero-shot fields that may be set directly (None: the preset's value).
-TUNED = ("p_full", "lr_rr", "lr_fr", "crop", "batch", "w_spectral", "w_spatial", "w_corr", "register")
+TUNED = (
+    "p_full", "lr_rr", "lr_fr", "crop", "batch", "w_spectral", "w_spatial", "w_corr", "register", "align"
+)
 
 
 @dataclass
@@ -45,7 +47,8 @@ class FuseParams:
         method, sensor, gains, ratio, pan_band, assume_aligned: the method and the radiometry.
         dtype, of, co, overwrite, tile: the output file (``co``: a dict, or ``KEY=VALUE`` strings).
         weights, device, preset, iterations, seed, amp, arch, warmup: methods that adapt.
-        p_full, lr_rr, lr_fr, crop, batch, w_spectral, w_spatial, w_corr, register: zero-shot tuning.
+        p_full, lr_rr, lr_fr, crop, batch, w_spectral, w_spatial, w_corr, register, align: zero-shot
+            tuning (``align``: "pan" or "ms", the image the output lines up with).
         report, save_model, preview: the extra files a run writes.
         preview_scale, preview_size: ``preview`` at 1:1 (each PAN pixel ``preview_scale`` PNG pixels
             a side), a central crop of ``preview_size`` PAN pixels a side; None: the fitted quicklook.
@@ -81,6 +84,7 @@ class FuseParams:
     w_spatial: float | None = None
     w_corr: float | None = None
     register: bool | None = None
+    align: str | None = None
     report: str | Path | None = None
     save_model: str | Path | None = None
     preview: str | Path | None = None
@@ -124,7 +128,7 @@ _INTEGERS = (
     "preview_size",
 )
 _FLAGS = ("assume_aligned", "overwrite", "amp", "register")
-_CHOICES = {"of": FORMATS, "preset": tuple(PRESETS)}
+_CHOICES = {"of": FORMATS, "preset": tuple(PRESETS), "align": ALIGN}
 
 
 def from_keywords(func: str, options: Mapping[str, Any], allowed: Sequence[str] = NAMES) -> FuseParams:

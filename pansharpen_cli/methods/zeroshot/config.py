@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ... import networks
-from ..presets import PRESETS
+from ..presets import ALIGN, PRESETS
 
 
 @dataclass
@@ -45,8 +45,12 @@ class ZeroShotConfig:
             pixels a side (``corr_extra`` 0: the window of the D_rho index).
         reference_bands: band count for which ``warmup`` and ``iterations`` are stated; scenes with
             fewer bands get proportionally more steps (at most 2x), see :func:`scaled_steps`.
-        register: measure the residual shift between the MS and the PAN and move the PAN onto the
-            MS by it (:func:`registration.estimate_shift`); the report gives the shift.
+        register: measure the residual shift between the MS and the PAN
+            (:func:`registration.estimate_shift`) and remove it; the report gives the shift.
+        align: which image keeps its geometry when ``register`` removes a shift: ``"pan"`` (the
+            MS, and with it the training pairs, is moved onto the PAN: the fused image lines up
+            with the PAN) or ``"ms"`` (the PAN is moved onto the MS: the fused image keeps the MS's
+            geometry, that of the reduced-resolution reference).
         patience: early stopping: stage II ends after this many hold-out evaluations in a row
             without a better score (the best state is kept either way); 0 runs every step.
         reference_pixels: scenes (PAN pixels of the training region) smaller than this get fewer
@@ -77,6 +81,7 @@ class ZeroShotConfig:
     w_corr: float = 1.0
     corr_extra: int = 0
     register: bool = True
+    align: str = "pan"
     patience: int = 2
     reference_pixels: int = 0
 
@@ -94,6 +99,7 @@ class ZeroShotConfig:
             (self.corr_extra >= 0, "corr_extra >= 0", self.corr_extra),
             (self.patience >= 0, "patience >= 0", self.patience),
             (self.reference_pixels >= 0, "reference_pixels >= 0", self.reference_pixels),
+            (self.align in ALIGN, f"align one of {', '.join(ALIGN)}", self.align),
         ]
         for ok, what, got in checks:
             if not ok:

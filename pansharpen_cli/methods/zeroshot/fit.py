@@ -5,10 +5,11 @@ No I/O, no printing, no device choice: the caller passes arrays, a :class:`ZeroS
 
 Stage I
     1. Normalise: per-band MS mean/std and PAN mean/std over valid pixels. Register: measure the
-       residual MS-PAN shift (:mod:`~pansharpen_cli.physics.registration`) and move the PAN onto
-       the MS by it, for the fit and for inference (the fused image keeps the MS's geometry, as the
-       reduced-resolution reference does; ``register=False`` leaves the PAN as it is)
-       (:mod:`.scene`).
+       residual MS-PAN shift (:mod:`~pansharpen_cli.physics.registration`) and remove it, for the
+       fit and for inference: by default (``align="pan"``) the MS moves onto the PAN, so the fused
+       image lines up with the PAN; ``align="ms"`` moves the PAN onto the MS instead (the fused
+       image keeps the MS's geometry, as the reduced-resolution reference does);
+       ``register=False`` moves neither (:mod:`.scene`).
     2. Spectral response PAN ~ f(MS) at MS scale (PAN MTF-degraded to the MS grid): a linear fit
        with bias and a tiny per-pixel MLP; the one with the lower error on held-out pixels is kept
        (:mod:`.response`).
@@ -312,5 +313,5 @@ def fit(
         report["pre_adapt"] = pre
     gains = scene.gains_t[0].cpu().numpy()
     return ZeroShotModel(
-        net, scene.norm, scene.ratio, cfg, dev, scene.gains, gains, response, report, scene.shift
+        net, scene.norm, scene.ratio, cfg, dev, scene.gains, gains, response, report, scene.shift, cfg.align
     )

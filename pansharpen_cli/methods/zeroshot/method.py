@@ -66,8 +66,11 @@ def _tags(
         "threads": report["threads"],
         "register": cfg.register,
     }
-    if cfg.register:  # rows, columns, in PAN pixels: how far the PAN was moved onto the MS
+    if cfg.register:
+        # rows, columns, in PAN pixels: the residual shift that moves the PAN onto the MS; with
+        # align "pan" the MS was moved by minus it (moving the output by it gives the MS's geometry)
         tags["registration_shift_pan_pixels"] = [round(v, 3) for v in model.shift]
+        tags["align"] = model.align
     return tags
 
 
@@ -135,7 +138,7 @@ def prepare(inputs: SceneInputs, name: str = "zeroshot", pre_adapt: PreAdapt | N
     }
     fuser = _fuser(model, inputs.ratio, report, _tags(cfg, model, weights, report, name))
     fuser.warnings += [w for w in (unverified(weights),) if w]
-    said = describe(report[name].get("registration"))
+    said = describe(report[name].get("registration"), model.align)
     if said is not None:
         (fuser.warnings if said[1] else fuser.notes).append(said[0])
     return fuser

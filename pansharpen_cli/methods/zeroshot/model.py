@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ... import networks
-from ...physics.registration import shift_halo, shift_t
+from ...physics.registration import MS_KERNEL, shift_halo, shift_t
 from ...physics.torch_ops import detail_halo, pan_detail_t, symmetric_pad, upsample_t
 from .config import ZeroShotConfig
 from .response import SpectralResponse
@@ -54,7 +54,10 @@ class ZeroShotModel:
         ratio: the PAN/MS ratio it was fitted for.
         ms_gains: the MS bands' Nyquist MTF gains (they define the PAN detail each band gets).
         detail_gains: (B,) float32 per-band detail gains measured on the scene.
-        shift: (dy, dx) in fine pixels by which the PAN is moved onto the MS before fusion.
+        shift: (dy, dx) in fine pixels that move the PAN onto the MS (the measured residual
+            misregistration; (0, 0) when none was removed).
+        align: "pan": the MS is moved by minus ``shift`` before fusion (the result lines up with
+            the PAN); "ms": the PAN is moved by ``shift`` (the result keeps the MS's geometry).
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class ZeroShotModel:
         response: SpectralResponse | None = None,
         report: dict[str, Any] | None = None,
         shift: Sequence[float] = (0.0, 0.0),
+        align: str = "ms",
     ) -> None:
         self.net = net.to(device).eval()
         self.norm = norm
@@ -86,9 +90,13 @@ class ZeroShotModel:
         self._report = report or {}
         self.receptive_field = int(net.receptive_field)
         self.shift = (float(shift[0]), float(shift[1]))
+        if align not in ("pan", "ms"):
+            raise ValueError(f"expected align 'pan' or 'ms', got {align!r}")
+        self.align = align
         self.halo = self.receptive_field + detail_halo(self.ratio)
-        if self.shift != (0.0, 0.0):
-            self.halo += shift_halo(*self.shift)
+        if self.shift != (0.0, 0.0):  # the MS moves on its own grid: whole MS pixels of reach
+            ms_reach = shift_halo(*self._ms_shift(self.ratio), MS_KERNEL) * self.ratio
+            self.halo += shift_halo(*self.shift) if align == "ms" else ms_reach
         self._m = torch.as_tensor(norm.ms_mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
         self._s = torch.as_tensor(norm.ms_std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
         self._g = torch.as_tensor(self.detail_gains, device=device)[None]
@@ -103,15 +111,24 @@ class ZeroShotModel:
                 f"expected ms_up shaped ({b}, {pan.shape[1]}, {pan.shape[2]}), got {ms_up.shape}"
             )
 
-    def _normalised(self, pan: np.ndarray, ms: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """The PAN (moved by the registration shift) and the MS (on any grid) in network units."""
+    def _ms_shift(self, scale: int) -> tuple[float, float]:
+        """The move of the MS (align "pan"), in pixels of a grid ``scale`` PAN pixels a side."""
+        return (-self.shift[0] / scale, -self.shift[1] / scale)
+
+    def _normalised(self, pan: np.ndarray, ms: np.ndarray, scale: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+        """The PAN and the MS (on a grid ``scale`` PAN pixels a side: 1 upsampled, the ratio its own)
+        in network units, the registration shift removed by moving one of them (``align``)."""
         n = self.norm
         p = torch.as_tensor(np.asarray(pan, np.float32), device=self.device)[None]
         x = torch.as_tensor(np.asarray(ms, np.float32), device=self.device)[None]
         p = (p - n.pan_mean) / n.pan_std
+        x = (x - self._m) / self._s
         if self.shift != (0.0, 0.0):
-            p = shift_t(p, *self.shift)
-        return p, (x - self._m) / self._s
+            if self.align == "ms":
+                p = shift_t(p, *self.shift)
+            else:
+                x = shift_t(x, *self._ms_shift(scale), MS_KERNEL)
+        return p, x
 
     def _detail(self, pan_n: torch.Tensor) -> torch.Tensor:
         """Per-band PAN detail of a normalised (1, 1, h, w) PAN, h and w padded (symmetrically, at the
@@ -200,7 +217,7 @@ class ZeroShotModel:
             )
 
         def inputs() -> tuple[torch.Tensor, torch.Tensor]:
-            p, x = self._normalised(pan, ms)
+            p, x = self._normalised(pan, ms, r)
             return p, upsample_t(x, r)
 
         return self._tiled(inputs, tile, origin, margin)
@@ -260,6 +277,7 @@ class ZeroShotModel:
         rep["detail_gains"] = [float(v) for v in self.detail_gains]
         rep["ms_gains"] = list(self.ms_gains)
         rep["shift_pan_pixels"] = list(self.shift)
+        rep["align"] = self.align
         return rep
 
     def state_dict(self) -> dict[str, torch.Tensor]:
@@ -279,6 +297,7 @@ class ZeroShotModel:
                 "detail_gains": [float(v) for v in self.detail_gains],
                 "ratio": self.ratio,
                 "shift": list(self.shift),
+                "align": self.align,
                 "zeroshot_config": asdict(self.config),
             },
             str(path),
@@ -307,4 +326,5 @@ class ZeroShotModel:
             ms_gains=d["ms_gains"],
             detail_gains=d["detail_gains"],
             shift=d.get("shift", (0.0, 0.0)),
+            align=d.get("align", "ms"),  # files from before --align kept the MS's geometry
         )
