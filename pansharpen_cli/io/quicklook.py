@@ -11,7 +11,16 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["panels_figure", "preview_fusion", "rgb_bands", "stretch_limits", "to_bytes", "to_rgb"]
+__all__ = [
+    "gray_rgb",
+    "panels_figure",
+    "pixel_grid",
+    "preview_fusion",
+    "rgb_bands",
+    "stretch_limits",
+    "to_bytes",
+    "to_rgb",
+]
 
 #: Words in band descriptions that identify the true-colour bands.
 _COLOUR_WORDS = {"red": ("red", "b4", "r"), "green": ("green", "b3", "g"), "blue": ("blue", "b2", "b")}
@@ -195,25 +204,41 @@ def preview_fusion(
 
 def _pixel_panels(path, pan, ms_up, fused, method: str, bands: Sequence[int], scale: int) -> Path:
     """The pixel-exact quicklook of :func:`preview_fusion`."""
+    limits = stretch_limits(ms_up, bands)
+    panels = {
+        "upsampled MS": to_rgb(ms_up, bands, limits),
+        method: to_rgb(fused, bands, limits),
+        "PAN": gray_rgb(pan),
+    }
+    return pixel_grid(path, [panels], scale)
+
+
+def gray_rgb(pan: np.ndarray) -> np.ndarray:
+    """A (1, H, W) PAN as an (H, W, 3) grey picture in [0, 1] (2-98 percentile stretch)."""
+    return np.repeat(_gray(pan)[..., None], 3, axis=-1)
+
+
+def pixel_grid(path: str | Path, rows: Sequence[Mapping[str, np.ndarray]], scale: int = 1) -> Path:
+    """A pixel-exact PNG of rows of titled panels ((H, W, 3) pictures in [0, 1], all one size), each
+    pixel drawn as ``scale`` x ``scale`` PNG pixels (:func:`to_bytes`), panels ``PANEL_GAP`` apart,
+    each row under a ``TITLE_BAND``-pixel band of its titles."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    limits = stretch_limits(ms_up, bands)
-    panels = {
-        "upsampled MS": to_rgb(ms_up, bands, limits),
-        method: to_rgb(fused, bands, limits),
-        "PAN": np.repeat(_gray(pan)[..., None], 3, axis=-1),
-    }
-    h, w = fused.shape[1] * scale, fused.shape[2] * scale
-    width, height = 3 * w + 2 * PANEL_GAP, h + TITLE_BAND
+    first = next(iter(rows[0].values()))
+    h, w = first.shape[0] * scale, first.shape[1] * scale
+    n = max(len(r) for r in rows)
+    width, height = n * w + (n - 1) * PANEL_GAP, len(rows) * (h + TITLE_BAND)
     canvas = np.full((height, width, 3), 255, np.uint8)
     fig = Figure(figsize=(width / _DPI, height / _DPI), dpi=_DPI)
-    for i, (name, rgb) in enumerate(panels.items()):
-        x0 = i * (w + PANEL_GAP)
-        canvas[TITLE_BAND:, x0 : x0 + w] = to_bytes(rgb, scale)
-        fig.text((x0 + 2) / width, 1 - 2 / height, name, fontsize=9, va="top", ha="left")
+    for k, panels in enumerate(rows):
+        y0 = k * (h + TITLE_BAND)
+        for i, (name, rgb) in enumerate(panels.items()):
+            x0 = i * (w + PANEL_GAP)
+            canvas[y0 + TITLE_BAND : y0 + TITLE_BAND + h, x0 : x0 + w] = to_bytes(rgb, scale)
+            fig.text((x0 + 2) / width, 1 - (y0 + 2) / height, name, fontsize=9, va="top", ha="left")
     fig.figimage(canvas, 0, 0, origin="upper")
     p = Path(path)
     fig.savefig(p, dpi=_DPI, format="png")

@@ -10,7 +10,7 @@ from scipy import ndimage
 from pansharpen_cli.methods import zeroshot
 from pansharpen_cli.physics.degradation import mtf_degrade, upsample
 from pansharpen_cli.physics.registration import MS_KERNEL, describe, estimate_shift, shift_halo, shift_t
-from pansharpen_cli.physics.torch_ops import mtf_degrade_t
+from pansharpen_cli.physics.torch_ops import mtf_degrade_t, upsample_t
 
 RATIO = 4
 GAINS = [0.3, 0.3, 0.3, 0.3]
@@ -37,18 +37,17 @@ def test_shift_integer_and_linear_exact_and_tile_local(kernel) -> None:
     torch.testing.assert_close(part, whole[..., 10:30, 12:40])
 
 
-def test_the_ms_kernel_moves_an_ms_closer_to_the_pan_geometry_than_keys() -> None:
-    """An MS moved on its own grid onto the PAN: the Lanczos kernel (MS_KERNEL) keeps what Keys
-    blurs, and comes at least a quarter closer to the MS the PAN's geometry gives."""
-    shift = (2.0, -1.2)
-    _, ms, _, in_pan = _misregistered(shift, field=True)
-    truth = torch.as_tensor(mtf_degrade(in_pan, GAINS, RATIO))[None]
-    x, c = torch.as_tensor(ms)[None], slice(6, -6)
+def test_the_ms_kernel_moves_a_smooth_image_there_and_back_closer_than_keys() -> None:
+    """An upsampled MS (smooth on the PAN grid) moved there and back: the Lanczos kernel
+    (MS_KERNEL, that of ``--align pan``) loses at most 0.6 of what the Keys kernel loses."""
+    g = torch.Generator().manual_seed(0)
+    x = upsample_t(torch.randn(1, 2, 40, 40, generator=g, dtype=torch.float64), RATIO)
+    c = slice(16, -16)
     err = {
-        k: float(((shift_t(x, -shift[0] / RATIO, -shift[1] / RATIO, k) - truth)[..., c, c] ** 2).mean())
+        k: float(((shift_t(shift_t(x, 1.37, -0.6, k), -1.37, 0.6, k) - x)[..., c, c] ** 2).mean())
         for k in ("keys", MS_KERNEL)
     }
-    assert MS_KERNEL == "lanczos" and err["lanczos"] < 0.75**2 * err["keys"]
+    assert MS_KERNEL == "lanczos" and err["lanczos"] < 0.6**2 * err["keys"]
 
 
 def _misregistered(shift: tuple[float, float], size: int = 256, seed: int = 0, field: bool = False):

@@ -218,7 +218,8 @@ def test_cli_zeroshot_tuning_options_reach_the_run(tmp_path):
         assert res.exit_code == 2 and hint in res.output and "Traceback" not in res.output, res.output
 
 
-def test_misregistered_pair_is_registered_reported_and_tagged(tmp_path):
+@pytest.mark.parametrize("align", [None, "ms"])
+def test_misregistered_pair_is_registered_reported_and_tagged(tmp_path, align):
     """MS content offset from the PAN by (2, -1.2) PAN pixels under aligned geotransforms."""
     from tests.physics.test_registration import _misregistered
 
@@ -226,20 +227,37 @@ def test_misregistered_pair_is_registered_reported_and_tagged(tmp_path):
     t = Affine(0.5, 0, 500000.0, 0, -0.5, 4000000.0)
     pan = write_tif(tmp_path / "pan.tif", pan_a, t, dtype="float32")
     ms = write_tif(tmp_path / "ms.tif", ms_a, t @ Affine.scale(4), dtype="float32")
-    out, rep = tmp_path / "o.tif", tmp_path / "r.json"
+    out, rep, model = tmp_path / "o.tif", tmp_path / "r.json", tmp_path / "m.pt"
     args = ["fuse", str(pan), str(ms), str(out), "--weights", "none", "--device", "cpu", "-q"]
-    res = runner.invoke(
-        app, [*args, "--iterations", "2", "--warmup", "2", "--crop", "32", "--report", str(rep)]
-    )
+    args += ["--iterations", "2", "--warmup", "2", "--crop", "32", "--report", str(rep), "--save-model", str(model)]
+    res = runner.invoke(app, args + ([] if align is None else ["--align", align]))
     assert res.exit_code == 0, res.output
     doc = json.loads(rep.read_text())
     reg = doc["zeroshot"]["registration"]
     assert reg["applied"] and np.allclose(reg["shift_pan_pixels"], (2.0, -1.2), atol=0.25)
-    assert any("misregistered by" in w for w in doc["warnings"])  # over half a PAN pixel
+    want = align or "pan"  # the default: the output lines up with the PAN
+    assert doc["zeroshot"]["align"] == want
+    said = [w for w in doc["warnings"] if "misregistered by" in w]  # over half a PAN pixel
+    assert said and ("the MS was moved onto the PAN" if want == "pan" else "the PAN was moved onto the MS") in said[0]
     with rasterio.open(out) as o:
         params = json.loads(o.tags()["PANSHARPEN_PARAMETERS"])
         assert np.allclose(params["registration_shift_pan_pixels"], reg["shift_pan_pixels"], atol=1e-3)
+        assert params["align"] == want
         assert o.transform == t  # the output stays on the PAN grid
+        fused = o.read()
+    # the saved model keeps the alignment and fuses the same
+    from pansharpen_cli.methods.zeroshot import ZeroShotModel
+
+    back = ZeroShotModel.load(model, torch.device("cpu"))
+    assert back.align == want and back.shift == tuple(doc["zeroshot"]["shift_pan_pixels"])
+    inner = (slice(None), slice(32, -32), slice(32, -32))  # the pipeline's scene border differs
+    np.testing.assert_allclose(back.predict_coarse(pan_a, ms_a)[inner], fused[inner], rtol=1e-4, atol=1e-3)
+
+
+def test_align_is_checked(tmp_path):
+    pan, ms, _ = make_pair(tmp_path, size=64)
+    res = runner.invoke(app, ["fuse", str(pan), str(ms), str(tmp_path / "o.tif"), "--align", "both"])
+    assert res.exit_code == 2 and "--align" in res.output and not (tmp_path / "o.tif").exists()
 
 
 def test_cli_presets_set_the_budget_and_iterations_force_it(tmp_path):

@@ -47,10 +47,11 @@ class ZeroShotConfig:
             fewer bands get proportionally more steps (at most 2x), see :func:`scaled_steps`.
         register: measure the residual shift between the MS and the PAN
             (:func:`registration.estimate_shift`) and remove it; the report gives the shift.
-        align: which image keeps its geometry when ``register`` removes a shift: ``"pan"`` (the
-            MS, and with it the training pairs, is moved onto the PAN: the fused image lines up
-            with the PAN) or ``"ms"`` (the PAN is moved onto the MS: the fused image keeps the MS's
-            geometry, that of the reduced-resolution reference).
+        align: which image the fused image lines up with when ``register`` removes a shift:
+            ``"pan"`` (for inference the upsampled MS, and the PAN's low-pass that the detail is
+            taken against, are moved onto the PAN) or ``"ms"`` (the PAN is moved onto the MS: the
+            MS's geometry, that of the reduced-resolution reference). The fit is the same for both
+            (in the MS's geometry: the network is convolutional, it learns the same fusion).
         patience: early stopping: stage II ends after this many hold-out evaluations in a row
             without a better score (the best state is kept either way); 0 runs every step.
         reference_pixels: scenes (PAN pixels of the training region) smaller than this get fewer

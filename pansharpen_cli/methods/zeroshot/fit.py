@@ -5,11 +5,10 @@ No I/O, no printing, no device choice: the caller passes arrays, a :class:`ZeroS
 
 Stage I
     1. Normalise: per-band MS mean/std and PAN mean/std over valid pixels. Register: measure the
-       residual MS-PAN shift (:mod:`~pansharpen_cli.physics.registration`) and remove it, for the
-       fit and for inference: by default (``align="pan"``) the MS moves onto the PAN, so the fused
-       image lines up with the PAN; ``align="ms"`` moves the PAN onto the MS instead (the fused
-       image keeps the MS's geometry, as the reduced-resolution reference does);
-       ``register=False`` moves neither (:mod:`.scene`).
+       residual MS-PAN shift (:mod:`~pansharpen_cli.physics.registration`) and move the PAN onto
+       the MS by it for the fit (:mod:`.scene`); for inference the model removes it either way
+       (``align``: by default the MS moves onto the PAN, so the fused image lines up with the PAN;
+       ``"ms"`` moves the PAN onto the MS); ``register=False`` moves neither.
     2. Spectral response PAN ~ f(MS) at MS scale (PAN MTF-degraded to the MS grid): a linear fit
        with bias and a tiny per-pixel MLP; the one with the lower error on held-out pixels is kept
        (:mod:`.response`).

@@ -56,8 +56,10 @@ class ZeroShotModel:
         detail_gains: (B,) float32 per-band detail gains measured on the scene.
         shift: (dy, dx) in fine pixels that move the PAN onto the MS (the measured residual
             misregistration; (0, 0) when none was removed).
-        align: "pan": the MS is moved by minus ``shift`` before fusion (the result lines up with
-            the PAN); "ms": the PAN is moved by ``shift`` (the result keeps the MS's geometry).
+        align: "pan": the upsampled MS is moved by minus ``shift`` before fusion (the result lines
+            up with the PAN); "ms": the PAN is moved by ``shift`` (the result keeps the MS's
+            geometry). The network, fitted in the MS's geometry, is convolutional: it fuses a
+            registered pair the same way in either geometry.
     """
 
     def __init__(
@@ -94,9 +96,9 @@ class ZeroShotModel:
             raise ValueError(f"expected align 'pan' or 'ms', got {align!r}")
         self.align = align
         self.halo = self.receptive_field + detail_halo(self.ratio)
-        if self.shift != (0.0, 0.0):  # the MS moves on its own grid: whole MS pixels of reach
-            ms_reach = shift_halo(*self._ms_shift(self.ratio), MS_KERNEL) * self.ratio
-            self.halo += shift_halo(*self.shift) if align == "ms" else ms_reach
+        if self.shift != (0.0, 0.0):  # "pan": the MS moved, the PAN's low-pass moved there and back
+            moves = ("keys",) if align == "ms" else ("keys", MS_KERNEL)
+            self.halo += sum(shift_halo(*self.shift, k) for k in moves)
         self._m = torch.as_tensor(norm.ms_mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
         self._s = torch.as_tensor(norm.ms_std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
         self._g = torch.as_tensor(self.detail_gains, device=device)[None]
@@ -111,33 +113,42 @@ class ZeroShotModel:
                 f"expected ms_up shaped ({b}, {pan.shape[1]}, {pan.shape[2]}), got {ms_up.shape}"
             )
 
-    def _ms_shift(self, scale: int) -> tuple[float, float]:
-        """The move of the MS (align "pan"), in pixels of a grid ``scale`` PAN pixels a side."""
-        return (-self.shift[0] / scale, -self.shift[1] / scale)
-
-    def _normalised(self, pan: np.ndarray, ms: np.ndarray, scale: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-        """The PAN and the MS (on a grid ``scale`` PAN pixels a side: 1 upsampled, the ratio its own)
-        in network units, the registration shift removed by moving one of them (``align``)."""
+    def _normalised(
+        self, pan: np.ndarray, ms: np.ndarray, upsample_by: int = 1
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The PAN and the MS (upsampled here by ``upsample_by``: 1 when given on the PAN grid) in
+        network units, the registration shift removed by moving one of them (``align``)."""
         n = self.norm
         p = torch.as_tensor(np.asarray(pan, np.float32), device=self.device)[None]
         x = torch.as_tensor(np.asarray(ms, np.float32), device=self.device)[None]
         p = (p - n.pan_mean) / n.pan_std
         x = (x - self._m) / self._s
+        if upsample_by > 1:
+            x = upsample_t(x, upsample_by)
         if self.shift != (0.0, 0.0):
             if self.align == "ms":
                 p = shift_t(p, *self.shift)
-            else:
-                x = shift_t(x, *self._ms_shift(scale), MS_KERNEL)
+            else:  # the upsampled MS is smooth on the PAN grid: moved there, it loses nothing
+                x = shift_t(x, -self.shift[0], -self.shift[1], MS_KERNEL)
         return p, x
 
     def _detail(self, pan_n: torch.Tensor) -> torch.Tensor:
         """Per-band PAN detail of a normalised (1, 1, h, w) PAN, h and w padded (symmetrically, at the
-        bottom and right) to multiples of the ratio and cropped back: (1, B, h, w)."""
+        bottom and right) to multiples of the ratio and cropped back: (1, B, h, w).
+
+        With ``align`` "pan" and a shift, the PAN keeps its place but its low-pass is the one seen
+        through the MS's sampling lattice (the PAN moved onto the MS, low-passed and decimated
+        there, upsampled, moved back): the detail then completes the moved MS as it completes the
+        MS in the MS's geometry, and the PAN's own detail is never resampled."""
         r = self.ratio
         h, w = pan_n.shape[-2:]
         ph, pw = -h % r, -w % r
         padded = symmetric_pad(pan_n, 0, pw, 0, ph) if ph or pw else pan_n
-        return pan_detail_t(padded, self.ms_gains, r)[..., :h, :w]
+        if self.align == "ms" or self.shift == (0.0, 0.0):
+            return pan_detail_t(padded, self.ms_gains, r)[..., :h, :w]
+        moved = shift_t(padded, *self.shift)
+        low = moved - pan_detail_t(moved, self.ms_gains, r)  # (1, B, h, w), the MS's lattice
+        return (padded - shift_t(low, -self.shift[0], -self.shift[1], MS_KERNEL))[..., :h, :w]
 
     @torch.inference_mode()
     def predict(self, pan: np.ndarray, ms_up: np.ndarray, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
@@ -217,8 +228,7 @@ class ZeroShotModel:
             )
 
         def inputs() -> tuple[torch.Tensor, torch.Tensor]:
-            p, x = self._normalised(pan, ms, r)
-            return p, upsample_t(x, r)
+            return self._normalised(pan, ms, r)
 
         return self._tiled(inputs, tile, origin, margin)
 

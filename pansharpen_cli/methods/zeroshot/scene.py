@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ...base.nodata import block_all, masked_stats
-from ...physics.registration import MS_KERNEL, Registration, estimate_shift, shift_halo, shift_t
+from ...physics.registration import Registration, estimate_shift, shift_halo, shift_t
 from ...physics.torch_ops import detail_inputs, mtf_degrade_t, pan_detail_t, scene_gains, upsample_t
 from .config import ZeroShotConfig
 from .model import Normalisation
@@ -24,12 +24,10 @@ class Scene:
     Attributes:
         ratio, gains, pan_gain: the degradation model (MS gains as a list of floats).
         norm: the normalisation (raw units -> network units).
-        pan_n: (1, 1, H, W) normalised PAN (moved onto the MS by the registration shift when the
-            config's ``align`` is "ms").
-        ms_n: (1, B, H/r, W/r) normalised MS (moved onto the PAN by it when ``align`` is "pan").
+        pan_n: (1, 1, H, W) normalised PAN, moved onto the MS by the registration shift.
+        ms_n: (1, B, H/r, W/r) normalised MS.
         valid, valid_ms: (H, W) and (H/r, W/r) bool masks (eroded by the shift's reach).
-        registration: what the registration found (None when off); shift: (dy, dx) PAN pixels,
-            the applied shift that moves the PAN onto the MS (the MS moves by minus it).
+        registration: what the registration found (None when off); shift: (dy, dx) PAN pixels.
         pan_lr: (1, 1, H/r, W/r) the PAN MTF-degraded to the MS grid (the reduced-resolution PAN).
         rr_h, rr_w: size of the reduced-resolution pair (fine pixels of that pair).
         pan_rr, ms_rr_up, detail_rr, ms_ref: the reduced-resolution PAN, upsampled degraded MS,
@@ -75,9 +73,8 @@ def _normalise(
     return norm, pan_n, ms_n
 
 
-def _register(scene: Scene, dev: torch.device, align: str) -> None:
-    """Measure the residual MS-PAN shift and remove it (in place): the MS moved onto the PAN
-    (``align`` "pan") or the PAN onto the MS ("ms"); the valid masks eroded by the move's reach."""
+def _register(scene: Scene, dev: torch.device) -> None:
+    """Measure the residual MS-PAN shift and move the PAN onto the MS by it (in place)."""
     r = scene.ratio
     with torch.no_grad():
         reg = estimate_shift(
@@ -90,25 +87,12 @@ def _register(scene: Scene, dev: torch.device, align: str) -> None:
     if not reg.applied:
         return
     with torch.no_grad():
-        if align == "pan":
-            scene.ms_n = shift_t(scene.ms_n, -reg.shift[0], -reg.shift[1], MS_KERNEL)
-        else:
-            scene.pan_n = shift_t(scene.pan_n, *scene.shift)
-    if scene.valid.all():
-        return
-    # the moved image reads its neighbours: erode the mask by that reach
-    if align == "pan":
-        valid_ms = _eroded(scene.valid_ms, shift_halo(*reg.shift, MS_KERNEL))
-        scene.valid = scene.valid & np.kron(valid_ms, np.ones((r, r), bool))
-    else:
-        scene.valid = _eroded(scene.valid, shift_halo(*scene.shift))
-    scene.valid_ms = block_all(scene.valid, r)
-
-
-def _eroded(valid: np.ndarray, k: int) -> np.ndarray:
-    """A bool mask eroded by a (2k+1)-square, False beyond the image."""
-    inv = torch.as_tensor(~valid, dtype=torch.float32)[None, None]
-    return F.max_pool2d(F.pad(inv, (k,) * 4), 2 * k + 1, 1)[0, 0].numpy() < 0.5
+        scene.pan_n = shift_t(scene.pan_n, *scene.shift)
+    if not scene.valid.all():  # the moved PAN reads its neighbours: erode the mask by that reach
+        k = shift_halo(*scene.shift)
+        inv = torch.as_tensor(~scene.valid, dtype=torch.float32)[None, None]
+        scene.valid = F.max_pool2d(F.pad(inv, (k,) * 4), 2 * k + 1, 1)[0, 0].numpy() < 0.5
+        scene.valid_ms = block_all(scene.valid, r)
 
 
 def _pairs(scene: Scene, dev: torch.device) -> None:
@@ -150,8 +134,7 @@ def prepare_scene(
     dev: torch.device,
     pairs: bool = True,
 ) -> Scene:
-    """Normalise, register (``cfg.register``, onto the image ``cfg.align`` names) and build both
-    training pairs of one scene.
+    """Normalise, register (``cfg.register``) and build both training pairs of one scene.
 
     Args:
         pan: (1, H, W) float32 PAN; ms: (B, H/r, W/r) float32 MS; valid: (H, W) bool.
@@ -165,7 +148,7 @@ def prepare_scene(
     gains = [float(g) for g in ms_gains]
     scene = Scene(int(ratio), gains, float(pan_gain), norm, pan_n, ms_n, valid, valid_ms, None, (0.0, 0.0))
     if cfg.register:
-        _register(scene, dev, cfg.align)
+        _register(scene, dev)
     if pairs:
         _pairs(scene, dev)
     else:

@@ -1,0 +1,225 @@
+"""Full resolution as users see it: MTF-GLP-HPM against the default zero-shot fusion on every scene.
+
+    python bench/fullres.py [--data ../shared/data] [--out bench/out/fullres] [--scenes a,b]
+                            [--variants zs,zs-ms] [--max-pan 1280] [--threads 2]
+                            [--pictures bench/results/fullres]
+
+Each scene of --data (bench/scenes.py, the window of bench/quality.py) is fused at full resolution
+by MTF-GLP-HPM (the classical yardstick) and by the zero-shot variants: ``zs`` (the default, whose
+output lines up with the PAN) and ``zs-ms`` (``align="ms"``: the MS's geometry). For each fusion:
+
+* the plain full-resolution indexes (DESIGN.md section 5: D_lambda_K, D_rho, HQNR, R_Q2n) and the
+  co-registered ones (pansharpen_cli/metrics/coreg.py: the fused image's global shift to the MS
+  removed before D_lambda_K and R-Q2n, its shift to the PAN before D_rho), which judge a fusion
+  aligned with either image fairly on a misregistered pair;
+* ``align_pan_px``: where the fused image's high-pass sits relative to the PAN's, in PAN pixels
+  (phase correlation of the PAN against the least-squares combination of the fused bands, on the
+  PAN grid, :func:`pansharpen_cli.physics.registration.estimate_shift`'s ``measured``), and the
+  registration shift the zero-shot fit removed;
+* the issue-24 criterion per scene: the default's D_rho and D_lambda_K at most HPM's (their
+  co-registered versions, equal to the plain ones where nothing is misregistered).
+
+With --pictures, one PNG per scene: two 256x256-PAN-pixel places at 1:1 (the centre and the
+window of most PAN detail in an inner band), each a row of PAN, upsampled MS, MTF-GLP-HPM and the
+zero-shot default, the colour panels under one common stretch (the upsampled MS's 2-98 percentiles).
+Prints a JSON document and a markdown table; writes both under --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from bench.quality import DEFAULT_DATA, code_version, fit_zeroshot  # noqa: E402
+from bench.scenes import MAX_PAN, central_window, crop_multiple, discover, load_scene  # noqa: E402
+from pansharpen_cli.methods.base import MIN_FIT_MS_SIDE  # noqa: E402
+from pansharpen_cli.methods.classical import fuse_image  # noqa: E402
+from pansharpen_cli.metrics.coreg import coregistered_indexes  # noqa: E402
+from pansharpen_cli.physics.degradation import upsample  # noqa: E402
+
+CLASSICAL = "mtf-glp-hpm"
+KEYS = ("D_lambda_K", "D_lambda_K_coreg", "D_rho", "D_rho_coreg", "HQNR", "R_Q2n", "R_Q2n_coreg")
+CROP = 256
+
+
+def high_pass_offset(pan: np.ndarray, fused: np.ndarray) -> list[float]:
+    """(dy, dx) PAN pixels that move the PAN onto the fused image's high-pass (phase correlation of
+    the PAN against the least-squares combination of the fused bands, on the PAN grid): 0 when the
+    fused image lines up with the PAN."""
+    import torch
+
+    from pansharpen_cli.physics.registration import estimate_shift
+
+    def t(a):
+        return torch.from_numpy(np.ascontiguousarray(a, np.float64))[None]
+
+    reg = estimate_shift(t(pan), t(fused), max_shift=4.0)
+    return [round(float(v), 3) for v in reg.measured]
+
+
+def places(pan: np.ndarray, side: int = CROP) -> list[tuple[int, int]]:
+    """Two (row, col) corners of side x side windows: the centre, and the window of most PAN
+    high-pass energy on a grid of candidates at least half a window from the centre."""
+    from scipy import ndimage
+
+    h, w = pan.shape[1:]
+    side = min(side, h, w)
+    centre = ((h - side) // 2, (w - side) // 2)
+    p = pan[0].astype(np.float64)
+    energy = (p - ndimage.uniform_filter(p, 5)) ** 2
+    best, where = -1.0, centre
+    for r0 in range(0, h - side + 1, max(1, side // 4)):
+        for c0 in range(0, w - side + 1, max(1, side // 4)):
+            if abs(r0 - centre[0]) < side // 2 and abs(c0 - centre[1]) < side // 2:
+                continue  # at least half a window away from the centre
+            e = float(energy[r0 : r0 + side, c0 : c0 + side].mean())
+            if e > best:
+                best, where = e, (r0, c0)
+    return [centre, where] if where != centre else [centre]
+
+
+def picture(path: Path, pan, ms_up, fusions: dict[str, np.ndarray], bands) -> None:
+    """The per-scene PNG: a row per place of PAN, upsampled MS, then each fusion (1:1)."""
+    from pansharpen_cli.io.quicklook import gray_rgb, pixel_grid, stretch_limits, to_rgb
+
+    limits = stretch_limits(ms_up, bands)
+    rows = []
+    for r0, c0 in places(pan):
+        side = min(CROP, pan.shape[1], pan.shape[2])
+        win = (slice(None), slice(r0, r0 + side), slice(c0, c0 + side))
+        row = {f"PAN ({r0},{c0})": gray_rgb(pan[win]), "upsampled MS": to_rgb(ms_up[win], bands, limits)}
+        row.update({name: to_rgb(f[win], bands, limits) for name, f in fusions.items()})
+        rows.append(row)
+    pixel_grid(path, rows)
+
+
+def verdict(res: dict, variant: str = "zs") -> dict:
+    """Issue 24's criterion for one scene: the variant's co-registered D_rho and D_lambda_K at most
+    the classical method's."""
+    z, c = res["fr"][variant], res["fr"][CLASSICAL]
+    return {
+        "D_rho": z["D_rho_coreg"] <= c["D_rho_coreg"],
+        "D_lambda_K": z["D_lambda_K_coreg"] <= c["D_lambda_K_coreg"],
+    }
+
+
+def table(results: dict) -> str:
+    """Markdown: per scene, HPM and each variant's co-registered D_rho and D_lambda_K (plain in
+    brackets where they differ), the high-pass offset to the PAN, the criterion."""
+    variants = [v for v in next(iter(results.values()))["fr"] if v != CLASSICAL]
+    head = ["scene", "shift removed (PAN px)"]
+    for m in (CLASSICAL, *variants):
+        head += [f"{m} D_rho", f"{m} D_lambda_K", f"{m} offset to PAN"]
+    head.append("zs <= HPM (D_rho, D_lambda_K)")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def cell(d: dict, k: str) -> str:
+        c, p = d[f"{k}_coreg"], d[k]
+        return f"{c:.4f}" if abs(c - p) < 5e-5 else f"{c:.4f} ({p:.4f})"
+
+    for name, res in results.items():
+        row = [name, "{:+.2f}, {:+.2f}".format(*res.get("registration_pan_px", [0.0, 0.0]))]
+        for m in (CLASSICAL, *variants):
+            d = res["fr"][m]
+            row += [cell(d, "D_rho"), cell(d, "D_lambda_K"), "{:+.2f}, {:+.2f}".format(*d["align_pan_px"])]
+        v = res["verdict"]
+        row.append(f"{'yes' if v['D_rho'] else 'NO'}, {'yes' if v['D_lambda_K'] else 'NO'}")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def scene_result(sc, args, variants, base_cfg, prior, device) -> dict | None:
+    """One scene's fusions, indexes, offsets and (with --pictures) its PNG; None when too small."""
+    from bench.quality import zeroshot_variant
+
+    pan, ms, r, rad = load_scene(sc)
+    pan, ms = crop_multiple(pan, ms, r, r)
+    pan, ms, window = central_window(pan, ms, r, args.max_pan)
+    if min(ms.shape[1:]) < MIN_FIT_MS_SIDE * r:
+        return None
+    fused = {CLASSICAL: fuse_image(CLASSICAL, pan, ms, r, rad.ms_gains, rad.pan_gain)}
+    res: dict = {"ratio": r, "size": list(pan.shape[1:]), "window": window, "fr": {}, "seconds": {}}
+    for v in variants:
+        name, align = ("zs", "ms") if v == "zs-ms" else (v, "pan")
+        cfg, pr = zeroshot_variant(name, replace(base_cfg, align=align), prior)
+        t0 = time.perf_counter()
+        model = fit_zeroshot(pan, ms, r, rad, cfg, pr, device)
+        fused[v] = model.predict_coarse(pan, ms)
+        res["seconds"][v] = round(time.perf_counter() - t0, 2)
+        if v == "zs":
+            res["registration_pan_px"] = [round(float(x), 3) for x in model.shift]
+    ms_up = upsample(ms, r)
+    for m, f in fused.items():
+        idx = coregistered_indexes(pan, ms, f, r, rad.ms_gains, ms_up=ms_up)
+        res["fr"][m] = {k: idx[k] for k in KEYS} | {"align_pan_px": high_pass_offset(pan, f)}
+    res["verdict"] = verdict(res)
+    if args.pictures:
+        from pansharpen_cli.io.quicklook import rgb_bands
+
+        bands = sc.rgb if sc.rgb and max(sc.rgb) < ms.shape[0] else rgb_bands(ms.shape[0])
+        shown = {CLASSICAL: fused[CLASSICAL], "zero-shot (default)": fused["zs"]}
+        picture(args.pictures / f"{sc.name}.png", pan, ms_up, shown, bands)
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--out", type=Path, default=HERE / "out" / "fullres")
+    ap.add_argument("--scenes", default="", help="comma-separated names (default: every scene of --data)")
+    ap.add_argument("--variants", default="zs,zs-ms", help="zero-shot variants (zs: the default; zs-ms)")
+    ap.add_argument("--max-pan", type=int, default=MAX_PAN)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (0: torch default)")
+    ap.add_argument("--pictures", type=Path, default=None, help="write a 1:1 PNG per scene here")
+    args = ap.parse_args()
+    import torch
+
+    from pansharpen_cli.methods.base import StartWeights
+    from pansharpen_cli.methods.zeroshot import ZeroShotConfig
+    from pansharpen_cli.methods.zeroshot.method import config_for_weights
+    from pansharpen_cli.priors.weights import load_weights
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    variants = [v for v in args.variants.split(",") if v]
+    if "zs" not in variants:
+        sys.exit("--variants must include zs (the default the criterion judges)")
+    loaded = load_weights("default")
+    base_cfg = config_for_weights(ZeroShotConfig(), StartWeights("default", loaded.state_dict, loaded.manifest))
+    for d in (args.out, args.pictures):
+        if d is not None:
+            d.mkdir(parents=True, exist_ok=True)
+    scenes = discover(args.data)
+    chosen = [n for n in args.scenes.split(",") if n] or list(scenes)
+    results, skipped, t0 = {}, [], time.perf_counter()
+    for name in chosen:
+        res = scene_result(scenes[name], args, variants, base_cfg, loaded.state_dict, torch.device("cpu"))
+        if res is None:
+            skipped.append(name)
+            continue
+        results[name] = res
+        print(f"{name}: {json.dumps(res['verdict'])}", file=sys.stderr)
+    doc = {
+        "code": code_version(),
+        "command": " ".join(sys.argv),
+        "threads": torch.get_num_threads(),
+        "wall_seconds": round(time.perf_counter() - t0, 1),
+        "scenes": results,
+        "skipped": skipped,
+    }
+    (args.out / "fullres.json").write_text(json.dumps(doc, indent=1))
+    (args.out / "fullres.md").write_text(table(results))
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
