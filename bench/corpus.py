@@ -91,7 +91,8 @@ def load_sources(path: Path) -> list[dict[str, Any]]:
         raise CorpusError(f"{path}: expected a JSON object with a 'sources' list")
     seen: set[str] = set()
     for e in entries:
-        missing = [k for k in ("id", "kind", "repo", "commit", "path", "sha256", "size", "licence") if k not in e]
+        needed = ("id", "kind", "repo", "commit", "path", "sha256", "size", "licence")
+        missing = [k for k in needed if k not in e]
         if missing:
             raise CorpusError(f"{path}: source {e.get('id', e)!r} lacks {', '.join(missing)}")
         if e["id"] in seen:
@@ -312,15 +313,65 @@ def build(
         doc["sources"].append(_source_row(entry, len(tiles), skipped, st))
         doc["tiles"].extend({**t, "licence": entry["licence"]["name"]} for t in tiles)
         _write_corpus(out, doc)
-        say(f"{entry['id']}: {len(tiles)} tiles (skipped {skipped['nodata']} nodata, {skipped['constant']} constant)")
+        n_nodata, n_const = skipped["nodata"], skipped["constant"]
+        say(f"{entry['id']}: {len(tiles)} tiles (skipped {n_nodata} nodata, {n_const} constant)")
     return doc
+
+
+def corpus_sources(out: Path) -> dict[str, dict[str, Any]]:
+    """The tiles of a built corpus, for training: ``{tile path: its source's manifest row}``.
+
+    The row (``name``, ``licence``, ``kind``, ``tiles``) is shared by the tiles of one source, so a
+    manifest lists each source once with its tile count, never thousands of tiles.
+
+    Raises:
+        CorpusError: no ``corpus.json`` in ``out``, or it lists no tiles, or a tile is missing.
+    """
+    p = _manifest_path(out)
+    if not p.is_file():
+        raise CorpusError(f"expected a corpus built by bench/corpus.py in {out} (no corpus.json there)")
+    doc = read_corpus(out)
+    if not doc["tiles"]:
+        raise CorpusError(f"the corpus in {out} has no tiles: rebuild it with bench/corpus.py")
+    rows = {
+        s["id"]: {
+            "name": f"corpus:{s['id']} ({s['repo']}@{s['commit'][:12]}:{s['path']})",
+            "licence": s["licence"]["name"],
+            "kind": s["kind"],
+            "tiles": s["tiles"],
+        }
+        for s in doc["sources"]
+    }
+    tiles = {}
+    for t in doc["tiles"]:
+        path = out / t["file"]
+        if not path.is_file():
+            raise CorpusError(f"corpus tile {path} is missing: rerun bench/corpus.py --out {out}")
+        tiles[str(path)] = rows[t["source"]]
+    return tiles
+
+
+def manifest_images(
+    used: list[str], names: dict[str, str], licences: dict[str, Any], corpus: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The manifest's ``training.images``: one row per image, and one per corpus source (not per tile)."""
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for s in used:
+        row = corpus.get(s)
+        if row is None:
+            rows.append({"name": names.get(s, s), "licence": licences.get(s)})
+        elif row["name"] not in seen:
+            seen.add(row["name"])
+            rows.append(dict(row))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", required=True, help="corpus folder (tiles/ and corpus.json; not in the repository)")
-    ap.add_argument("--sources", default=str(SOURCES), help="sources list (default: bench/corpus/sources.json)")
-    ap.add_argument("--mirror", default=None, help="folder of mirrored repositories, OWNER+NAME/repo (bare git)")
+    ap.add_argument("--out", required=True, help="corpus folder (tiles/, corpus.json)")
+    ap.add_argument("--sources", default=str(SOURCES), help="default: bench/corpus/sources.json")
+    ap.add_argument("--mirror", default=None, help="folder of OWNER+NAME/repo bare git mirrors")
     ap.add_argument("--online", action="store_true", help="download what the mirror lacks from GitHub")
     ap.add_argument("--tile", type=int, default=TileSettings.tile)
     ap.add_argument("--min-valid", type=float, default=TileSettings.min_valid)
