@@ -35,6 +35,8 @@ from pansharpen_cli.base.device import resolve_device  # noqa: E402
 from pansharpen_cli.io.sources import SKIMAGE_SAMPLES, resolve_sources  # noqa: E402
 from pansharpen_cli.pipeline.train import LossLog, only, tee  # noqa: E402
 
+from bench.corpus import CorpusError, corpus_sources, manifest_images  # noqa: E402
+
 #: MS files of the real scenes used as spectra (paths relative to the data folder).
 SCENE_MS = (
     "eo1-ali/ms.tif",
@@ -75,6 +77,13 @@ def main(argv: list[str] | None = None) -> int:
         "weights under MIT: " + ", ".join(NOT_REDISTRIBUTABLE) + ")",
     )
     ap.add_argument("--no-scenes", action="store_true", help="scikit-image samples only")
+    ap.add_argument(
+        "--corpus",
+        default=None,
+        metavar="DIR",
+        help="also train on the tiles of a corpus built by bench/corpus.py (DIR/corpus.json); the "
+        "manifest records one row per corpus source with its licence and tile count",
+    )
     ap.add_argument("--arch", default=None, help="network (default: the method's)")
     ap.add_argument(
         "--method",
@@ -132,10 +141,18 @@ def main(argv: list[str] | None = None) -> int:
             licences[str(p)] = _scene_licence(p)
             names[str(p)] = f"shared/data/{rel}"
 
+    corpus_rows: dict[str, dict] = {}  # tile path -> its corpus source's manifest row
+    if args.corpus:
+        try:
+            corpus_rows = corpus_sources(Path(args.corpus))
+        except CorpusError as exc:
+            ap.error(str(exc))
+        sources.extend(corpus_rows)
+
     t0 = time.perf_counter()
 
     def progress(task: str, step: int, total: int, info: dict) -> None:
-        if step % 25 == 0 or step == total:
+        if "loss" in info and (step % 25 == 0 or step == total):  # step 0 (the stage starts) has no loss
             el = time.perf_counter() - t0
             print(f"{task} {step}/{total}  loss {info['loss']:.4f}  {el:.0f} s", file=sys.stderr, flush=True)
 
@@ -169,9 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         "columns": ["step", "mean_loss_last_50", "mean_identity_loss_last_50"],
         "rows": curve,
     }
-    man["training"]["images"] = [
-        {"name": names.get(s, s), "licence": licences.get(s)} for s in res["manifest"]["training"]["images"]
-    ]
+    man["training"]["images"] = manifest_images(res["manifest"]["training"]["images"], names, licences, corpus_rows)
     man["training"]["command"] = " ".join(
         [
             "python",
