@@ -81,6 +81,8 @@ class ZeroShotConfig:
     reference_bands: int = 8
     w_corr: float = 1.0
     corr_extra: int = 0
+    corr_target: str = "ms"
+    select_fr: float = 0.0
     register: bool = True
     align: str = "pan"
     patience: int = 2

@@ -63,6 +63,11 @@ class Trainer:
         self.valid_t = torch.as_tensor(s.valid, dtype=torch.float32, device=dev)[None, None]
         self.opt = Adam([p for p in net.parameters() if p.requires_grad], lr=cfg.lr_rr)
         self.corr_win = 2 * math.ceil(r / 2) + cfg.corr_extra
+        self._fr_hold: tuple[torch.Tensor, ...] | None = None
+        self._band_stats = tuple(  # the MS bands' mean and std (raw units), for MTF-GLP-HPM's target
+            torch.as_tensor(v, dtype=torch.float32, device=dev).view(1, -1, 1, 1)
+            for v in (s.norm.ms_mean, s.norm.ms_std)
+        )
         self.pretrained = pretrained  # the network starts from prior weights
         self.feats_rr = self.feats_fr = None  # frozen features, once per scene (features.py)
         self._fr_pending = has_features(net)  # the full-resolution ones at the first such step
@@ -134,19 +139,63 @@ class Trainer:
         losses = {"spectral": spec.item(), "spatial": spat.item()}
         if cfg.w_corr > 0:
             with torch.no_grad():
-                p_lp = upsample_t(mtf_degrade_t(p, [s.pan_gain], s.ratio), s.ratio)
-                target = local_corr(x, p_lp, self.corr_win)
+                target = self._corr_target(p, x, d)
             corr = torch.relu(target - local_corr(out, p, self.corr_win)).mean()
             loss = loss + cfg.w_corr * corr
             losses["corr"] = corr.item()
         self._update(loss)
         return {"fr": loss.item(), **losses}
 
+    def _corr_target(self, p: torch.Tensor, x: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        """The local correlation each output band should reach with the PAN: that of the upsampled
+        MS band with the low-passed PAN, or (``corr_target`` "hpm") the larger of it and that of
+        MTF-GLP-HPM's band (the MS times the band-equalised PAN over its low-pass)."""
+        s = self.scene
+        p_lp = upsample_t(mtf_degrade_t(p, [s.pan_gain], s.ratio), s.ratio)
+        target = local_corr(x, p_lp, self.corr_win)
+        if self.cfg.corr_target != "hpm":
+            return target
+        m, sd = self._band_stats
+        floor = 0.05 * m.abs()
+        hpm = (x * sd + m) * (sd * p + m).clamp_min(floor) / (sd * (p - d) + m).clamp_min(floor)
+        return torch.maximum(target, local_corr(hpm, p, self.corr_win))
+
+    @torch.no_grad()
+    def _fr_windows(self) -> tuple[torch.Tensor, ...]:
+        """Fixed full-resolution crops (PAN, upsampled MS, detail, correlation target) scored by the
+        selection, drawn once from their own generator (the training draws are unchanged)."""
+        if self._fr_hold is None:
+            rng = np.random.default_rng(self.cfg.seed + 1)
+            pos = [self.samp_fr.sample(rng) for _ in range(max(4, len(self.hold)))]
+            s, c = self.scene, self.c_fr
+            p, x, d = (torch.cat([t[..., i : i + c, j : j + c] for i, j in pos]) for t in (s.pan_n, self.ms_up_fr, s.detail_fr))
+            self._fr_hold = (p, x, d, self._corr_target(p, x, d))
+        return self._fr_hold
+
+    @torch.no_grad()
+    def _fr_shortfall(self) -> float:
+        """The local-correlation shortfall of the network on the fixed full-resolution crops."""
+        p, x, d, target = self._fr_windows()
+        with autocast(self.dev, self.cfg.amp):
+            out = self.net(p, x, d, self.scene.gains_t.expand(p.shape[0], -1)).float()
+        return float(torch.relu(target - local_corr(out, p, self.corr_win)).mean())
+
     @torch.no_grad()
     def holdout_loss(self) -> float:
-        """Mean L1 of the network on the held-out reduced-resolution windows (NaN without any)."""
+        """Mean L1 of the network on the held-out reduced-resolution windows (NaN without any), plus
+        ``select_fr`` times its local-correlation shortfall on fixed full-resolution crops."""
         if not self.hold:
             return float("nan")
+        rr = self._rr_holdout()
+        if self.cfg.select_fr <= 0 or self.feats_fr is not None or self._fr_pending:
+            return rr
+        self.net.eval()
+        fr = self._fr_shortfall()
+        self.net.train()
+        return rr + self.cfg.select_fr * fr
+
+    @torch.no_grad()
+    def _rr_holdout(self) -> float:
         s, net = self.scene, self.net
         net.eval()
         tot = 0.0
