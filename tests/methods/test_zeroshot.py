@@ -71,6 +71,9 @@ def test_config_defaults_and_checks() -> None:
     assert cfg.iterations > 0 and 0 <= cfg.p_full <= 1 and cfg.lr_rr == 1e-3 and cfg.lr_fr == 5e-4
     with pytest.raises(ValueError, match="p_full"):
         zeroshot.ZeroShotConfig(p_full=1.5)
+    for bad in ({"corr_target": "pan"}, {"select_fr": -1.0}, {"align": "both"}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            zeroshot.ZeroShotConfig(**bad)
 
 
 def test_fit_reports_progress_and_losses_fall(fitted) -> None:
@@ -256,3 +259,25 @@ def test_a_fit_without_steps_builds_no_trainer_and_the_same_gains(scene: dict) -
     assert through.report()["pre_adapt"] == {}  # the hook ran: the full path was taken
     ms_up = upsample(scene["ms"], RATIO)
     np.testing.assert_array_equal(idle.predict_image(scene["pan"], ms_up), through.predict_image(scene["pan"], ms_up))
+
+
+def test_the_full_resolution_selection_knobs_act(scene: dict) -> None:
+    """``corr_target="hpm"`` targets at least the upsampled MS's correlation; ``select_fr`` adds the
+    full-resolution shortfall to the hold-out score (both off by default: issue 24's measurements)."""
+    from pansharpen_cli import networks
+    from pansharpen_cli.methods.zeroshot.fit import prepare_scene
+    from pansharpen_cli.methods.zeroshot.trainer import Trainer
+
+    base = _cfg()
+    assert base.corr_target == "ms" and base.select_fr == 0.0
+    scored = {}
+    for name, cfg in (("off", base), ("hpm", _cfg(corr_target="hpm", select_fr=1.0))):
+        valid = np.ones(scene["pan"].shape[1:], bool)
+        s = prepare_scene(scene["pan"], scene["ms"], valid, RATIO, GAINS, PAN_GAIN, cfg, CPU)
+        tr = Trainer(networks.build(cfg.net_arch), None, s, cfg, np.random.default_rng(0), CPU)
+        p, x, d, target = tr._fr_windows()
+        scored[name] = (tr.holdout_loss(), tr._rr_holdout(), tr._fr_shortfall(), target)
+    off, hpm = scored["off"], scored["hpm"]
+    assert off[0] == off[1]  # the hold-out score is the reduced-resolution L1 alone
+    assert hpm[0] == pytest.approx(hpm[1] + hpm[2]) and hpm[2] > 0
+    assert (hpm[3] >= off[3] - 1e-6).all() and (hpm[3] > off[3] + 0.05).any()

@@ -41,6 +41,14 @@ class ZeroShotConfig:
             correlation of an output band with the PAN falls below that of the upsampled MS band with
             the low-passed PAN (what the data says the band can reach), the shortfall is penalised;
             bands the PAN does not see (NIR, SWIR) have a low target and feel no pull.
+        corr_target: "ms": the local-correlation loss's target is the upsampled MS band's
+            correlation with the low-passed PAN (above); "hpm": the larger of it and MTF-GLP-HPM's
+            band's correlation with the PAN (an experiment of issue 24: more detail at full
+            resolution, at a reduced-resolution cost; docs/quality.md).
+        select_fr: weight, in the hold-out score that picks the network state, of the
+            local-correlation shortfall on fixed full-resolution crops (0: the reduced-resolution
+            L1 alone, which on most scenes keeps the state after the warm-up, before any
+            full-resolution step; an experiment of issue 24, see docs/quality.md).
         corr_extra: the local-correlation windows are ``2 * ceil(ratio / 2) + corr_extra`` PAN
             pixels a side (``corr_extra`` 0: the window of the D_rho index).
         reference_bands: band count for which ``warmup`` and ``iterations`` are stated; scenes with
@@ -103,6 +111,8 @@ class ZeroShotConfig:
             (self.patience >= 0, "patience >= 0", self.patience),
             (self.reference_pixels >= 0, "reference_pixels >= 0", self.reference_pixels),
             (self.align in ALIGN, f"align one of {', '.join(ALIGN)}", self.align),
+            (self.corr_target in ("ms", "hpm"), "corr_target 'ms' or 'hpm'", self.corr_target),
+            (self.select_fr >= 0, "select_fr >= 0", self.select_fr),
         ]
         for ok, what, got in checks:
             if not ok:
