@@ -271,10 +271,12 @@ def test_the_full_resolution_selection_knobs_act(scene: dict) -> None:
     base = _cfg()
     assert base.corr_target == "ms" and base.select_fr == 0.0
     scored = {}
-    for name, cfg in (("off", base), ("hpm", _cfg(corr_target="hpm", select_fr=1.0))):
+    small = dict(crop=16, holdout=0.3)  # hold-out windows on this small scene
+    for name, cfg in (("off", _cfg(**small)), ("hpm", _cfg(**small, corr_target="hpm", select_fr=1.0))):
         valid = np.ones(scene["pan"].shape[1:], bool)
         s = prepare_scene(scene["pan"], scene["ms"], valid, RATIO, GAINS, PAN_GAIN, cfg, CPU)
         tr = Trainer(networks.build(cfg.net_arch), None, s, cfg, np.random.default_rng(0), CPU)
+        assert tr.hold  # hold-out windows to score
         p, x, d, target = tr._fr_windows()
         scored[name] = (tr.holdout_loss(), tr._rr_holdout(), tr._fr_shortfall(), target)
     off, hpm = scored["off"], scored["hpm"]
