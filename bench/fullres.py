@@ -250,7 +250,9 @@ def main() -> None:
     ap.add_argument("--max-pan", type=int, default=MAX_PAN)
     ap.add_argument("--threads", type=int, default=2, help="torch threads (0: torch default)")
     ap.add_argument("--pictures", type=Path, default=None, help="write a 1:1 PNG per scene here")
-    ap.add_argument("--set", action="append", default=[], metavar="FIELD=JSON", help="override a ZeroShotConfig field")
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=JSON", help="override a ZeroShotConfig field"
+    )
     args = ap.parse_args()
     import torch
 

@@ -103,7 +103,9 @@ def fit_zeroshot(pan, ms, r, rad, cfg, prior, device):
     from pansharpen_cli.methods.zeroshot import fit
 
     hook = pretext_adapter(cfg) if isinstance(cfg, CrossDiffConfig) else None
-    return fit(pan, ms, r, rad.ms_gains, rad.pan_gain, config=cfg, device=device, init_state=prior, pre_adapt=hook)
+    return fit(
+        pan, ms, r, rad.ms_gains, rad.pan_gain, config=cfg, device=device, init_state=prior, pre_adapt=hook
+    )
 
 
 def run_zeroshot(pan, ms, r, rad, cfg, prior, device, back: bool = False):

@@ -128,7 +128,7 @@ class ZeroShotModel:
         if self.shift != (0.0, 0.0):
             if self.align == "ms":
                 p = shift_t(p, *self.shift)
-            else:  # the upsampled MS is smooth on the PAN grid: moved there, it loses nothing
+            else:  # the upsampled MS is smooth on the PAN grid: moved there, it loses little
                 x = shift_t(x, -self.shift[0], -self.shift[1], MS_KERNEL)
         return p, x
 

@@ -168,7 +168,10 @@ class Trainer:
             rng = np.random.default_rng(self.cfg.seed + 1)
             pos = [self.samp_fr.sample(rng) for _ in range(max(4, len(self.hold)))]
             s, c = self.scene, self.c_fr
-            p, x, d = (torch.cat([t[..., i : i + c, j : j + c] for i, j in pos]) for t in (s.pan_n, self.ms_up_fr, s.detail_fr))
+            p, x, d = (
+                torch.cat([t[..., i : i + c, j : j + c] for i, j in pos])
+                for t in (s.pan_n, self.ms_up_fr, s.detail_fr)
+            )
             self._fr_hold = (p, x, d, self._corr_target(p, x, d))
         return self._fr_hold
 
