@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import time
 from dataclasses import replace
@@ -76,26 +75,15 @@ CROP = 256
 
 def covered_bands(sc) -> list[int] | None:
     """The bands whose centre lies in the PAN's range (None: unknown, every band counts)."""
-    from bench.scenes import sensor_preset
+    from bench.scenes import band_names, sensor_preset
 
     meta = json.loads((sc.folder / "scene.json").read_text())
-    names = band_words(meta.get("bands"))
+    names = band_names(meta.get("bands"))
     sensor = sensor_preset(meta.get("sensor")) or str(meta.get("sensor") or "").split(" ")[0].lower()
     if sensor not in PAN_RANGE or not names or any(n not in BAND_CENTRE for n in names):
         return None
     low, high = PAN_RANGE[sensor]
     return [i for i, n in enumerate(names) if low <= BAND_CENTRE[n] <= high]
-
-
-def band_words(bands) -> list[str]:
-    """Band names of scene.json (a list, or a text such as ``1 (blue), 2 (green)`` or ``blue,nir
-    (B2-B5)``): per band the first word, inside or before brackets, that names a band."""
-    items = bands if isinstance(bands, list) else [b for b in str(bands or "").split(",") if b.strip()]
-    names = []
-    for item in items:
-        words = re.findall(r"[a-z0-9]+", item.lower())
-        names.append(next((w for w in words if w in BAND_CENTRE), words[0] if words else ""))
-    return names
 
 
 def band_d_rho(pan: np.ndarray, fused: np.ndarray, r: int, pan_shift) -> list[float]:

@@ -51,12 +51,14 @@ def sensor_preset(text: str | None) -> str | None:
 
 
 def band_names(bands) -> list[str]:
-    """Band names from ``scene.json`` (a list, or a comma-separated text like ``1 (blue), 2 (green)``)."""
+    """Band names from ``scene.json`` (a list, or a comma-separated text like ``1 (blue), 2 (green)``):
+    the word in brackets after a band number, else the first word (``nir (B2-B5)``: ``nir``)."""
     items = bands if isinstance(bands, list) else str(bands or "").split(",")
     names = []
     for item in items:
         inner = re.search(r"\(([^)]*)\)", item)
-        word = inner.group(1) if inner else item
+        first = item.split("(")[0].strip()
+        word = inner.group(1) if inner and not first.isalpha() else item
         names.append(word.strip().split(" ")[0].lower() if word.strip() else "")
     return names
 
