@@ -17,7 +17,8 @@ PAN-aligned working grid. The per-scene guard on these figures is bench/guard.py
   of the indexes.
 
 Methods: the classical baselines and zero-shot variants: ``zs`` (shipped prior, default settings),
-``zs-fast`` and ``zs-best`` (the ``--preset`` budgets), ``zs-q`` (prior, a quarter of the iterations), ``zs-0`` (prior, no adaptation), ``zs-rand`` (random
+``zs-fast`` and ``zs-best`` (the ``--preset`` budgets and networks: ``zs-best`` is bandwise-resnet
+from its own shipped prior), ``zs-q`` (prior, a quarter of the iterations), ``zs-0`` (prior, no adaptation), ``zs-rand`` (random
 init, default settings); ``cd``, ``cd-0``, ``cd-pt``: CrossDiff (see :func:`crossdiff_variant`); on request ``zs-glp`` (the untrained network, i.e. MTF-GLP with the
 scene's per-band detail gains: the classical base the network corrects). Prints a JSON document and markdown tables (per scene and averages).
 """
@@ -52,6 +53,7 @@ HIGHER = {"Q2n", "Q", "SCC", "PSNR", "QNR", "HQNR", "R_Q2n"}
 
 
 _CROSSDIFF: dict = {}
+_PRESET_PRIORS: dict = {}  # network -> its shipped prior, loaded once
 
 
 def crossdiff_variant(name: str, base_cfg):
@@ -84,7 +86,8 @@ def zeroshot_variant(name: str, base_cfg, prior):
 
         p = preset_config(name[3:])
         budget = dict(warmup=p.warmup, iterations=p.iterations, patience=p.patience)
-        return replace(base_cfg, reference_pixels=p.reference_pixels, **budget), prior
+        cfg = replace(base_cfg, reference_pixels=p.reference_pixels, **budget)
+        return preset_network(cfg, p.net_arch, prior)
     if name == "zs-q":
         return replace(base_cfg, iterations=base_cfg.iterations // 4, warmup=base_cfg.warmup // 4), prior
     if name == "zs-0":
@@ -94,6 +97,19 @@ def zeroshot_variant(name: str, base_cfg, prior):
     if name == "zs-glp":  # the untrained network: MTF-GLP with the scene's detail gains (classical)
         return replace(base_cfg, iterations=0, warmup=0), None
     raise ValueError(name)
+
+
+def preset_network(cfg, arch: str, prior):
+    """A preset's network and its shipped prior (``--preset best``: bandwise-resnet), when it is not
+    the network of ``cfg`` (the ``--weights`` prior's, kept otherwise)."""
+    if arch == cfg.net_arch:
+        return cfg, prior
+    from pansharpen_cli.priors.weights import load_weights, shipped_name
+
+    if arch not in _PRESET_PRIORS:
+        _PRESET_PRIORS[arch] = load_weights("default", arch=arch, default=shipped_name(arch))
+    w = _PRESET_PRIORS[arch]
+    return replace(cfg, arch=arch, net_kwargs=dict(w.config)), w.state_dict
 
 
 def fit_zeroshot(pan, ms, r, rad, cfg, prior, device):

@@ -144,8 +144,9 @@ PresetOpt = Annotated[
     Preset,
     typer.Option(
         metavar="NAME",
-        help="zeroshot budget: fast (a quarter of the steps), default, best (twice the steps, no early "
-        "stopping); docs/methods.md gives their measured quality and time.",
+        help="zeroshot budget and network: fast (a quarter of the steps), default, best (the larger "
+        "bandwise-resnet network from its own prior, about 3x the time); docs/methods.md gives their "
+        "measured quality and time.",
     ),
 ]
 AmpOpt = Annotated[
@@ -156,8 +157,9 @@ ArchOpt = Annotated[
     str | None,
     typer.Option(
         metavar="NAME",
-        help="zeroshot: network architecture (default: the --weights file's, else bandwise-lite); "
-        "another than the weights' needs --weights none or a matching .pt.",
+        help="zeroshot: network architecture (default: the --weights file's, else the preset's: "
+        "bandwise-lite, bandwise-resnet for best); --weights default loads that network's shipped prior, "
+        "another file must match it.",
         rich_help_panel=ZS_PANEL,
     ),
 ]

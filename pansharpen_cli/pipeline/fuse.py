@@ -238,11 +238,13 @@ def _start(opts: FuseOptions, reader: PairReader, paths: tuple[str | Path, Seque
 
 
 def _start_weights(opts: FuseOptions, config: Any) -> StartWeights:
-    """The weights ``--weights`` names, loaded and verified (for the config's architecture)."""
-    from ..priors.weights import load_weights
+    """The weights ``--weights`` names, loaded and verified (for the config's architecture; the
+    shipped prior of the preset's network for ``default``)."""
+    from ..priors.weights import load_weights, shipped_name
 
     spec = methods.get(opts.method)
-    loaded = load_weights(opts.weights, arch=getattr(config, "arch", None), default=spec.default_weights)
+    default = shipped_name(getattr(config, "net_arch", None), spec.default_weights)
+    loaded = load_weights(opts.weights, arch=getattr(config, "arch", None), default=default)
     if loaded is None:
         return StartWeights(opts.weights)
     return StartWeights(opts.weights, loaded.state_dict, loaded.manifest)

@@ -39,6 +39,9 @@ WEIGHTS_FORMAT = 1
 #: The data package holding the shipped prior, and its file name there.
 WEIGHTS_PACKAGE = "pansharpen_cli.weights"
 DEFAULT_WEIGHTS_NAME = "prior.pt"
+#: The shipped zero-shot prior of each network that has one (``--weights default`` for that network;
+#: the presets' networks, methods/presets.py, each have one).
+SHIPPED_PRIORS = {"bandwise-lite": DEFAULT_WEIGHTS_NAME, "bandwise-resnet": "prior-resnet.pt"}
 
 _REDO = "re-download it or re-create it with `pansharpen pretrain`, or run with --weights none"
 
@@ -51,6 +54,15 @@ def default_weights_path(name: str = DEFAULT_WEIGHTS_NAME) -> Path:
         Its path; it may be missing from a broken installation (:func:`load_weights` says so).
     """
     return Path(str(resources.files(WEIGHTS_PACKAGE) / name))
+
+
+def shipped_name(arch: str | None, default: str = DEFAULT_WEIGHTS_NAME) -> str:
+    """The shipped file ``--weights default`` names for a zero-shot fit of network ``arch``: that
+    network's prior (:data:`SHIPPED_PRIORS`), else ``default`` (a method's own file, such as
+    CrossDiff's, is kept)."""
+    if default != DEFAULT_WEIGHTS_NAME or arch is None:
+        return default
+    return SHIPPED_PRIORS.get(arch.lower(), default)
 
 
 def torch_device(device: torch.device | None) -> torch.device:
@@ -155,6 +167,16 @@ class Weights(NamedTuple):
         return self.manifest["config"]
 
 
+def _remake(name: str) -> str:
+    """The options of ``python bench/pretrain.py`` that re-create the shipped file ``name``."""
+    if name == DEFAULT_WEIGHTS_NAME:
+        return ""
+    arch = next((a for a, f in SHIPPED_PRIORS.items() if f == name), None)
+    if arch is not None:
+        return f" --arch {arch} --out weights/{Path(name).stem}"
+    return f" --method {Path(name).stem}"
+
+
 def _locate(spec: str | os.PathLike, default: str) -> tuple[Path, str, bool]:
     """``(path, what the messages call it, shipped)`` of a weights spec that is not "none".
 
@@ -166,7 +188,7 @@ def _locate(spec: str | os.PathLike, default: str) -> tuple[Path, str, bool]:
     what = f"the shipped weights {p}" if shipped else f"weights file {str(p)!r}"
     if not p.is_file():
         if shipped:
-            how = "" if default == DEFAULT_WEIGHTS_NAME else f" --method {Path(default).stem}"
+            how = _remake(default)
             raise WeightsError(
                 f"{what} are missing from this installation: reinstall pansharpen, re-create them with "
                 f"`python bench/pretrain.py{how}`, or run with --weights none"

@@ -22,11 +22,24 @@ def test_presets_scale_the_default_budget() -> None:
     assert (default.warmup, default.iterations, default.patience) == (base.warmup, base.iterations, base.patience)
     fast, best = preset_config("fast"), preset_config("best")
     assert fast.iterations == round(base.iterations * PRESETS["fast"]["steps"]) < base.iterations
-    assert best.iterations == 2 * base.iterations and best.patience == 0
+    assert (best.iterations, best.patience) == (base.iterations, base.patience)  # the larger network instead
     assert fast.reference_pixels == 512 * 512 and default.reference_pixels == best.reference_pixels == 0
     assert preset_config("fast", seed=3, p_full=0.2).seed == 3  # overrides win over the preset
     with pytest.raises(ValueError, match="expected a preset among fast, default, best"):
         preset_config("turbo")
+
+
+def test_presets_name_their_network_and_each_has_a_shipped_prior() -> None:
+    from pansharpen_cli.priors.weights import SHIPPED_PRIORS, load_weights, shipped_name
+
+    nets = {name: preset_config(name).net_arch for name in PRESETS}
+    assert nets == {"fast": "bandwise-lite", "default": "bandwise-lite", "best": "bandwise-resnet"}
+    assert preset_config("best", arch="bandwise-lite").net_arch == "bandwise-lite"  # --arch wins
+    for arch in set(nets.values()):
+        w = load_weights("default", arch=arch, default=shipped_name(arch))  # verified against its sha256
+        assert w.arch == arch and w.manifest["verified"] and w.manifest["file"] == SHIPPED_PRIORS[arch]
+    assert shipped_name("bandwise-resnet", "crossdiff.pt") == "crossdiff.pt"  # a method's own file stays
+    assert shipped_name(None) == "prior.pt"
 
 
 def test_budget_scales_with_bands_and_small_scenes() -> None:

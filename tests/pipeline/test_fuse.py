@@ -282,3 +282,31 @@ def test_cli_presets_set_the_budget_and_iterations_force_it(tmp_path):
     assert (forced["iterations"], forced["warmup"], forced["patience"], forced["reference_pixels"]) == (3, 1, 0, 0)
     res = runner.invoke(app, [*base[:3], str(tmp_path / "x.tif"), *base[3:], "--preset", "turbo"])
     assert res.exit_code == 2 and "turbo" in res.output and not (tmp_path / "x.tif").exists()
+
+
+def test_best_preset_fuses_with_the_larger_network_and_its_prior_unless_the_weights_say_otherwise(tmp_path):
+    from pansharpen_cli.priors.weights import default_weights_path
+
+    pan, ms, _ = make_pair(tmp_path, size=96)
+
+    def tags(name: str, *extra: str) -> dict:
+        out = tmp_path / f"{name}.tif"
+        args = ["fuse", str(pan), str(ms), str(out), "--device", "cpu", "-q", "--iterations", "0", *extra]
+        res = runner.invoke(app, args)
+        assert res.exit_code == 0, res.output
+        with rasterio.open(out) as o:
+            assert o.count == 4 and o.read().any()
+            return json.loads(o.tags()["PANSHARPEN_PARAMETERS"])
+
+    best = tags("best", "--preset", "best")
+    assert best["arch"] == "bandwise-resnet" and best["weights"] == "default (prior-resnet)"
+    assert tags("default")["arch"] == "bandwise-lite"
+    # a weights file of the user's keeps its own network under any preset
+    lite = tags("mine", "--preset", "best", "--weights", str(default_weights_path()))
+    assert lite["arch"] == "bandwise-lite"
+    res = runner.invoke(
+        app,
+        ["fuse", str(pan), str(ms), str(tmp_path / "x.tif"), "--device", "cpu", "-q", "--arch", "bandwise-resnet",
+         "--weights", str(default_weights_path())],
+    )  # an explicit --arch that the file does not fit: a one-line error
+    assert res.exit_code != 0 and "bandwise" in res.output and not (tmp_path / "x.tif").exists()

@@ -172,6 +172,9 @@ def test_missing_shipped_prior_says_what_to_do(monkeypatch, tmp_path: Path) -> N
         WeightsError, match=r"missing from this installation: reinstall pansharpen.*--weights none"
     ):
         priors.load_weights("default")
+    # the larger network's prior: the message names the options that re-create it
+    with pytest.raises(WeightsError, match=r"bench/pretrain.py --arch bandwise-resnet --out weights/prior-resnet`"):
+        priors.load_weights("default", arch="bandwise-resnet", default="prior-resnet.pt")
     # the shipped prior without its manifest is refused too (it cannot be verified)
     (tmp_path / "prior.pt").write_bytes(real.read_bytes())
     with pytest.raises(WeightsError, match=r"manifest .*prior\.json.* is missing: reinstall pansharpen"):

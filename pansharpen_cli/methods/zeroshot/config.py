@@ -15,7 +15,9 @@ class ZeroShotConfig:
 
     Attributes:
         arch: network architecture name (:func:`networks.available`); None: the starting weights'
-            (``--weights``), else :data:`networks.DEFAULT_ARCH` (:attr:`net_arch`).
+            (``--weights``), else ``default_arch`` (:attr:`net_arch`).
+        default_arch: the network of the preset (``PRESETS``' ``arch``) when neither ``arch`` nor
+            the starting weights name one; None: :data:`networks.DEFAULT_ARCH`.
         net_kwargs: constructor arguments of the network (empty: its defaults).
         iterations: stage II steps.
         warmup: stage I reduced-resolution steps.
@@ -68,6 +70,7 @@ class ZeroShotConfig:
     """
 
     arch: str | None = None
+    default_arch: str | None = None
     net_kwargs: dict[str, Any] = field(default_factory=dict)
     iterations: int = 200
     warmup: int = 60
@@ -120,9 +123,9 @@ class ZeroShotConfig:
 
     @property
     def net_arch(self) -> str:
-        """The architecture the fit builds: ``arch``, else the default (the weights' arch, when there
-        are weights, is set into ``arch`` before the fit)."""
-        return self.arch or networks.DEFAULT_ARCH
+        """The architecture the fit builds: ``arch``, else the preset's, else the default (the
+        weights' arch, when there are weights, is set into ``arch`` before the fit)."""
+        return self.arch or self.default_arch or networks.DEFAULT_ARCH
 
 
 def scaled_steps(cfg: ZeroShotConfig, bands: int, pixels: int = 0) -> tuple[int, int]:
@@ -157,5 +160,6 @@ def preset_config(name: str, **kwargs: Any) -> ZeroShotConfig:
         "iterations": int(round(base.iterations * p["steps"])),
         "patience": int(p["patience"]),
         "reference_pixels": int(p["reference_pixels"]),
+        "default_arch": str(p["arch"]),
     }
     return ZeroShotConfig(**{**fields, **kwargs})
