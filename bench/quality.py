@@ -151,6 +151,21 @@ def move_back(fused: np.ndarray, shift) -> np.ndarray:
     return moved.numpy().astype(np.float32)
 
 
+def q2n_valid(ref: np.ndarray, fused: np.ndarray, valid: np.ndarray, block: int = 32) -> float | None:
+    """Q2n over the distinct ``block`` x ``block`` blocks (the Q2n grid, from the top left) whose
+    pixels are all valid: a scene with nodata judged where ``fuse`` writes data (the filled nodata
+    is constant, so a block of it says nothing of a fusion); None when no block is whole."""
+    from pansharpen_cli.metrics.reference import q2n
+
+    vals = [
+        q2n(ref[:, i : i + block, j : j + block], fused[:, i : i + block, j : j + block], block)
+        for i in range(0, ref.shape[1] - block + 1, block)
+        for j in range(0, ref.shape[2] - block + 1, block)
+        if valid[i : i + block, j : j + block].all()
+    ]
+    return float(np.mean(vals)) if vals else None
+
+
 def code_version() -> dict:
     """The commit the bench ran at, the tree ids of the fusion code and of the shipped weights (equal
     trees: same code, whatever the commit), and whether they had uncommitted changes."""
@@ -225,8 +240,10 @@ def main() -> None:
     t_start = time.perf_counter()
     for scene in chosen:
         sc = scenes[scene]
-        pan, ms, r, rad = load_scene(sc)
+        pan, ms, r, rad, mask = load_scene(sc, with_mask=True)
+        _, mask = crop_multiple(pan, mask[None], r, r)  # the same cuts as the MS (one "band")
         pan, ms = crop_multiple(pan, ms, r, r)
+        _, mask, _ = central_window(pan, mask, r, args.max_pan)
         pan, ms, window = central_window(pan, ms, r, args.max_pan)
         need = MIN_FIT_MS_SIDE * r * r  # the reduced-resolution MS must be fit-able (MIN_FIT_MS_SIDE * r)
         if variants and min(ms.shape[1:]) < need:
@@ -262,6 +279,8 @@ def main() -> None:
         for m, f in rr_out.items():
             res["rr"][m] = reference_indexes(ms, f, r)
             res["rr"][m]["D_rho"] = d_rho(pan_rr, f, r)
+            if not mask.all():  # nodata: what `fuse` writes as nodata is not judged
+                res["rr"][m]["Q2n_valid"] = q2n_valid(ms, f, mask[0])
         # what the full-resolution D_rho index says of the truth itself (the reference MS against
         # the reduced PAN): a fusion with a much lower D_rho injects more PAN than the scene has
         res["rr_reference_D_rho"] = d_rho(pan_rr, ms, r)

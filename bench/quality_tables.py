@@ -56,8 +56,38 @@ def share_table(results: dict) -> list[str]:
     return lines
 
 
+def valid_table(results: dict) -> list[str]:
+    """The scenes with nodata, judged on their fully valid 32x32 blocks only (``Q2n_valid``): Q2n
+    and share of every method there (the best classical method chosen on those blocks too)."""
+    rows = {n: r for n, r in results.items() if any("Q2n_valid" in v for v in r["rr"].values())}
+    if not rows:
+        return []
+    methods = list(next(iter(rows.values()))["rr"])
+    lines = [
+        "\n### Scenes with nodata: Q2n on the fully valid 32x32 blocks\n",
+        "What `fuse` writes as nodata is not judged (bench/quality.py `q2n_valid`); each cell: Q2n / "
+        "share of the best classical method's error on those blocks; n/a: no whole valid block.\n",
+        "| scene | " + " | ".join(methods) + " |",
+        "|---|" + "---|" * len(methods),
+    ]
+    for name, res in rows.items():
+        q = {m: v.get("Q2n_valid") for m, v in res["rr"].items()}
+        classical = [q[m] for m in CLASSICAL if q.get(m) is not None]
+        bq = max(classical) if classical else None
+        lines.append(f"| {name} | " + " | ".join(_valid_cell(q.get(m), m, bq) for m in methods) + " |")
+    return lines
+
+
+def _valid_cell(q: float | None, method: str, best: float | None) -> str:
+    if q is None:
+        return "n/a"
+    if method in CLASSICAL or best is None:
+        return f"{q:.4f}"
+    return f"{q:.4f} / {share_removed(q, best):.1%}"
+
+
 def tables(results: dict, skipped: dict[str, str] | None = None) -> str:
-    lines = share_table(results)
+    lines = share_table(results) + valid_table(results)
     lines += [f"\nNot in the bench: {name} ({why})." for name, why in (skipped or {}).items()] + [""]
     methods: list[str] = []
     for res in results.values():

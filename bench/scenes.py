@@ -100,8 +100,9 @@ def discover(data: Path) -> dict[str, Scene]:
     return scenes
 
 
-def load_scene(scene: Scene):
-    """PAN, MS (on the PAN-aligned working grid), ratio and radiometry; nodata filled with band means."""
+def load_scene(scene: Scene, with_mask: bool = False):
+    """PAN, MS (on the PAN-aligned working grid), ratio and radiometry; nodata filled with band means.
+    ``with_mask``: also the (h, w) bool mask of the MS pixels whose data (PAN and MS) is valid."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with PairReader(scene.folder / scene.pan, [scene.folder / m for m in scene.ms]) as reader:
@@ -114,12 +115,12 @@ def load_scene(scene: Scene):
     if zero.mean() > ZERO_FILL:  # untagged zero fill (wv2-sn6-rotterdam-2/3): nodata, as if tagged
         ms_valid = ms_valid & ~zero
     valid = d["pan_valid"] & np.repeat(np.repeat(ms_valid, r, 0), r, 1)
+    msv = valid.reshape(ms_a.shape[1], r, ms_a.shape[2], r).all(axis=(1, 3))
     if not valid.all():  # fill nodata with band means (as the tool does)
-        msv = valid.reshape(ms_a.shape[1], r, ms_a.shape[2], r).all(axis=(1, 3))
         for b in range(ms_a.shape[0]):
             ms_a[b][~msv] = ms_a[b][msv].mean()
         pan_a[0][~valid] = pan_a[0][valid].mean()
-    return pan_a, ms_a, r, rad
+    return (pan_a, ms_a, r, rad, msv) if with_mask else (pan_a, ms_a, r, rad)
 
 
 def crop_multiple(pan: np.ndarray, ms: np.ndarray, r: int, m: int):
