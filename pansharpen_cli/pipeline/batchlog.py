@@ -228,6 +228,17 @@ def take_claim(out: Path) -> tuple[Claim | None, Claim | None]:
     return None, read_claim(path)
 
 
+def remove_stale_claim(out: Path) -> bool:
+    """Remove the claim file of ``out`` when its holder is gone (a run killed after the output was
+    renamed into place, before the claim was released): what a resumed run that skips the finished
+    scene leaves behind otherwise. A live claim stays. Returns whether one was removed."""
+    claim = read_claim(claim_path(out))
+    if claim is None or claim.live():
+        return False
+    claim.path.unlink(missing_ok=True)
+    return True
+
+
 def release_claim(claim: Claim) -> None:
     """Remove the claim file, when it is still this holder's."""
     current = read_claim(claim.path)

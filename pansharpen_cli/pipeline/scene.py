@@ -19,7 +19,7 @@ from ..base.errors import InputFileError, PansharpenError
 from ..base.progress import Progress, no_progress
 from ..io.raster import open_raster
 from ..io.tempfiles import remove_stale_temps
-from .batchlog import release_claim, take_claim
+from .batchlog import release_claim, remove_stale_claim, take_claim
 from .fuse import METHOD_TAG, FuseOptions, fuse
 from .manifest import Row
 
@@ -132,6 +132,7 @@ def run_scene(scene: Scene, options: BatchOptions, progress: Progress = no_progr
     out = scene.row.out
     if not options.overwrite and is_finished(out):
         remove_stale_temps(out)  # a fused scene's are removed by fuse itself
+        remove_stale_claim(out)  # left by a run killed between the rename and the release
         return record(scene, "skipped", time.perf_counter() - t0)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

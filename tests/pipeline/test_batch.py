@@ -113,3 +113,22 @@ def test_a_finished_scene_skipped_on_resume_loses_its_stale_temps(tmp_path):
     other.write_bytes(b"")
     assert run_scene(scene, BatchOptions())["status"] == "skipped"
     assert not stale.exists() and other.exists()
+
+
+def test_a_finished_scene_skipped_on_resume_loses_a_stale_claim_not_a_live_one(tmp_path):
+    import subprocess
+    import time
+
+    from pansharpen_cli.pipeline import batchlog
+
+    scene = _scene(tmp_path)
+    assert run_scene(scene, BatchOptions())["status"] == "done"
+    path = claim_path(scene.row.out)
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # the run was killed after renaming the output into place, before releasing its claim
+    body = {"pid": gone.pid, "host": batchlog.HOST, "start": time.time(), "token": "killed"}
+    path.write_text(json.dumps(body))
+    assert run_scene(scene, BatchOptions())["status"] == "skipped" and not path.exists()
+    body.update(pid=os.getpid(), token="live")  # a live holder (another run overwriting it): kept
+    path.write_text(json.dumps(body))
+    assert run_scene(scene, BatchOptions())["status"] == "skipped" and path.exists()
