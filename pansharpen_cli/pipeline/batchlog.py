@@ -231,11 +231,15 @@ def take_claim(out: Path) -> tuple[Claim | None, Claim | None]:
 def remove_stale_claim(out: Path) -> bool:
     """Remove the claim file of ``out`` when its holder is gone (a run killed after the output was
     renamed into place, before the claim was released): what a resumed run that skips the finished
-    scene leaves behind otherwise. A live claim stays. Returns whether one was removed."""
-    claim = read_claim(claim_path(out))
-    if claim is None or claim.live():
+    scene leaves behind otherwise. A live claim stays. Returns whether one was removed (False too
+    when the folder cannot be read or written: the skip does not fail for it)."""
+    try:
+        claim = read_claim(claim_path(out))
+        if claim is None or claim.live():
+            return False
+        claim.path.unlink(missing_ok=True)
+    except OSError:
         return False
-    claim.path.unlink(missing_ok=True)
     return True
 
 
