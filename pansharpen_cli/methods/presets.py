@@ -9,7 +9,7 @@ network's shipped prior; a weights file of the user's keeps its own network).
 Only ``fast`` shrinks the budget of small scenes: measured on the shared scenes under the
 reduced-resolution protocol (whose pairs are 124^2 to 602x626 PAN pixels), shrinking below 512^2
 cost up to 0.006 Q2n (wv3: 0.9697 against 0.9712). ``best`` is the larger network at the default
-budget: on every shared scene (``bench/results/ladder.md``) it gave 0.9257 mean Q2n, and no more at
+budget: on every shared scene (``bench/results/ladder/ladder.md``) it gave 0.9257 mean Q2n, and no more at
 twice the budget (0.9256), against 0.9230 for ``bandwise-lite`` at twice the budget (the former
 ``best``) and 0.9207 for the default.
 :func:`pansharpen_cli.methods.zeroshot.config.preset_config` turns one into a config. Their measured
