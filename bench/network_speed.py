@@ -1,6 +1,6 @@
 """Network speed: the default fusion network's forward pass per sub-tile size, and a training step.
 
-    python bench/network_speed.py [--bands 8] [--sizes 128,256,512] [--threads 0] [--no-heap] [--json out.json]
+    python bench/network_speed.py [--arch NAME] [--bands 8] [--sizes 128,256,512] [--threads 0] [--no-heap] [--json out.json]
 
 The forward pass of the shipped prior's network (``bandwise-lite``) on a sub-tile of ``size`` core
 pixels plus its receptive field on every side, in inference mode, as tiled inference runs it: core
@@ -78,12 +78,13 @@ def main() -> None:
     ap.add_argument("--sizes", default="128,256,512")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     ap.add_argument("--no-heap", action="store_true", help="without the CLI's allocator settings")
+    ap.add_argument("--arch", default=None, help="network (default: the default network)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     heap = False if args.no_heap else keep_freed_memory()
     if args.threads:
         torch.set_num_threads(args.threads)
-    net = networks.build(networks.DEFAULT_ARCH).eval()
+    net = networks.build(args.arch or networks.DEFAULT_ARCH).eval()
     doc = {
         "arch": net.arch,
         "bands": args.bands,

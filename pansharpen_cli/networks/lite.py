@@ -42,11 +42,11 @@ class _BandBlock(nn.Module):
         z = self.conv2(torch.relu_(self.conv1(z))).add_(z)  # in place on fresh tensors: less memory traffic
         f, h, w = z.shape[1:]
         zz = z.view(n, c, f, h, w)
-        summary = self.mix(_band_mean(zz).contiguous(memory_format=_CL))  # (N, F, H, W)
+        summary = self.mix(band_mean(zz).contiguous(memory_format=_CL))  # (N, F, H, W)
         return zz.add_(summary.unsqueeze(1)).view(n * c, f, h, w)
 
 
-def _band_mean(zz: torch.Tensor) -> torch.Tensor:
+def band_mean(zz: torch.Tensor) -> torch.Tensor:
     """Mean over the bands of (N, C, F, H, W) features: band slices added one by one (each a
     contiguous channels_last block), about 4 times faster than ``zz.mean(1)`` over that layout."""
     c = zz.shape[1]

@@ -146,3 +146,37 @@ def test_receptive_field_is_exact(arch: str) -> None:
         assert rf - 4 <= radius <= rf
     else:
         assert radius == rf
+
+
+def _resnet_reference(net: torch.nn.Module, pan, ms_up, detail, gains) -> torch.Tensor:
+    """bandwise-resnet written plainly (channels-first, no in-place ops), from its docstring."""
+    relu = torch.nn.functional.relu
+    n, c, h, w = ms_up.shape
+    g = gains.view(n, c, 1, 1).expand(n, c, h, w)
+    mean = ms_up.mean(1, keepdim=True).expand(n, c, h, w)
+    x = torch.stack([ms_up, pan.expand(n, c, h, w), mean, detail, g * detail, g], dim=2)
+    z = relu(net.head(x.reshape(n * c, 6, h, w).contiguous()))
+    for blk in net.blocks:
+        z = z + blk.conv2(relu(blk.conv1(z)))
+        f = z.shape[1]
+        z = (z.view(n, c, f, h, w) + blk.mix(z.view(n, c, f, h, w).mean(1)).unsqueeze(1)).view(n * c, f, h, w)
+    return ms_up + g * detail + net.tail(relu(z)).view(n, c, h, w)
+
+
+def test_resnet_channels_last_in_place_equals_the_plain_formula() -> None:
+    """The fast forward (channels_last, in-place adds) gives the plain formula's outputs and
+    gradients: the shipped prior means the same network after the speed-up."""
+    net = _trained_like(networks.build("bandwise-resnet")).double().train()  # float64: exact to 1e-10
+    g = torch.Generator().manual_seed(3)
+    pan, ms_up, detail = (torch.randn(2, k, 21, 19, generator=g, dtype=torch.float64) for k in (1, 5, 5))
+    gains = torch.rand(2, 5, generator=g, dtype=torch.float64)
+    fast = net(pan, ms_up, detail, gains)
+    ref = _resnet_reference(net, pan, ms_up, detail, gains)
+    torch.testing.assert_close(fast, ref, rtol=1e-10, atol=1e-10)
+    grads = []
+    for y in (fast, ref):
+        net.zero_grad()
+        (y * y).mean().backward()
+        grads.append([p.grad.clone() for p in net.parameters()])
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
