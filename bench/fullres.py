@@ -271,19 +271,20 @@ def main() -> None:
     import torch
 
     from pansharpen_cli.methods.base import StartWeights
-    from pansharpen_cli.methods.zeroshot import ZeroShotConfig
+    from pansharpen_cli.methods.zeroshot.config import preset_config
     from pansharpen_cli.methods.zeroshot.method import config_for_weights
-    from pansharpen_cli.priors.weights import load_weights
+    from pansharpen_cli.priors.weights import load_weights, shipped_name
 
     if args.threads:
         torch.set_num_threads(args.threads)
     variants = [v for v in args.variants.split(",") if v]
     if "zs" not in variants:
         sys.exit("--variants must include zs (the default the criterion judges)")
-    loaded = load_weights("default")
     overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
+    cfg = preset_config("default", **overrides)  # what `fuse` runs by default
+    loaded = load_weights("default", arch=cfg.arch, default=shipped_name(cfg.net_arch))
     start = StartWeights("default", loaded.state_dict, loaded.manifest)
-    base_cfg = config_for_weights(ZeroShotConfig(**overrides), start)
+    base_cfg = config_for_weights(cfg, start)
     for d in (args.out, args.pictures):
         if d is not None:
             d.mkdir(parents=True, exist_ok=True)

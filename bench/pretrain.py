@@ -1,6 +1,6 @@
-"""Produce the shipped prior ``weights/prior.pt`` (+ ``prior.json``), reproducibly.
+"""Produce a shipped prior (``weights/prior-resnet.pt``, ``weights/prior.pt``; + ``.json``), reproducibly.
 
-Trains the default network architecture (``networks.DEFAULT_ARCH``) on simulated triplets
+Trains a network (``--arch``; default ``networks.DEFAULT_ARCH``, bandwise-resnet) on simulated triplets
 (:mod:`pansharpen_cli.priors`) made from the scikit-image sample images and the MS bands of the real
 scenes in ``../shared/data`` (real spectra, read through :mod:`pansharpen_cli.io.sources`), on the CPU
 (``--device cpu``, the default) with one thread, for a fixed number of steps (the result depends
@@ -8,10 +8,11 @@ only on the settings and the seed, not on the machine's speed).
 
 Usage (from the repository root)::
 
-    python bench/pretrain.py                      # the shipped prior, about 20-25 min on one core
-    python bench/pretrain.py --steps 50 --out /tmp/p   # a quick trial
+    python bench/pretrain.py --arch bandwise-lite   # weights/prior.pt, about 20-25 min on one core
+    python bench/pretrain.py --steps 50 --out /tmp/p   # a quick trial (the default network)
 
-Re-run it whenever the default architecture changes. A checkpoint is written every 100 steps
+The shipped ``prior-resnet.pt`` was made with other options: its manifest's ``provenance`` gives
+them. Re-run it whenever a network's architecture changes. A checkpoint is written every 100 steps
 (``--checkpoint``); ``--resume`` continues an interrupted run to the same result.
 """
 
@@ -34,6 +35,7 @@ from pansharpen_cli import networks, priors  # noqa: E402
 from pansharpen_cli.base.device import resolve_device  # noqa: E402
 from pansharpen_cli.io.sources import SKIMAGE_SAMPLES, resolve_sources  # noqa: E402
 from pansharpen_cli.pipeline.train import LossLog, only, tee  # noqa: E402
+from pansharpen_cli.priors.weights import shipped_name  # noqa: E402
 
 from bench.corpus import CorpusError, corpus_sources, manifest_images  # noqa: E402
 
@@ -67,7 +69,12 @@ NOT_REDISTRIBUTABLE = ("eo1-ali", "wv3-cristianics", "qb-toulouse")
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", default=None, help="output stem (.pt/.json; default weights/prior or weights/crossdiff)")
+    ap.add_argument(
+        "--out",
+        default=None,
+        help="output stem (.pt/.json; default: the network's shipped file, weights/prior-resnet for "
+        "bandwise-resnet, weights/prior for bandwise-lite, weights/crossdiff)",
+    )
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"), help="folder of the real scenes")
     ap.add_argument(
         "--exclude",
@@ -113,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     crossdiff = args.method == "crossdiff"
     args.arch = args.arch or ("crossdiff" if crossdiff else networks.DEFAULT_ARCH)
-    args.out = args.out or str(ROOT / "weights" / ("crossdiff" if crossdiff else "prior"))
+    shipped = "crossdiff.pt" if crossdiff else shipped_name(args.arch)
+    args.out = args.out or str(ROOT / "weights" / Path(shipped).stem)
     overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
 
     torch.set_num_threads(args.threads)

@@ -16,9 +16,10 @@ PAN-aligned working grid. The per-scene guard on these figures is bench/guard.py
 * a PNG with true-colour quicklooks (upsampled MS, each method, PAN; one common stretch) and a chart
   of the indexes.
 
-Methods: the classical baselines and zero-shot variants: ``zs`` (shipped prior, default settings),
-``zs-fast`` and ``zs-best`` (the ``--preset`` budgets and networks: ``zs-best`` is bandwise-resnet
-from its own shipped prior), ``zs-q`` (prior, a quarter of the iterations), ``zs-0`` (prior, no adaptation), ``zs-rand`` (random
+Methods: the classical baselines and zero-shot variants: ``zs`` (what ``fuse`` runs by default:
+the default preset's network from its shipped prior), ``zs-fast`` and ``zs-best`` (the ``--preset``
+budgets, networks and test-time augmentation: ``zs-fast`` is bandwise-lite from its own prior,
+``zs-best`` the default's fit with ``tta`` 8), ``zs-q`` (prior, a quarter of the iterations), ``zs-0`` (prior, no adaptation), ``zs-rand`` (random
 init, default settings); ``cd``, ``cd-0``, ``cd-pt``: CrossDiff (see :func:`crossdiff_variant`); on request ``zs-glp`` (the untrained network, i.e. MTF-GLP with the
 scene's per-band detail gains: the classical base the network corrects). Prints a JSON document and markdown tables (per scene and averages).
 """
@@ -81,12 +82,12 @@ def zeroshot_variant(name: str, base_cfg, prior):
         return crossdiff_variant(name, base_cfg)
     if name == "zs":
         return base_cfg, prior
-    if name in ("zs-fast", "zs-best"):  # the --preset budgets (steps and patience), other fields as given
+    if name in ("zs-fast", "zs-best"):  # the --preset budgets, networks and tta, other fields as given
         from pansharpen_cli.methods.zeroshot.config import preset_config
 
         p = preset_config(name[3:])
         budget = dict(warmup=p.warmup, iterations=p.iterations, patience=p.patience)
-        cfg = replace(base_cfg, reference_pixels=p.reference_pixels, **budget)
+        cfg = replace(base_cfg, reference_pixels=p.reference_pixels, tta=p.tta, **budget)
         return preset_network(cfg, p.net_arch, prior)
     if name == "zs-q":
         return replace(base_cfg, iterations=base_cfg.iterations // 4, warmup=base_cfg.warmup // 4), prior
@@ -209,21 +210,21 @@ def main() -> None:
     import torch
 
     from pansharpen_cli.methods.base import StartWeights
-    from pansharpen_cli.methods.zeroshot import ZeroShotConfig
+    from pansharpen_cli.methods.zeroshot.config import preset_config
     from pansharpen_cli.methods.zeroshot.method import config_for_weights
-    from pansharpen_cli.priors.weights import load_weights
+    from pansharpen_cli.priors.weights import load_weights, shipped_name
 
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device("cpu")
     args.out.mkdir(parents=True, exist_ok=True)
     overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
-    base_cfg = ZeroShotConfig(seed=args.seed, **overrides)
+    base_cfg = preset_config("default", seed=args.seed, **overrides)  # what `fuse` runs by default
     variants = [v for v in args.variants.split(",") if v]
     prior = None
     prior_name = None
     if any(v.startswith("zs") and v != "zs-rand" for v in variants):
-        loaded = load_weights(args.weights, arch=base_cfg.arch)
+        loaded = load_weights(args.weights, arch=base_cfg.arch, default=shipped_name(base_cfg.net_arch))
         manifest = loaded.manifest if loaded is not None else None
         prior = loaded.state_dict if loaded is not None else None
         base_cfg = config_for_weights(base_cfg, StartWeights(args.weights, prior, manifest))

@@ -31,7 +31,9 @@ class MethodSpec:
         default_config: makes the method's default settings object (None: it has none).
         from_fit_config: makes the method's settings from the zero-shot settings the command line
             built (``--preset``, ``--iterations``, ``--seed`` ...); None: the method takes none.
-        default_weights: the shipped weights file ``--weights default`` names.
+        default_weights: the shipped weights file ``--weights default`` names (the zero-shot
+            method's ``prior.pt`` stands for the prior of the network it builds,
+            :func:`pansharpen_cli.priors.weights.shipped_name`).
         min_ms_side: the smallest MS side the method takes, in ratios (0: any size).
     """
 

@@ -20,8 +20,9 @@ from collections.abc import Callable
 
 from torch import nn
 
-#: Name of the default architecture.
-DEFAULT_ARCH = "bandwise-lite"
+#: Name of the default architecture: the network of the default ``--preset`` (methods/presets.py says
+#: the same; a test holds them equal), of ``pansharpen pretrain`` and of settings that name none.
+DEFAULT_ARCH = "bandwise-resnet"
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 

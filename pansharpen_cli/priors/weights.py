@@ -36,7 +36,9 @@ __all__ = [
 
 #: Format version of weights files and manifests written by :func:`save_weights`.
 WEIGHTS_FORMAT = 1
-#: The data package holding the shipped prior, and its file name there.
+#: The data package holding the shipped priors, and the name by which the zero-shot method asks for
+#: its prior (``MethodSpec.default_weights``): the file of ``bandwise-lite``, standing for "the
+#: prior of the network being built", which :func:`shipped_name` turns into that network's file.
 WEIGHTS_PACKAGE = "pansharpen_cli.weights"
 DEFAULT_WEIGHTS_NAME = "prior.pt"
 #: The shipped zero-shot prior of each network that has one (``--weights default`` for that network;
@@ -46,23 +48,24 @@ SHIPPED_PRIORS = {"bandwise-lite": DEFAULT_WEIGHTS_NAME, "bandwise-resnet": "pri
 _REDO = "re-download it or re-create it with `pansharpen pretrain`, or run with --weights none"
 
 
-def default_weights_path(name: str = DEFAULT_WEIGHTS_NAME) -> Path:
-    """A shipped weights file: ``name`` (default ``prior.pt``, the zero-shot prior; CrossDiff's is
-    ``crossdiff.pt``) of the data package ``pansharpen_cli.weights``.
+def default_weights_path(name: str | None = None) -> Path:
+    """A shipped weights file: ``name`` (None: the default network's zero-shot prior,
+    ``prior-resnet.pt``; ``prior.pt`` is bandwise-lite's, CrossDiff's ``crossdiff.pt``) of the data
+    package ``pansharpen_cli.weights``.
 
     Returns:
         Its path; it may be missing from a broken installation (:func:`load_weights` says so).
     """
-    return Path(str(resources.files(WEIGHTS_PACKAGE) / name))
+    return Path(str(resources.files(WEIGHTS_PACKAGE) / (name or shipped_name(None))))
 
 
 def shipped_name(arch: str | None, default: str = DEFAULT_WEIGHTS_NAME) -> str:
-    """The shipped file ``--weights default`` names for a zero-shot fit of network ``arch``: that
-    network's prior (:data:`SHIPPED_PRIORS`), else ``default`` (a method's own file, such as
-    CrossDiff's, is kept)."""
-    if default != DEFAULT_WEIGHTS_NAME or arch is None:
+    """The shipped file ``--weights default`` names for a zero-shot fit of network ``arch`` (None:
+    the default network, :data:`networks.DEFAULT_ARCH`): that network's prior
+    (:data:`SHIPPED_PRIORS`), else ``default`` (a method's own file, such as CrossDiff's, is kept)."""
+    if default != DEFAULT_WEIGHTS_NAME:
         return default
-    return SHIPPED_PRIORS.get(arch.lower(), default)
+    return SHIPPED_PRIORS.get((arch or networks.DEFAULT_ARCH).lower(), default)
 
 
 def torch_device(device: torch.device | None) -> torch.device:
@@ -168,13 +171,12 @@ class Weights(NamedTuple):
 
 
 def _remake(name: str) -> str:
-    """The options of ``python bench/pretrain.py`` that re-create the shipped file ``name``."""
-    if name == DEFAULT_WEIGHTS_NAME:
-        return ""
+    """The options of ``python bench/pretrain.py`` that re-create the shipped file ``name`` (its
+    ``--out`` is the shipped prior of its ``--arch``)."""
     arch = next((a for a, f in SHIPPED_PRIORS.items() if f == name), None)
-    if arch is not None:
-        return f" --arch {arch} --out weights/{Path(name).stem}"
-    return f" --method {Path(name).stem}"
+    if arch is None:
+        return f" --method {Path(name).stem}"
+    return "" if arch == networks.DEFAULT_ARCH else f" --arch {arch}"
 
 
 def _locate(spec: str | os.PathLike, default: str) -> tuple[Path, str, bool]:
@@ -300,7 +302,7 @@ def _check_fits(what: str, f_arch: str, f_config: dict[str, Any], state: dict[st
 
 
 def load_weights(
-    spec: str | os.PathLike | None, *, arch: str | None = None, default: str = DEFAULT_WEIGHTS_NAME
+    spec: str | os.PathLike | None, *, arch: str | None = None, default: str | None = None
 ) -> Weights | None:
     """Load and verify a weights file.
 
@@ -309,7 +311,8 @@ def load_weights(
             (no weights), or a path to a .pt written by :func:`save_weights` (its ``NAME.json``
             manifest is optional for user files, but checked when present).
         arch: the architecture the caller will build; must match the file's (None: any).
-        default: the shipped file ``"default"`` names (:func:`default_weights_path`).
+        default: the shipped file ``"default"`` names (:func:`default_weights_path`); None: the
+            prior of ``arch``, or of the default network (:func:`shipped_name`).
 
     Returns:
         :class:`Weights` (``state_dict``, ``manifest``; unpacks as a pair), or None for ``"none"``.
@@ -321,7 +324,7 @@ def load_weights(
     """
     if spec is None or (isinstance(spec, str) and spec.strip().lower() == "none"):
         return None
-    p, what, shipped = _locate(spec, default)
+    p, what, shipped = _locate(spec, default or shipped_name(arch))
     manifest = _verified_manifest(p, what, shipped)
     f_arch, f_config, state = _read_file(p, what)
     _check_arch(what, f_arch, manifest, arch)

@@ -18,7 +18,7 @@ from pansharpen_cli.cli import app
 from tests.conftest import make_pair
 
 runner = CliRunner()
-OTHER = "bandwise-resnet"
+OTHER = "bandwise-lite"
 
 
 @pytest.fixture(scope="module")

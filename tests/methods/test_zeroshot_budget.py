@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from pansharpen_cli import networks
 from pansharpen_cli.methods import zeroshot
 from pansharpen_cli.methods.presets import DEFAULT_PRESET, PRESETS
 from pansharpen_cli.methods.zeroshot.config import preset_config, scaled_steps
@@ -33,13 +34,15 @@ def test_presets_name_their_network_and_each_has_a_shipped_prior() -> None:
     from pansharpen_cli.priors.weights import SHIPPED_PRIORS, load_weights, shipped_name
 
     nets = {name: preset_config(name).net_arch for name in PRESETS}
-    assert nets == {"fast": "bandwise-lite", "default": "bandwise-lite", "best": "bandwise-resnet"}
+    assert nets == {"fast": "bandwise-lite", "default": "bandwise-resnet", "best": "bandwise-resnet"}
+    assert nets[DEFAULT_PRESET] == networks.DEFAULT_ARCH  # one default network
     assert preset_config("best", arch="bandwise-lite").net_arch == "bandwise-lite"  # --arch wins
     for arch in set(nets.values()):
         w = load_weights("default", arch=arch, default=shipped_name(arch))  # verified against its sha256
         assert w.arch == arch and w.manifest["verified"] and w.manifest["file"] == SHIPPED_PRIORS[arch]
     assert shipped_name("bandwise-resnet", "crossdiff.pt") == "crossdiff.pt"  # a method's own file stays
-    assert shipped_name(None) == "prior.pt"
+    assert shipped_name(None) == "prior-resnet.pt"  # the default network's
+    assert shipped_name("bandwise-lite") == "prior.pt"
 
 
 def test_budget_scales_with_bands_and_small_scenes() -> None:

@@ -299,14 +299,18 @@ def test_best_preset_fuses_with_the_larger_network_and_its_prior_unless_the_weig
             return json.loads(o.tags()["PANSHARPEN_PARAMETERS"])
 
     best = tags("best", "--preset", "best")
-    assert best["arch"] == "bandwise-resnet" and best["weights"] == "default (prior-resnet)"
-    assert tags("default")["arch"] == "bandwise-lite"
+    assert best["arch"] == "bandwise-resnet" and best["weights"] == "default (prior-resnet)" and best["tta"] == 4
+    default = tags("default")
+    assert default["arch"] == "bandwise-resnet" and default["weights"] == "default (prior-resnet)"
+    assert default["tta"] == 1
+    fast = tags("fast", "--preset", "fast")
+    assert fast["arch"] == "bandwise-lite" and fast["weights"] == "default (prior)"
     # a weights file of the user's keeps its own network under any preset
-    lite = tags("mine", "--preset", "best", "--weights", str(default_weights_path()))
+    lite = tags("mine", "--preset", "best", "--weights", str(default_weights_path("prior.pt")))
     assert lite["arch"] == "bandwise-lite"
     res = runner.invoke(
         app,
         ["fuse", str(pan), str(ms), str(tmp_path / "x.tif"), "--device", "cpu", "-q", "--arch", "bandwise-resnet",
-         "--weights", str(default_weights_path())],
+         "--weights", str(default_weights_path("prior.pt"))],
     )  # an explicit --arch that the file does not fit: a one-line error
     assert res.exit_code != 0 and "bandwise" in res.output and not (tmp_path / "x.tif").exists()

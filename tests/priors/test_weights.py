@@ -146,9 +146,10 @@ def test_manifest_problems(trained, tmp_path: Path) -> None:
 
 
 def test_shipped_prior_is_found_in_the_weights_data_package() -> None:
-    p = priors.default_weights_path()
-    assert p.name == "prior.pt" and p.is_file()
-    assert p == Path(str(resources.files("pansharpen_cli.weights") / "prior.pt"))
+    p = priors.default_weights_path()  # the default network's
+    assert p.name == "prior-resnet.pt" and p.is_file()
+    assert p == Path(str(resources.files("pansharpen_cli.weights") / "prior-resnet.pt"))
+    assert priors.default_weights_path("prior.pt").is_file()  # bandwise-lite's
 
 
 def test_default_weights_load_and_verify() -> None:
@@ -167,15 +168,13 @@ def test_default_weights_load_and_verify() -> None:
 
 def test_missing_shipped_prior_says_what_to_do(monkeypatch, tmp_path: Path) -> None:
     real = priors.default_weights_path()
-    monkeypatch.setattr(weights_mod, "default_weights_path", lambda name="prior.pt": tmp_path / name)
-    with pytest.raises(
-        WeightsError, match=r"missing from this installation: reinstall pansharpen.*--weights none"
-    ):
+    monkeypatch.setattr(weights_mod, "default_weights_path", lambda name=None: tmp_path / (name or real.name))
+    with pytest.raises(WeightsError, match=r"missing from this installation: reinstall.*`python bench/pretrain.py`, or"):
         priors.load_weights("default")
-    # the larger network's prior: the message names the options that re-create it
-    with pytest.raises(WeightsError, match=r"bench/pretrain.py --arch bandwise-resnet --out weights/prior-resnet`"):
-        priors.load_weights("default", arch="bandwise-resnet", default="prior-resnet.pt")
+    # another network's prior: the message names the options that re-create it
+    with pytest.raises(WeightsError, match=r"bench/pretrain.py --arch bandwise-lite`"):
+        priors.load_weights("default", arch="bandwise-lite")
     # the shipped prior without its manifest is refused too (it cannot be verified)
-    (tmp_path / "prior.pt").write_bytes(real.read_bytes())
-    with pytest.raises(WeightsError, match=r"manifest .*prior\.json.* is missing: reinstall pansharpen"):
+    (tmp_path / "prior-resnet.pt").write_bytes(real.read_bytes())
+    with pytest.raises(WeightsError, match=r"manifest .*prior-resnet\.json.* is missing: reinstall pansharpen"):
         priors.load_weights("default")

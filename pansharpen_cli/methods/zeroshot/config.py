@@ -7,6 +7,7 @@ from typing import Any
 
 from ... import networks
 from ..presets import ALIGN, PRESETS
+from .tta import COUNTS as TTA_COUNTS
 
 
 @dataclass
@@ -67,6 +68,10 @@ class ZeroShotConfig:
         reference_pixels: scenes (PAN pixels of the training region) smaller than this get fewer
             steps, by the square root of the area ratio (at most 4x fewer), see :func:`scaled_steps`;
             0 (the default; ``--preset fast`` sets 512^2) disables the scaling.
+        tta: test-time augmentation at inference: the output averaged over this many of the
+            square's flips and transposes (1, 2, 4 or 8; :mod:`.tta`), that many forward passes;
+            1 (the default) is the plain pass, ``--preset best`` sets 4 (the flips). Networks with positional
+            noise (crossdiff) always make one pass.
     """
 
     arch: str | None = None
@@ -98,6 +103,7 @@ class ZeroShotConfig:
     align: str = "pan"
     patience: int = 2
     reference_pixels: int = 0
+    tta: int = 1
 
     def __post_init__(self) -> None:
         checks = [
@@ -116,6 +122,7 @@ class ZeroShotConfig:
             (self.align in ALIGN, f"align one of {', '.join(ALIGN)}", self.align),
             (self.corr_target in ("ms", "hpm"), "corr_target 'ms' or 'hpm'", self.corr_target),
             (self.select_fr >= 0, "select_fr >= 0", self.select_fr),
+            (self.tta in TTA_COUNTS, f"tta one of {', '.join(map(str, TTA_COUNTS))}", self.tta),
         ]
         for ok, what, got in checks:
             if not ok:
@@ -161,5 +168,6 @@ def preset_config(name: str, **kwargs: Any) -> ZeroShotConfig:
         "patience": int(p["patience"]),
         "reference_pixels": int(p["reference_pixels"]),
         "default_arch": str(p["arch"]),
+        "tta": int(p["tta"]),
     }
     return ZeroShotConfig(**{**fields, **kwargs})

@@ -65,6 +65,7 @@ def _tags(
         "device": report["device"],
         "threads": report["threads"],
         "register": cfg.register,
+        "tta": cfg.tta,  # forward passes averaged over the square's symmetries (--preset best: 4)
     }
     if cfg.register:
         # rows, columns, in PAN pixels: the residual shift that moves the PAN onto the MS; with

@@ -18,6 +18,7 @@ from ...physics.registration import MS_KERNEL, shift_halo, shift_t
 from ...physics.torch_ops import detail_halo, pan_detail_t, symmetric_pad, upsample_t
 from .config import ZeroShotConfig
 from .response import SpectralResponse
+from .tta import dihedral_mean
 
 
 @dataclass
@@ -170,8 +171,9 @@ class ZeroShotModel:
 
     def _run(self, p: torch.Tensor, x: torch.Tensor, d: torch.Tensor, origin: tuple[int, int]) -> np.ndarray:
         kw = {"origin": origin} if getattr(self.net, "positional", False) else {}
+        passes = 1 if kw else self.config.tta  # positional noise is tied to the grid: one pass
         with autocast(self.device, self.config.amp):
-            y = self.net(p, x, d, self._g, **kw)
+            y = dihedral_mean(self.net, passes, p, x, d, self._g, **kw)
         y = y.float() * self._s + self._m
         return y[0].cpu().numpy().astype(np.float32, copy=False)
 
