@@ -144,9 +144,9 @@ PresetOpt = Annotated[
     Preset,
     typer.Option(
         metavar="NAME",
-        help="zeroshot budget and network: fast (a quarter of the steps), default, best (the larger "
-        "bandwise-resnet network from its own prior, about 3x the time); docs/methods.md gives their "
-        "measured quality and time.",
+        help="zeroshot budget and network: fast (the small bandwise-lite network, a quarter of the "
+        "steps: archives on the CPU), default (bandwise-resnet), best (the default with inference "
+        "averaged over 4 flips); docs/methods.md gives their measured quality and time.",
     ),
 ]
 AmpOpt = Annotated[
@@ -158,8 +158,8 @@ ArchOpt = Annotated[
     typer.Option(
         metavar="NAME",
         help="zeroshot: network architecture (default: the --weights file's, else the preset's: "
-        "bandwise-lite, bandwise-resnet for best); --weights default loads that network's shipped prior, "
-        "another file must match it.",
+        "bandwise-resnet, bandwise-lite for fast); --weights default loads that network's shipped "
+        "prior, another file must match it.",
         rich_help_panel=ZS_PANEL,
     ),
 ]

@@ -2,16 +2,19 @@
 
 Each preset is a multiplier of the default warm-up and stage II steps, an early-stopping patience
 (hold-out evaluations without a better score before stage II stops; 0: never early), the scene
-area under which the budget shrinks (0: never; see ``ZeroShotConfig.reference_pixels``) and the
+area under which the budget shrinks (0: never; see ``ZeroShotConfig.reference_pixels``), the
 network it builds when the starting weights do not name one (``--weights default`` loads that
-network's shipped prior; a weights file of the user's keeps its own network).
+network's shipped prior; a weights file of the user's keeps its own network) and the test-time
+augmentation of its inference (``tta``: forward passes averaged over flips).
 
 Only ``fast`` shrinks the budget of small scenes: measured on the shared scenes under the
 reduced-resolution protocol (whose pairs are 124^2 to 602x626 PAN pixels), shrinking below 512^2
-cost up to 0.006 Q2n (wv3: 0.9697 against 0.9712). ``best`` is the larger network at the default
-budget: on every shared scene (``bench/results/ladder/ladder.md``) it gave 0.9257 mean Q2n, and no more at
-twice the budget (0.9256), against 0.9230 for ``bandwise-lite`` at twice the budget (the former
-``best``) and 0.9207 for the default.
+cost up to 0.006 Q2n (wv3: 0.9697 against 0.9712). ``fast`` is the small ``bandwise-lite``
+network (archives on the CPU); ``default`` the larger ``bandwise-resnet``, which on every scene of
+the development bench (``bench/results/ladder/ladder.md``) is at or above the former lite default,
+with no more at twice the budget; ``best`` is the default's fit with the mean of the 4 flips at
+inference (4 forward passes), which measured a higher mean than 1, 2 or 8 passes (docs/methods.md).
+``default``'s network is :data:`pansharpen_cli.networks.DEFAULT_ARCH` (a test holds them equal).
 :func:`pansharpen_cli.methods.zeroshot.config.preset_config` turns one into a config. Their measured
 quality and time are in docs/methods.md.
 """
