@@ -56,6 +56,14 @@ LrOpt = Annotated[float, typer.Option(min=0.0, metavar="LR", help="Peak Adam lea
 ResumeOpt = Annotated[Path | None, typer.Option(metavar="PATH", help="Checkpoint to resume from.")]
 CheckpointOpt = Annotated[Path | None, typer.Option(metavar="PATH", help="Write checkpoints here (every 100 steps).")]
 LogOpt = Annotated[Path | None, typer.Option("--log", metavar="PATH", help="TSV log of the loss per step.")]
+ArchOpt = Annotated[
+    str | None,
+    typer.Option(
+        metavar="NAME",
+        help="zeroshot: the network to pretrain (default: the default network, bandwise-resnet; "
+        "bandwise-lite is --preset fast's). fuse builds the network its --weights file names.",
+    ),
+]
 
 
 @app.command(cls=Command)
@@ -63,6 +71,7 @@ def pretrain(
     images: ImagesArg,
     out_path: OutOpt,
     method: MethodOpt = PretrainMethod.zeroshot,
+    arch: ArchOpt = None,
     steps: StepsOpt = 1000,
     pretext_steps: PretextOpt = 1200,
     batch: BatchOpt = 8,
@@ -86,12 +95,15 @@ def pretrain(
     ratio_list = _ratios(ratios)
     with errors(verbose):
         from ..base.device import resolve_device
+        from ..base.errors import OptionError
         from ..pipeline.train import pretrain as run_pretrain
         from ..priors import PretrainConfig
 
         crossdiff = method is PretrainMethod.crossdiff
-        arch = {"arch": "crossdiff"} if crossdiff else {}
-        cfg = PretrainConfig(steps=steps, batch=batch, crop=crop, ratios=ratio_list, lr=lr, seed=seed, **arch)
+        if crossdiff and arch is not None and arch.lower() != "crossdiff":
+            raise OptionError(f"--method crossdiff trains the crossdiff network, got --arch {arch}: drop --arch")
+        net = "crossdiff" if crossdiff else arch
+        cfg = PretrainConfig(steps=steps, batch=batch, crop=crop, ratios=ratio_list, lr=lr, seed=seed, arch=net)
         run = {"device": resolve_device(device), "resume": resume, "checkpoint": checkpoint, "log": log_file}
         with progress_bars(quiet) as cb:
             res = run_pretrain(

@@ -158,9 +158,24 @@ def test_pretrain_cli_writes_weights_that_fuse(tmp_path):
     )
     assert res.exit_code == 0, res.output
     manifest = json.loads(w.with_suffix(".json").read_text())
-    assert manifest["arch"] and manifest["sha256"]
+    assert manifest["arch"] == "bandwise-resnet" and manifest["sha256"]  # the default network
     pan, ms, _ = make_pair(tmp_path, size=64)
     fuse(pan, [ms], tmp_path / "o.tif", opts(weights=str(w), zs={"iterations": 0, "warmup": 0}))
+    # --arch: a prior for another network (bandwise-lite: --preset fast's), which fuse then builds
+    small = ["skimage:camera", "--steps", "1", "--batch", "1", "--crop", "32", "--device", "cpu", "-q"]
+    res = runner.invoke(app, ["pretrain", *small, "--out", str(tmp_path / "lite.pt"), "--arch", "Bandwise-Lite"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "lite.json").read_text())["arch"] == "bandwise-lite"
+    out = tmp_path / "lite.tif"
+    res = runner.invoke(app, ["fuse", str(pan), str(ms), str(out), "--weights", str(tmp_path / "lite.pt"),
+                              "--iterations", "0", "--sensor", "generic", "-q"])
+    assert res.exit_code == 0, res.output
+    with rasterio.open(out) as o:
+        assert json.loads(o.tags()["PANSHARPEN_PARAMETERS"])["arch"] == "bandwise-lite"
+    for bad, says in ((["--arch", "no-such-net"], "expected a network architecture among"),
+                      (["--arch", "bandwise-lite", "--method", "crossdiff"], "--method crossdiff trains the crossdiff")):
+        res = runner.invoke(app, ["pretrain", *small, "--out", str(tmp_path / "bad.pt"), *bad])
+        assert res.exit_code != 0 and says in res.output and not (tmp_path / "bad.pt").exists(), res.output
 
 
 def test_large_scenes_train_on_a_mosaic_spread_over_the_scene(tmp_path, monkeypatch):
