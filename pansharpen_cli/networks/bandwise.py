@@ -34,7 +34,6 @@ class _Block(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(features, features, 3, padding=1)
         self.conv2 = nn.Conv2d(features, features, 3, padding=1)
-        self.act = nn.ReLU(inplace=True)
         self.mix = nn.Conv2d(features, features, 1) if cross_band else None
 
     def forward(self, h: torch.Tensor, n: int, c: int) -> torch.Tensor:
@@ -70,7 +69,6 @@ class BandwiseResNet(nn.Module):
         self.receptive_field = 2 + 2 * int(blocks)
         self.head = nn.Conv2d(self.in_per_band, features, 3, padding=1)
         self.blocks = nn.ModuleList(_Block(features, cross_band) for _ in range(blocks))
-        self.act = nn.ReLU(inplace=True)
         self.tail = nn.Conv2d(features, 1, 3, padding=1)
         nn.init.zeros_(self.tail.weight)
         nn.init.zeros_(self.tail.bias)

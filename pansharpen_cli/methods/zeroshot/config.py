@@ -70,8 +70,8 @@ class ZeroShotConfig:
             0 (the default; ``--preset fast`` sets 512^2) disables the scaling.
         tta: test-time augmentation at inference: the output averaged over this many of the
             square's flips and transposes (1, 2, 4 or 8; :mod:`.tta`), that many forward passes;
-            1 (the default) is the plain pass, ``--preset best`` sets 4 (the flips). Networks with positional
-            noise (crossdiff) always make one pass.
+            1 (the default) is the plain pass, ``--preset best`` sets 4 (the flips). Networks
+            with positional noise (crossdiff) always make one pass.
     """
 
     arch: str | None = None
