@@ -9,7 +9,10 @@ the two fusions (plain and with 8 passes). Prints one JSON line per scene, then 
     python bench/experiments_zeroshot/tta_passes.py [SCENE,SCENE,...] [OUT.json]
 
 Made bench/results/ladder/runs/tta_passes.json (2 torch threads, the 2-core machine; the runs that
-produced it were in two parts, the scenes after qb-toulouse named on the command line).
+produced it were in two parts, the scenes after qb-toulouse named on the command line). Those runs
+averaged the passes with an inline copy of the same transforms, in the same order, before
+pansharpen_cli/methods/zeroshot/tta.py existed; the script now uses that module's hook (the
+``tta`` setting of the fitted model): the same figures up to float noise.
 """
 import json, sys, time
 from dataclasses import replace
@@ -28,21 +31,10 @@ from pansharpen_cli.priors.weights import load_weights
 torch.set_num_threads(2)
 dev = torch.device("cpu")
 
-class TTA(torch.nn.Module):
-    def __init__(self, net, k):
-        super().__init__(); self.net, self.k = net, k
-    def forward(self, p, x, d, g, **kw):
-        tf = [lambda t: t, lambda t: t.flip(-1), lambda t: t.flip(-2), lambda t: t.flip(-1, -2),
-              lambda t: t.transpose(-1, -2), lambda t: t.transpose(-1, -2).flip(-1),
-              lambda t: t.transpose(-1, -2).flip(-2), lambda t: t.transpose(-1, -2).flip(-1, -2)]
-        inv = [lambda t: t, lambda t: t.flip(-1), lambda t: t.flip(-2), lambda t: t.flip(-1, -2),
-               lambda t: t.transpose(-1, -2), lambda t: t.flip(-1).transpose(-1, -2),
-               lambda t: t.flip(-2).transpose(-1, -2), lambda t: t.flip(-1, -2).transpose(-1, -2)]
-        acc = None
-        for f, fi in list(zip(tf, inv))[: self.k]:
-            y = fi(self.net(f(p).contiguous(), f(x).contiguous(), f(d).contiguous(), g))
-            acc = y if acc is None else acc + y
-        return acc / self.k
+def with_passes(model, k):
+    """The fitted model, its inference averaged over ``k`` symmetries (the shipped ``tta`` hook)."""
+    model.config = replace(model.config, tta=k)  # a copy: the config the fits share stays as it is
+    return model
 
 def predict(model, pan, ms):
     f = model.predict_coarse(pan, ms)
@@ -68,16 +60,13 @@ for name in chosen:
     m0 = fit_zeroshot(pan_rr, ms_rr, r, rad, base, w.state_dict, dev)
     res["t_fit"] = time.perf_counter() - t0
     fused["plain"] = predict(m0, pan_rr, ms_rr)
-    net = m0.net
     for k in (2, 4, 8):
-        m0.net = TTA(net, k); fused[f"tta{k}"] = predict(m0, pan_rr, ms_rr)
-    m0.net = net
+        fused[f"tta{k}"] = predict(with_passes(m0, k), pan_rr, ms_rr)
     m1 = fit_zeroshot(pan_rr, ms_rr, r, rad, replace(base, seed=1), w.state_dict, dev)
     f1 = predict(m1, pan_rr, ms_rr)
     fused["seed1"] = f1
     fused["ens2"] = (fused["plain"] + f1) / 2
-    m1.net = TTA(m1.net, 8)
-    fused["ens2tta8"] = (fused["tta8"] + predict(m1, pan_rr, ms_rr)) / 2
+    fused["ens2tta8"] = (fused["tta8"] + predict(with_passes(m1, 8), pan_rr, ms_rr)) / 2
     for k, f in fused.items():
         res[k] = reference_indexes(ms, f, r)["Q2n"]
     out[name] = res
