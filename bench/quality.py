@@ -87,7 +87,7 @@ def zeroshot_variant(name: str, base_cfg, prior):
 
         p = preset_config(name[3:])
         budget = dict(warmup=p.warmup, iterations=p.iterations, patience=p.patience)
-        cfg = replace(base_cfg, reference_pixels=p.reference_pixels, tta=p.tta, **budget)
+        cfg = replace(base_cfg, reference_pixels=p.reference_pixels, tta=p.tta, augment=p.augment, **budget)
         return preset_network(cfg, p.net_arch, prior)
     if name == "zs-q":
         return replace(base_cfg, iterations=base_cfg.iterations // 4, warmup=base_cfg.warmup // 4), prior

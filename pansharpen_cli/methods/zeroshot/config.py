@@ -108,6 +108,7 @@ class ZeroShotConfig:
     patience: int = 2
     reference_pixels: int = 0
     tta: int = 1
+    augment: int = 1
 
     def __post_init__(self) -> None:
         checks = [
@@ -127,6 +128,7 @@ class ZeroShotConfig:
             (self.corr_target in ("ms", "hpm"), "corr_target 'ms' or 'hpm'", self.corr_target),
             (self.select_fr >= 0, "select_fr >= 0", self.select_fr),
             (self.tta in TTA_COUNTS, f"tta one of {', '.join(map(str, TTA_COUNTS))}", self.tta),
+            (self.augment in TTA_COUNTS, f"augment one of {', '.join(map(str, TTA_COUNTS))}", self.augment),
         ]
         for ok, what, got in checks:
             if not ok:
@@ -173,5 +175,6 @@ def preset_config(name: str, **kwargs: Any) -> ZeroShotConfig:
         "reference_pixels": int(p["reference_pixels"]),
         "default_arch": str(p["arch"]),
         "tta": int(p["tta"]),
+        "augment": int(p["augment"]),
     }
     return ZeroShotConfig(**{**fields, **kwargs})

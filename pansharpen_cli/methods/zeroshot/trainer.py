@@ -18,6 +18,7 @@ from .model import autocast
 from .response import SpectralResponse
 from .sampling import Sampler, crop_size, holdout_windows
 from .scene import Scene
+from .tta import symmetry
 
 
 class Trainer:
@@ -75,14 +76,23 @@ class Trainer:
             self.feats_rr = feature_maps(net, s.pan_rr, s.ms_rr_up)
 
     # -- batches ---------------------------------------------------------------------------------
+    def _moves(self) -> list:
+        """One symmetry of the square per crop of a batch, drawn among the first ``cfg.augment``
+        (the identity, without a draw, when ``augment`` is 1)."""
+        n = self.cfg.augment
+        return [symmetry(int(self.rng.integers(n)) if n > 1 else 0) for _ in range(self.cfg.batch)]
+
     def rr_batch(self) -> tuple[torch.Tensor, ...]:
         """(PAN, upsampled MS, detail, reference, mask, features or None) crops of the
-        reduced-resolution pair."""
+        reduced-resolution pair, each moved by its symmetry (:meth:`_moves`)."""
         s, c = self.scene, self.c_rr
         pos = [self.samp_rr.sample(self.rng) for _ in range(self.cfg.batch)]
+        moves = self._moves()
 
         def cut(t: torch.Tensor | None) -> torch.Tensor | None:
-            return None if t is None else torch.cat([t[..., i : i + c, j : j + c] for i, j in pos])
+            if t is None:
+                return None
+            return torch.cat([mv(t[..., i : i + c, j : j + c]) for (i, j), mv in zip(pos, moves)])
 
         crops = (s.pan_rr, s.ms_rr_up, s.detail_rr, s.ms_ref, self.mask_rr_t, self.feats_rr)
         return tuple(cut(t) for t in crops)
@@ -96,16 +106,16 @@ class Trainer:
             self.feats_fr, self._fr_pending = feature_maps(self.net, s.pan_n, self.ms_up_fr, CACHE_BYTES), False
         c, cm = self.c_fr, self.c_fr // r
         pans, ups, dets, mss, vm, vf, fs = [], [], [], [], [], [], []
-        for i, j in pos:
+        for (i, j), mv in zip(pos, self._moves()):  # a move keeps the coarse pixels on the fine ones
             if self.feats_fr is not None:
-                fs.append(self.feats_fr[..., i : i + c, j : j + c])
+                fs.append(mv(self.feats_fr[..., i : i + c, j : j + c]))
             im, jm = i // r, j // r
-            pans.append(s.pan_n[..., i : i + c, j : j + c])
-            dets.append(s.detail_fr[..., i : i + c, j : j + c])
-            ups.append(self.ms_up_fr[..., i : i + c, j : j + c])
-            mss.append(s.ms_n[..., im : im + cm, jm : jm + cm])
-            vm.append(s.valid_ms_t[..., im : im + cm, jm : jm + cm])
-            vf.append(self.valid_t[..., i : i + c, j : j + c])
+            pans.append(mv(s.pan_n[..., i : i + c, j : j + c]))
+            dets.append(mv(s.detail_fr[..., i : i + c, j : j + c]))
+            ups.append(mv(self.ms_up_fr[..., i : i + c, j : j + c]))
+            mss.append(mv(s.ms_n[..., im : im + cm, jm : jm + cm]))
+            vm.append(mv(s.valid_ms_t[..., im : im + cm, jm : jm + cm]))
+            vf.append(mv(self.valid_t[..., i : i + c, j : j + c]))
         return tuple(torch.cat(t) if t else None for t in (pans, ups, dets, mss, vm, vf, fs))
 
     # -- steps -----------------------------------------------------------------------------------

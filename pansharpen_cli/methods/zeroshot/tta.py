@@ -34,6 +34,14 @@ def _transforms(count: int) -> list[tuple[_Op, _Op]]:
     return pairs[:count]
 
 
+def symmetry(k: int) -> _Op:
+    """The ``k``-th symmetry of the square (0: identity; 1-3 the flips; 4-7 with a transpose), the
+    order :func:`dihedral_mean` uses."""
+    if not 0 <= k < 8:
+        raise ValueError(f"expected a symmetry index in [0, 8), got {k}")
+    return _transforms(8)[k][0]
+
+
 def dihedral_mean(net: Callable[..., torch.Tensor], count: int, *images: torch.Tensor, **kwargs) -> torch.Tensor:
     """``net(*images, **kwargs)`` averaged over the first ``count`` symmetries (:data:`COUNTS`).
 
