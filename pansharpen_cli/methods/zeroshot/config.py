@@ -76,6 +76,10 @@ class ZeroShotConfig:
             square's flips and transposes (1, 2, 4 or 8; :mod:`.tta`), that many forward passes;
             1 (the default) is the plain pass, ``--preset best`` sets 4 (the flips). Networks
             with positional noise (crossdiff) always make one pass.
+        augment: training-time augmentation: every training crop (reduced- and full-resolution)
+            is moved by a random one of this many of the square's symmetries (1: none; 4: the
+            flips; 8: with the transposes), the same for all of its inputs; the ``default`` and
+            ``best`` presets set 4 (measured: docs/methods.md).
     """
 
     arch: str | None = None
