@@ -19,7 +19,7 @@ PAN-aligned working grid. The per-scene guard on these figures is bench/guard.py
 Methods: the classical baselines and zero-shot variants: ``zs`` (what ``fuse`` runs by default:
 the default preset's network from its shipped prior), ``zs-fast`` and ``zs-best`` (the ``--preset``
 budgets, networks and test-time augmentation: ``zs-fast`` is bandwise-lite from its own prior,
-``zs-best`` the default's fit with ``tta`` 4), ``zs-q`` (prior, a quarter of the iterations), ``zs-0`` (prior, no adaptation), ``zs-rand`` (random
+``zs-best`` the default's network fitted with ``augment`` 4 and fused with ``tta`` 4), ``zs-q`` (prior, a quarter of the iterations), ``zs-0`` (prior, no adaptation), ``zs-rand`` (random
 init, default settings); ``cd``, ``cd-0``, ``cd-pt``: CrossDiff (see :func:`crossdiff_variant`); on request ``zs-glp`` (the untrained network, i.e. MTF-GLP with the
 scene's per-band detail gains: the classical base the network corrects). Prints a JSON document and markdown tables (per scene and averages).
 """

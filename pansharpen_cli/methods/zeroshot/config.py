@@ -78,8 +78,8 @@ class ZeroShotConfig:
             with positional noise (crossdiff) always make one pass.
         augment: training-time augmentation: every training crop (reduced- and full-resolution)
             is moved by a random one of this many of the square's symmetries (1: none; 4: the
-            flips; 8: with the transposes), the same for all of its inputs; the ``default`` and
-            ``best`` presets set 4 (measured: docs/methods.md).
+            flips; 8: with the transposes), the same for all of its inputs; ``--preset best`` sets
+            4 (measured: docs/methods.md).
     """
 
     arch: str | None = None

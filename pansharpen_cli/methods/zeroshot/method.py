@@ -66,7 +66,7 @@ def _tags(
         "threads": report["threads"],
         "register": cfg.register,
         "tta": cfg.tta,  # forward passes averaged over the square's symmetries (--preset best: 4)
-        "augment": cfg.augment,  # training crops moved by one of this many symmetries (default: 4)
+        "augment": cfg.augment,  # training crops moved by one of this many symmetries (--preset best: 4)
     }
     if cfg.register:
         # rows, columns, in PAN pixels: the residual shift that moves the PAN onto the MS; with
