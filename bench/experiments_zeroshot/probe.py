@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 import numpy as np, torch
 from bench.scenes import central_window, crop_multiple, discover, load_scene, MAX_PAN
-from bench.quality import fit_zeroshot, move_back, q2n_valid
+from bench.quality import fit_zeroshot, move_back
 from pansharpen_cli.metrics import reference_indexes
 from pansharpen_cli.physics.degradation import wald_pair
 from pansharpen_cli.methods.zeroshot.config import preset_config
@@ -21,14 +21,17 @@ from pansharpen_cli.priors.weights import load_weights, shipped_name
 
 torch.set_num_threads(2)
 args = sys.argv[1:]
-out = args[0]; sets = [a for a in args[1:] if "=" in a and not a.startswith("scenes=")]
+out = args[0]
+sets = [a for a in args[1:] if "=" in a and not a.startswith("scenes=")]
 sc_arg = [a for a in args[1:] if a.startswith("scenes=")]
 weights = "default"
 ov = {}
 for s in sets:
     k, v = s.split("=", 1)
-    if k == "weights": weights = v; continue
-    ov[k] = json.loads(v)
+    if k == "weights":
+        weights = v
+    else:
+        ov[k] = json.loads(v)
 cfg = preset_config("default", **ov)
 w = load_weights(weights, arch=cfg.arch, default=shipped_name(cfg.net_arch))
 cfg = config_for_weights(cfg, StartWeights(weights, w.state_dict, w.manifest))
@@ -59,5 +62,6 @@ for name in chosen:
                      hist=rep["holdout"]["history"], steps=rep["steps"])
     print(f"{name:26s} {q:.4f} share {res[name]['share']*100:5.1f}% vs table {q-res[name]['table']:+.4f} best {rep['holdout']['best_step']:4d} run {rep['steps']['train_run']:3d} {secs:5.1f}s", flush=True)
     json.dump(res, open(out, "w"), indent=1)
-qs = [v["Q2n"] for v in res.values()]; sh = [v["share"] for v in res.values()]
+qs = [v["Q2n"] for v in res.values()]
+sh = [v["share"] for v in res.values()]
 print(f"mean {np.mean(qs):.4f} share {np.mean(sh)*100:.1f}%")

@@ -37,7 +37,8 @@ class CrossDiffConfig(ZeroShotConfig):
 
 
 def from_zeroshot(cfg: ZeroShotConfig) -> CrossDiffConfig:
-    """The CrossDiff settings with the budget, losses and seed of ``cfg`` (its network replaced)."""
+    """The CrossDiff settings with the budget, losses and seed of ``cfg`` (its network replaced;
+    without flipped training crops, ``augment`` 1: measured for the zero-shot networks only)."""
     fields = asdict(cfg)
-    fields.update(arch=ARCH, net_kwargs={})
+    fields.update(arch=ARCH, net_kwargs={}, augment=1)
     return CrossDiffConfig(**fields)

@@ -4,6 +4,7 @@ step, a full-resolution (unsupervised) step, and the hold-out score that picks t
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -76,7 +77,7 @@ class Trainer:
             self.feats_rr = feature_maps(net, s.pan_rr, s.ms_rr_up)
 
     # -- batches ---------------------------------------------------------------------------------
-    def _moves(self) -> list:
+    def _moves(self) -> list[Callable[[torch.Tensor], torch.Tensor]]:
         """One symmetry of the square per crop of a batch, drawn among the first ``cfg.augment``
         (the identity, without a draw, when ``augment`` is 1)."""
         n = self.cfg.augment
