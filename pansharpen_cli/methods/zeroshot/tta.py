@@ -1,12 +1,14 @@
-"""Test-time augmentation: the network's output averaged over flips and transposes of its input.
+"""The square's symmetries: test-time augmentation (the network's output averaged over flips and
+transposes of its input) and the moves of the training crops (:func:`symmetry`, ``augment``).
 
 A convolutional network is not equivariant to the eight symmetries of the square (the dihedral
 group D4): a fitted one fuses a flipped scene a little differently. Averaging the ``count`` first
 of them (1: the plain pass; 2: and the left-right flip; 4: all flips; 8: with the transposes),
 each undone on the output, is an ensemble for the price of ``count`` forward passes and no
 training. The per-band detail gains are per band, not per pixel, and pass unchanged. Measured on
-the development bench (``--preset best``, docs/methods.md): on most scenes it adds Q2n; on a
-Landsat-7 SLC-off scene, whose gaps run one way, it costs.
+the development bench (docs/methods.md): over a fit on unmoved crops it adds Q2n on most scenes and
+costs a Landsat-7 SLC-off scene, whose gaps run one way; over a fit on flipped crops (``--preset
+best``) the 4 flips add Q2n on every scene.
 """
 
 from __future__ import annotations
@@ -34,12 +36,15 @@ def _transforms(count: int) -> list[tuple[_Op, _Op]]:
     return pairs[:count]
 
 
+_SYMMETRIES = tuple(fwd for fwd, _ in _transforms(8))
+
+
 def symmetry(k: int) -> _Op:
     """The ``k``-th symmetry of the square (0: identity; 1-3 the flips; 4-7 with a transpose), the
     order :func:`dihedral_mean` uses."""
     if not 0 <= k < 8:
         raise ValueError(f"expected a symmetry index in [0, 8), got {k}")
-    return _transforms(8)[k][0]
+    return _SYMMETRIES[k]
 
 
 def dihedral_mean(net: Callable[..., torch.Tensor], count: int, *images: torch.Tensor, **kwargs) -> torch.Tensor:
