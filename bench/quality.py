@@ -87,7 +87,8 @@ def zeroshot_variant(name: str, base_cfg, prior):
 
         p = preset_config(name[3:])
         budget = dict(warmup=p.warmup, iterations=p.iterations, patience=p.patience)
-        cfg = replace(base_cfg, reference_pixels=p.reference_pixels, tta=p.tta, augment=p.augment, **budget)
+        flips = dict(tta=p.tta, augment=p.augment, small_flips=p.small_flips)
+        cfg = replace(base_cfg, reference_pixels=p.reference_pixels, **flips, **budget)
         return preset_network(cfg, p.net_arch, prior)
     if name == "zs-q":
         return replace(base_cfg, iterations=base_cfg.iterations // 4, warmup=base_cfg.warmup // 4), prior
@@ -173,7 +174,7 @@ def code_version() -> dict:
     import subprocess
 
     def git(*a: str) -> str:
-        return subprocess.run(["git", *a], cwd=HERE, capture_output=True, text=True).stdout.strip()
+        return subprocess.run(["git", *a], cwd=HERE.parent, capture_output=True, text=True).stdout.strip()
 
     return {
         "commit": git("rev-parse", "HEAD"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ... import networks
@@ -80,6 +80,12 @@ class ZeroShotConfig:
             is moved by a random one of this many of the square's symmetries (1: none; 4: the
             flips; 8: with the transposes), the same for all of its inputs; ``--preset best`` sets
             4 (measured: docs/methods.md).
+        small_flips: ``augment`` and ``tta`` of at least this many symmetries when the
+            reduced-resolution pair is too small to hold any window out (:func:`.sampling.holdout_windows`):
+            such a fit runs its whole budget anyway (no hold-out to stop it early), so flipped crops
+            cost it no time, and they keep it from over-fitting its few crops; its inference is small
+            too. 1: no change; the default preset sets 4 (measured: docs/methods.md). The report and
+            the output's tags give the values used.
     """
 
     arch: str | None = None
@@ -113,8 +119,10 @@ class ZeroShotConfig:
     reference_pixels: int = 0
     tta: int = 1
     augment: int = 1
+    small_flips: int = 1
 
     def __post_init__(self) -> None:
+        counts = ", ".join(map(str, TTA_COUNTS))
         checks = [
             (self.iterations >= 0, "iterations >= 0", self.iterations),
             (self.warmup >= 0, "warmup >= 0", self.warmup),
@@ -131,8 +139,9 @@ class ZeroShotConfig:
             (self.align in ALIGN, f"align one of {', '.join(ALIGN)}", self.align),
             (self.corr_target in ("ms", "hpm"), "corr_target 'ms' or 'hpm'", self.corr_target),
             (self.select_fr >= 0, "select_fr >= 0", self.select_fr),
-            (self.tta in TTA_COUNTS, f"tta one of {', '.join(map(str, TTA_COUNTS))}", self.tta),
-            (self.augment in TTA_COUNTS, f"augment one of {', '.join(map(str, TTA_COUNTS))}", self.augment),
+            (self.tta in TTA_COUNTS, f"tta one of {counts}", self.tta),
+            (self.augment in TTA_COUNTS, f"augment one of {counts}", self.augment),
+            (self.small_flips in TTA_COUNTS, f"small_flips one of {counts}", self.small_flips),
         ]
         for ok, what, got in checks:
             if not ok:
@@ -180,5 +189,15 @@ def preset_config(name: str, **kwargs: Any) -> ZeroShotConfig:
         "default_arch": str(p["arch"]),
         "tta": int(p["tta"]),
         "augment": int(p["augment"]),
+        "small_flips": int(p["small_flips"]),
     }
     return ZeroShotConfig(**{**fields, **kwargs})
+
+
+def with_small_flips(cfg: ZeroShotConfig) -> ZeroShotConfig:
+    """``cfg`` for a fit that holds no window out: ``augment`` and ``tta`` raised to at least
+    ``small_flips`` (``cfg`` itself when that changes nothing)."""
+    n = cfg.small_flips
+    if n <= min(cfg.augment, cfg.tta):
+        return cfg
+    return replace(cfg, augment=max(cfg.augment, n), tta=max(cfg.tta, n))

@@ -311,6 +311,7 @@ def fit(
     if pre is not None:
         report["pre_adapt"] = pre
     gains = scene.gains_t[0].cpu().numpy()
+    cfg = cfg if tr is None else tr.cfg  # with its small_flips where it held no window out
     return ZeroShotModel(
         net, scene.norm, scene.ratio, cfg, dev, scene.gains, gains, response, report, scene.shift, cfg.align
     )

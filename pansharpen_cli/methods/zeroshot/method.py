@@ -65,8 +65,9 @@ def _tags(
         "device": report["device"],
         "threads": report["threads"],
         "register": cfg.register,
-        "tta": cfg.tta,  # forward passes averaged over the square's symmetries (--preset best: 4)
-        "augment": cfg.augment,  # training crops moved by one of this many symmetries (--preset best: 4)
+        # as used: a fit that held no window out raised both to ``small_flips`` (the default: 4)
+        "tta": model.config.tta,  # forward passes averaged over the square's symmetries (--preset best: 4)
+        "augment": model.config.augment,  # training crops moved by one of this many symmetries
     }
     if cfg.register:
         # rows, columns, in PAN pixels: the residual shift that moves the PAN onto the MS; with
