@@ -145,8 +145,9 @@ PresetOpt = Annotated[
     typer.Option(
         metavar="NAME",
         help="zeroshot budget and network: fast (the small bandwise-lite network, a quarter of the "
-        "steps: archives on the CPU), default (bandwise-resnet), best (bandwise-resnet fitted on flipped "
-        "training crops, inference averaged over 4 flips); docs/methods.md gives their measured "
+        "steps: archives on the CPU), default (bandwise-resnet; as best where the scene is too small to "
+        "hold windows out), best (bandwise-resnet fitted on flipped training crops, inference averaged "
+        "over 4 flips); docs/methods.md gives their measured "
         "quality and time.",
     ),
 ]
