@@ -329,3 +329,23 @@ def test_best_preset_fuses_with_the_larger_network_and_its_prior_unless_the_weig
          "--weights", str(default_weights_path("prior.pt"))],
     )  # an explicit --arch that the file does not fit: a one-line error
     assert res.exit_code != 0 and "bandwise" in res.output and not (tmp_path / "x.tif").exists()
+
+
+def test_default_on_a_scene_too_small_to_hold_windows_out_tags_the_flips_it_used(tmp_path):
+    """A 128^2 scene's reduced-resolution pair (32^2) holds no window out: the default fits on
+    flipped crops and fuses over 4 flips, and the output's tags say so; ``fast`` keeps 1."""
+    pan, ms, _ = make_pair(tmp_path, size=128)
+
+    def tags(name: str, *extra: str) -> dict:
+        out = tmp_path / f"{name}.tif"
+        args = ["fuse", str(pan), str(ms), str(out), "--device", "cpu", "-q", "--iterations", "2", "--warmup", "1"]
+        res = runner.invoke(app, [*args, *extra])
+        assert res.exit_code == 0, res.output
+        with rasterio.open(out) as o:
+            assert o.count == 4 and o.read().any()
+            return json.loads(o.tags()["PANSHARPEN_PARAMETERS"])
+
+    default = tags("default")
+    assert (default["tta"], default["augment"], default["iterations_requested"]) == (4, 4, 2)
+    fast = tags("fast", "--preset", "fast")
+    assert (fast["tta"], fast["augment"]) == (1, 1)
