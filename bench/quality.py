@@ -240,6 +240,7 @@ def main() -> None:
     if unknown:
         sys.exit(f"unknown scene(s) {', '.join(unknown)}: {args.data} has {', '.join(scenes)}")
     t_start = time.perf_counter()
+    code = code_version()
     for scene in chosen:
         sc = scenes[scene]
         pan, ms, r, rad, mask = load_scene(sc, with_mask=True)
@@ -326,7 +327,7 @@ def main() -> None:
         results[scene] = res
         (args.out / "quality.json").write_text(json.dumps({"prior": prior_name, "scenes": results}, indent=1))
     doc = {
-        "code": code_version(),
+        "code": code,  # taken at the start: the tree the run imported
         "command": " ".join(sys.argv),
         "wall_seconds": round(time.perf_counter() - t_start, 1),
         "max_pan": args.max_pan,
