@@ -80,12 +80,14 @@ class ZeroShotConfig:
             is moved by a random one of this many of the square's symmetries (1: none; 4: the
             flips; 8: with the transposes), the same for all of its inputs; ``--preset best`` sets
             4 (measured: docs/methods.md).
-        small_flips: ``augment`` and ``tta`` of at least this many symmetries when the
-            reduced-resolution pair is too small to hold any window out (:func:`.sampling.holdout_windows`):
-            such a fit runs its whole budget anyway (no hold-out to stop it early), so flipped crops
-            cost it no time, and they keep it from over-fitting its few crops; its inference is small
-            too. 1: no change; the default preset sets 4 (measured: docs/methods.md). The report and
-            the output's tags give the values used.
+        small_flips: ``augment`` and ``tta`` of at least this many symmetries for a fit (with
+            steps) that holds no window out: its reduced-resolution pair too small for any
+            (:func:`.sampling.holdout_windows`; under about 143^2 PAN pixels of 64^2 crops), or
+            ``holdout`` 0. Such a fit runs its whole budget anyway (nothing stops it early), so
+            flipped crops cost it no time, and they keep it from over-fitting its few crops; its
+            inference is small too. 1: no change; the default preset sets 4 (measured:
+            docs/methods.md). The report's settings and the output's tags give the values used;
+            ``--iterations 0`` (no fit) keeps ``tta``.
     """
 
     arch: str | None = None
