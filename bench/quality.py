@@ -87,12 +87,11 @@ def zeroshot_variant(name: str, base_cfg, prior):
 
         p = preset_config(name[3:])
         budget = dict(warmup=p.warmup, iterations=p.iterations, patience=p.patience)
-        flips = dict(tta=p.tta, augment=p.augment, small_flips=p.small_flips, rebalance=p.rebalance)
+        flips = dict(tta=p.tta, augment=p.augment, small_flips=p.small_flips)
         cfg = replace(base_cfg, reference_pixels=p.reference_pixels, **flips, **budget)
         return preset_network(cfg, p.net_arch, prior)
     if name == "zs-q":
-        quarter = dict(iterations=base_cfg.iterations // 4, warmup=base_cfg.warmup // 4)
-        return replace(base_cfg, rebalance=False, **quarter), prior  # as `fuse --iterations` would
+        return replace(base_cfg, iterations=base_cfg.iterations // 4, warmup=base_cfg.warmup // 4), prior
     if name == "zs-0":
         return replace(base_cfg, iterations=0, warmup=0), prior
     if name == "zs-rand":

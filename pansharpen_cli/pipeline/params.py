@@ -225,7 +225,7 @@ def zeroshot_config(p: FuseParams) -> ZeroShotConfig:
 
     ``iterations`` forces an exact budget: no scaling to the scene's size and no early stopping; it
     scales the warm-up with it (it keeps its share of the budget; 0 means pure pretrained inference)
-    unless ``warmup`` is given too. Either turns ``rebalance`` off (the warm-up runs as given).
+    unless ``warmup`` is given too.
     """
     from ..methods.zeroshot.config import preset_config
 
@@ -239,8 +239,6 @@ def zeroshot_config(p: FuseParams) -> ZeroShotConfig:
         cfg.patience, cfg.reference_pixels = 0, 0
     if p.warmup is not None:
         cfg.warmup = p.warmup
-    if p.iterations is not None or p.warmup is not None:
-        cfg.rebalance = False
     return cfg
 
 

@@ -99,26 +99,3 @@ def test_the_fitted_model_and_its_report_carry_the_flips_used() -> None:
     rep = model.report()
     assert rep["holdout"]["windows"] == 0 and (rep["settings"]["augment"], rep["settings"]["tta"]) == (4, 4)
     assert cfg.augment == 1 and cfg.tta == 1  # the caller's config is not changed
-
-
-def test_a_fit_that_holds_windows_out_rebalances_its_budget_toward_the_warm_up() -> None:
-    """With hold-out windows and ``rebalance``: twice the warm-up, patience at most 1, flips
-    untouched; without windows or without ``rebalance``: the budget as given."""
-    large = _trainer(1, side=512, small_flips=4, rebalance=True, warmup=7, patience=2)
-    assert large.hold and (large.cfg.warmup, large.cfg.patience, large.cfg.augment) == (14, 1, 1)
-    assert _trainer(1, side=512, rebalance=True, warmup=7, patience=0).cfg.patience == 0
-    assert _trainer(1, side=512, warmup=7).cfg.warmup == 7  # rebalance off (the config's default)
-    small = _trainer(1, rebalance=True, warmup=7, patience=2)
-    assert not small.hold and (small.cfg.warmup, small.cfg.patience) == (7, 2)
-    assert [preset_config(p).rebalance for p in ("fast", "default", "best")] == [False, True, False]
-
-
-def test_the_fit_runs_the_rebalanced_warm_up_and_reports_it() -> None:
-    rng = np.random.default_rng(2)
-    pan = (rng.random((1, 512, 512)) * 100).astype(np.float32)
-    ms = (rng.random((8, 128, 128)) * 100).astype(np.float32)
-    cfg = ZeroShotConfig(crop=16, batch=1, warmup=2, iterations=3, eval_every=1, response_steps=0, rebalance=True)
-    model = fit(pan, ms, RATIO, [0.3] * 8, 0.15, config=cfg)
-    rep = model.report()
-    assert rep["holdout"]["windows"] > 0 and rep["steps"]["warmup"] == 4
-    assert model.config.warmup == 4 and model.config.patience == 1 and cfg.warmup == 2

@@ -72,11 +72,6 @@ def test_zeroshot_budget_from_iterations_and_warmup():
     assert (cfg.iterations, cfg.warmup, cfg.patience) == (0, 0, 0)
     cfg = params.zeroshot_config(params.FuseParams(iterations=10, warmup=3, arch="Bandwise-Lite", p_full=0.5))
     assert (cfg.iterations, cfg.warmup, cfg.arch, cfg.p_full) == (10, 3, "bandwise-lite", 0.5)
-    # the default rebalances a fit with hold-out windows, unless the budget is given exactly
-    assert params.zeroshot_config(params.FuseParams()).rebalance
-    assert not params.zeroshot_config(params.FuseParams(warmup=30)).rebalance
-    assert not params.zeroshot_config(params.FuseParams(iterations=30)).rebalance
-    assert not params.zeroshot_config(params.FuseParams(preset="best")).rebalance
 
 
 @pytest.mark.parametrize(

@@ -38,8 +38,8 @@ class CrossDiffConfig(ZeroShotConfig):
 
 def from_zeroshot(cfg: ZeroShotConfig) -> CrossDiffConfig:
     """The CrossDiff settings with the budget, losses and seed of ``cfg`` (its network replaced;
-    without flipped training crops, ``augment`` and ``small_flips`` 1, nor ``rebalance``: measured
-    for the zero-shot networks only)."""
+    without flipped training crops, ``augment`` and ``small_flips`` 1: measured for the zero-shot
+    networks only)."""
     fields = asdict(cfg)
-    fields.update(arch=ARCH, net_kwargs={}, augment=1, small_flips=1, rebalance=False)
+    fields.update(arch=ARCH, net_kwargs={}, augment=1, small_flips=1)
     return CrossDiffConfig(**fields)

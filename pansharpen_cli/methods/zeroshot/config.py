@@ -88,13 +88,6 @@ class ZeroShotConfig:
             inference is small too. 1: no change; the default preset sets 4 (measured:
             docs/methods.md). The report's settings and the output's tags give the values used;
             ``--iterations 0`` (no fit) keeps ``tta``.
-        rebalance: a fit that holds windows out spends its budget on the warm-up: twice the
-            ``warmup`` steps, and stage II stops after one hold-out evaluation without a better
-            score (``patience`` at most 1). On every scene measured with hold-out windows (the 4
-            large ones of the bench, 7 at full resolution, the 1280^2 speed case) the hold-out
-            keeps the state after the warm-up, so the stage II steps after it are thrown away;
-            a longer warm-up trains the state that is kept (docs/methods.md). The default preset
-            sets it; ``--iterations`` or ``--warmup`` (an exact budget) turn it off.
     """
 
     arch: str | None = None
@@ -129,7 +122,6 @@ class ZeroShotConfig:
     tta: int = 1
     augment: int = 1
     small_flips: int = 1
-    rebalance: bool = False
 
     def __post_init__(self) -> None:
         counts = ", ".join(map(str, TTA_COUNTS))
@@ -200,18 +192,14 @@ def preset_config(name: str, **kwargs: Any) -> ZeroShotConfig:
         "tta": int(p["tta"]),
         "augment": int(p["augment"]),
         "small_flips": int(p["small_flips"]),
-        "rebalance": bool(p["rebalance"]),
     }
     return ZeroShotConfig(**{**fields, **kwargs})
 
 
-def for_holdout(cfg: ZeroShotConfig, holds: bool) -> ZeroShotConfig:
-    """``cfg`` as a fit runs it, given whether it ``holds`` windows out: without any, ``augment``
-    and ``tta`` raised to at least ``small_flips``; with some and ``rebalance``, twice the warm-up
-    and ``patience`` at most 1. ``cfg`` itself when that changes nothing."""
+def with_small_flips(cfg: ZeroShotConfig) -> ZeroShotConfig:
+    """``cfg`` for a fit that holds no window out: ``augment`` and ``tta`` raised to at least
+    ``small_flips`` (``cfg`` itself when that changes nothing)."""
     n = cfg.small_flips
-    if not holds and n > min(cfg.augment, cfg.tta):
-        return replace(cfg, augment=max(cfg.augment, n), tta=max(cfg.tta, n))
-    if holds and cfg.rebalance:
-        return replace(cfg, warmup=2 * cfg.warmup, patience=min(cfg.patience, 1))
-    return cfg
+    if n <= min(cfg.augment, cfg.tta):
+        return cfg
+    return replace(cfg, augment=max(cfg.augment, n), tta=max(cfg.tta, n))

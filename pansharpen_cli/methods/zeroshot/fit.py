@@ -305,15 +305,13 @@ def fit(
     times["response_s"] = time.perf_counter() - t0
     pre = _pre_adapt(pre_adapt, net, scene, rng, progress, times)
     tr = None if idle else Trainer(net, response, scene, cfg, rng, dev, pretrained=init_state is not None)
-    if tr is not None and tr.cfg is not cfg:  # the budget as the trainer runs it (config.for_holdout)
-        budget = scaled_steps(tr.cfg, ms.shape[0], int(np.count_nonzero(scene.valid)))
     sel, last, steps = _no_stages(times) if tr is None else _run_stages(tr, budget, progress, times)
     times["total_s"] = time.perf_counter() - t0
     report = _report(scene, tr, sel, last, resp_info, steps, times, dev, init_state is not None)
     if pre is not None:
         report["pre_adapt"] = pre
     gains = scene.gains_t[0].cpu().numpy()
-    cfg = cfg if tr is None else tr.cfg  # as run (config.for_holdout)
+    cfg = cfg if tr is None else tr.cfg  # with its small_flips where it held no window out
     return ZeroShotModel(
         net, scene.norm, scene.ratio, cfg, dev, scene.gains, gains, response, report, scene.shift, cfg.align
     )

@@ -12,7 +12,7 @@ from torch import nn
 
 from ...physics.torch_ops import mtf_degrade_t, upsample_t
 from .adam import Adam
-from .config import ZeroShotConfig, for_holdout
+from .config import ZeroShotConfig, with_small_flips
 from .features import CACHE_BYTES, feature_maps, has_features
 from .losses import inner, local_corr, masked_l1
 from .model import autocast
@@ -26,8 +26,8 @@ class Trainer:
     """Samplers, optimiser and the two kinds of step over one prepared :class:`Scene`.
 
     Constructing it draws the hold-out windows from ``rng`` (the draw order is part of the seeded
-    result: the response fit draws before, the steps after). :attr:`cfg` is the given one as a
-    fit with or without those windows runs it (:func:`.config.for_holdout`).
+    result: the response fit draws before, the steps after). When it holds no window out,
+    :attr:`cfg` is the given one with its ``small_flips`` (:func:`.config.with_small_flips`).
     """
 
     def __init__(
@@ -52,7 +52,8 @@ class Trainer:
         rr_valid = s.valid_ms[: s.rr_h, : s.rr_w].copy()
         self.c_rr = crop_size(cfg.crop, s.rr_h, s.rr_w, 1)
         self.hold = holdout_windows(rr_valid, self.c_rr, cfg.holdout, rng)
-        self.cfg = cfg = for_holdout(cfg, bool(self.hold))  # the fit and the model take this cfg
+        if not self.hold:  # the whole budget runs on a few crops: the flips (the model takes this cfg)
+            self.cfg = cfg = with_small_flips(cfg)
         train_mask_rr = rr_valid.copy()
         for i, j in self.hold:
             train_mask_rr[i : i + self.c_rr, j : j + self.c_rr] = False
