@@ -31,12 +31,15 @@ from __future__ import annotations
 
 PRESETS: dict[str, dict[str, float | str]] = {
     "fast": dict(
-        steps=0.25, patience=1, reference_pixels=512 * 512, arch="bandwise-lite", tta=1, augment=1, small_flips=1
+        steps=0.25, patience=1, reference_pixels=512 * 512, arch="bandwise-lite",
+        tta=1, augment=1, small_flips=1,
     ),
     "default": dict(
-        steps=1.0, patience=2, reference_pixels=0, arch="bandwise-resnet", tta=1, augment=1, small_flips=4
+        steps=1.0, patience=2, reference_pixels=0, arch="bandwise-resnet", tta=1, augment=1, small_flips=4,
     ),
-    "best": dict(steps=1.0, patience=2, reference_pixels=0, arch="bandwise-resnet", tta=4, augment=4, small_flips=4),
+    "best": dict(
+        steps=1.0, patience=2, reference_pixels=0, arch="bandwise-resnet", tta=4, augment=4, small_flips=4,
+    ),
 }
 
 #: The preset ``pansharpen fuse`` uses unless told otherwise.

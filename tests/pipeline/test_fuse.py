@@ -338,8 +338,8 @@ def test_default_on_a_scene_too_small_to_hold_windows_out_tags_the_flips_it_used
 
     def tags(name: str, *extra: str) -> dict:
         out = tmp_path / f"{name}.tif"
-        args = ["fuse", str(pan), str(ms), str(out), "--device", "cpu", "-q", "--iterations", "2", "--warmup", "1"]
-        res = runner.invoke(app, [*args, *extra])
+        args = ["fuse", str(pan), str(ms), str(out), "--device", "cpu", "-q"]
+        res = runner.invoke(app, [*args, "--iterations", "2", "--warmup", "1", *extra])
         assert res.exit_code == 0, res.output
         with rasterio.open(out) as o:
             assert o.count == 4 and o.read().any()
