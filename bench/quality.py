@@ -114,26 +114,30 @@ def preset_network(cfg, arch: str, prior):
     return replace(cfg, arch=arch, net_kwargs=dict(w.config)), w.state_dict
 
 
-def fit_zeroshot(pan, ms, r, rad, cfg, prior, device):
-    """The fitted model of a variant's config (CrossDiff's pretext hook when it is one)."""
+def fit_zeroshot(pan, ms, r, rad, cfg, prior, device, valid=None):
+    """The fitted model of a variant's config (CrossDiff's pretext hook when it is one). ``valid``:
+    the (H, W) mask of the PAN grid where the data is valid, as ``fuse`` gives the fit from the
+    inputs' nodata (None or all True: no nodata)."""
     from pansharpen_cli.methods.crossdiff import CrossDiffConfig
     from pansharpen_cli.methods.crossdiff.adapt import pretext_adapter
     from pansharpen_cli.methods.zeroshot import fit
 
     hook = pretext_adapter(cfg) if isinstance(cfg, CrossDiffConfig) else None
+    valid = None if valid is None or valid.all() else valid
     return fit(
-        pan, ms, r, rad.ms_gains, rad.pan_gain, config=cfg, device=device, init_state=prior, pre_adapt=hook
+        pan, ms, r, rad.ms_gains, rad.pan_gain, valid=valid, config=cfg, device=device, init_state=prior,
+        pre_adapt=hook,
     )
 
 
-def run_zeroshot(pan, ms, r, rad, cfg, prior, device, back: bool = False):
+def run_zeroshot(pan, ms, r, rad, cfg, prior, device, back: bool = False, valid=None):
     """Fit and fuse as ``fuse`` does (the MS on its own grid, :meth:`predict_coarse`): (fused,
     seconds). ``back``: a fusion aligned with the PAN (``align`` "pan", the default) is moved back
     onto the MS's geometry by the shift it recorded, so it is compared with a reference that has the
     MS's geometry (the reduced-resolution protocol's) for what it is, not for the misregistration it
-    removed."""
+    removed. ``valid``: as for :func:`fit_zeroshot`."""
     t0 = time.perf_counter()
-    model = fit_zeroshot(pan, ms, r, rad, cfg, prior, device)
+    model = fit_zeroshot(pan, ms, r, rad, cfg, prior, device, valid)
     fused = model.predict_coarse(pan, ms)
     secs = time.perf_counter() - t0
     if back and model.align == "pan" and model.shift != (0.0, 0.0):
@@ -151,6 +155,15 @@ def move_back(fused: np.ndarray, shift) -> np.ndarray:
 
     moved = shift_t(torch.from_numpy(np.asarray(fused, np.float64)), *shift)
     return moved.numpy().astype(np.float32)
+
+
+def pixel_indexes_valid(ref: np.ndarray, fused: np.ndarray, valid: np.ndarray, r: int) -> dict[str, float]:
+    """ERGAS and SAM over the valid pixels only (both are means over pixels, so they need no whole
+    block; a scene whose nodata runs in stripes, as Landsat-7 SLC-off, has no whole Q2n block)."""
+    from pansharpen_cli.metrics.reference import ergas, sam
+
+    a, b = ref[:, valid][:, None, :], fused[:, valid][:, None, :]  # (B, 1, N): the valid pixels
+    return {"ERGAS_valid": ergas(a, b, r), "SAM_valid": sam(a, b)}
 
 
 def q2n_valid(ref: np.ndarray, fused: np.ndarray, valid: np.ndarray, block: int = 32) -> float | None:
@@ -276,7 +289,7 @@ def main() -> None:
             res["seconds"][f"rr:{m}"] = time.perf_counter() - t0
         for v in variants:
             cfg, pr = zeroshot_variant(v, base_cfg, prior)
-            rr_out[v], secs = run_zeroshot(pan_rr, ms_rr, r, rad, cfg, pr, device, back=True)
+            rr_out[v], secs = run_zeroshot(pan_rr, ms_rr, r, rad, cfg, pr, device, back=True, valid=mask[0])
             res["seconds"][f"rr:{v}"] = secs
             print(f"{scene} rr {v}: {secs:.1f} s", file=sys.stderr)
         for m, f in rr_out.items():
@@ -284,17 +297,19 @@ def main() -> None:
             res["rr"][m]["D_rho"] = d_rho(pan_rr, f, r)
             if not mask.all():  # nodata: what `fuse` writes as nodata is not judged
                 res["rr"][m]["Q2n_valid"] = q2n_valid(ms, f, mask[0])
+                res["rr"][m] |= pixel_indexes_valid(ms, f, mask[0], r)
         # what the full-resolution D_rho index says of the truth itself (the reference MS against
         # the reduced PAN): a fusion with a much lower D_rho injects more PAN than the scene has
         res["rr_reference_D_rho"] = d_rho(pan_rr, ms, r)
         # Full resolution.
+        fr_valid = np.repeat(np.repeat(mask[0], r, 0), r, 1)  # the PAN grid's mask, as `fuse` gives the fit
         fr_out: dict[str, np.ndarray] = {}
         if not args.no_fr:
             for m in METHODS:
                 fr_out[m] = fuse_image(m, pan, ms, r, rad.ms_gains, rad.pan_gain)
             for v in [v for v in args.fr_variants.split(",") if v in variants]:
                 cfg, pr = zeroshot_variant(v, base_cfg, prior)
-                fr_out[v], secs = run_zeroshot(pan, ms, r, rad, cfg, pr, device)
+                fr_out[v], secs = run_zeroshot(pan, ms, r, rad, cfg, pr, device, valid=fr_valid)
                 res["seconds"][f"fr:{v}"] = secs
                 print(f"{scene} fr {v}: {secs:.1f} s", file=sys.stderr)
             ms_up = upsample(ms, r)
