@@ -216,9 +216,12 @@ def scene_result(sc, args, variants, base_cfg, prior, device) -> dict | None:
     """One scene's fusions, indexes, offsets and (with --pictures) its PNG; None when too small."""
     from bench.quality import zeroshot_variant
 
-    pan, ms, r, rad = load_scene(sc)
+    pan, ms, r, rad, mask = load_scene(sc, with_mask=True)
+    _, mask = crop_multiple(pan, mask[None], r, r)  # the same cuts as the MS (one "band")
     pan, ms = crop_multiple(pan, ms, r, r)
+    _, mask, _ = central_window(pan, mask, r, args.max_pan)
     pan, ms, window = central_window(pan, ms, r, args.max_pan)
+    valid = np.repeat(np.repeat(mask[0], r, 0), r, 1)  # the PAN grid's, as `fuse` gives the fit
     if min(ms.shape[1:]) < MIN_FIT_MS_SIDE * r:
         return None
     fused = {CLASSICAL: fuse_image(CLASSICAL, pan, ms, r, rad.ms_gains, rad.pan_gain)}
@@ -227,7 +230,7 @@ def scene_result(sc, args, variants, base_cfg, prior, device) -> dict | None:
         name, align = ("zs", "ms") if v == "zs-ms" else (v, "pan")
         cfg, pr = zeroshot_variant(name, replace(base_cfg, align=align), prior)
         t0 = time.perf_counter()
-        model = fit_zeroshot(pan, ms, r, rad, cfg, pr, device)
+        model = fit_zeroshot(pan, ms, r, rad, cfg, pr, device, valid)
         fused[v] = model.predict_coarse(pan, ms)
         res["seconds"][v] = round(time.perf_counter() - t0, 2)
         if v == "zs":

@@ -6,7 +6,9 @@
 
 The guard fails (exit 1, one line per scene) when any scene's reduced-resolution Q2n of the default
 zero-shot fusion (``zs``) is worse than the recorded table by more than ``TOLERANCE`` (0.003): per scene,
-not the mean. A recorded scene missing from the fresh run fails too.
+not the mean. A recorded scene missing from the fresh run fails too. On a scene with nodata the Q2n
+judged is ``Q2n_valid`` (the 32x32 blocks that hold no nodata: what ``fuse`` writes as data) where it
+has any such block (:func:`judged_q2n`).
 """
 
 from __future__ import annotations
@@ -39,13 +41,23 @@ def best_classical(rr: dict[str, dict]) -> tuple[str, float]:
     return name, rr[name]["Q2n"]
 
 
+def judged_q2n(indexes: dict) -> float:
+    """The Q2n the guard judges of one method's reduced-resolution indexes: ``Q2n_valid`` on a scene
+    with nodata that has a whole valid block (the nodata is written as nodata, its fill is not the
+    product; the plain Q2n counts it), else the plain ``Q2n``."""
+    q = indexes.get("Q2n_valid")
+    return indexes["Q2n"] if q is None else q
+
+
 def baseline_from(run: dict, variant: str = GUARDED) -> dict:
     """The recorded table of a bench run: per scene the guarded variant's Q2n (and what it was run on)."""
     scenes = {}
     for name, res in run["scenes"].items():
         bc, bq = best_classical(res["rr"])
+        zs = res["rr"][variant]
         scenes[name] = {
-            "Q2n": round(res["rr"][variant]["Q2n"], 6),
+            "Q2n": round(judged_q2n(zs), 6),
+            "index": "Q2n" if zs.get("Q2n_valid") is None else "Q2n_valid",
             "best_classical": bc,
             "best_classical_Q2n": round(bq, 6),
             "size": res["size"],
@@ -87,7 +99,7 @@ def compare(baseline: dict, fresh: dict[str, float], tolerance: float = TOLERANC
 
 
 def fresh_scores(run: dict, variant: str = GUARDED) -> dict[str, float]:
-    return {n: r["rr"][variant]["Q2n"] for n, r in run["scenes"].items() if variant in r["rr"]}
+    return {n: judged_q2n(r["rr"][variant]) for n, r in run["scenes"].items() if variant in r["rr"]}
 
 
 def run_bench(baseline: dict, data: str | None, out: Path) -> dict:

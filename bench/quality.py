@@ -116,14 +116,15 @@ def preset_network(cfg, arch: str, prior):
 
 def fit_zeroshot(pan, ms, r, rad, cfg, prior, device, valid=None):
     """The fitted model of a variant's config (CrossDiff's pretext hook when it is one). ``valid``:
-    the (H, W) mask of the PAN grid where the data is valid, as ``fuse`` gives the fit from the
-    inputs' nodata (None or all True: no nodata)."""
+    the (H, W) mask of the PAN grid where the data is valid, from which the fit learns as in
+    ``fuse`` (:func:`learnable`; None or all True: no nodata)."""
     from pansharpen_cli.methods.crossdiff import CrossDiffConfig
     from pansharpen_cli.methods.crossdiff.adapt import pretext_adapter
     from pansharpen_cli.methods.zeroshot import fit
+    from pansharpen_cli.methods.zeroshot.method import learnable
 
     hook = pretext_adapter(cfg) if isinstance(cfg, CrossDiffConfig) else None
-    valid = None if valid is None or valid.all() else valid
+    valid = None if valid is None or valid.all() else learnable(valid, r)
     return fit(
         pan, ms, r, rad.ms_gains, rad.pan_gain, valid=valid, config=cfg, device=device, init_state=prior,
         pre_adapt=hook,

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pansharpen_cli.base.nodata import FILL_REACH, fill_invalid
 from pansharpen_cli.base.sensors import get_sensor, resolve_gains
 from pansharpen_cli.io.reader import PairReader
 
@@ -101,7 +102,7 @@ def discover(data: Path) -> dict[str, Scene]:
 
 
 def load_scene(scene: Scene, with_mask: bool = False):
-    """PAN, MS (on the PAN-aligned working grid), ratio and radiometry; nodata filled with band means.
+    """PAN, MS (on the PAN-aligned working grid), ratio and radiometry; nodata filled as `fuse` fills it.
     ``with_mask``: also the (h, w) bool mask of the MS pixels whose data (PAN and MS) is valid."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -116,10 +117,10 @@ def load_scene(scene: Scene, with_mask: bool = False):
         ms_valid = ms_valid & ~zero
     valid = d["pan_valid"] & np.repeat(np.repeat(ms_valid, r, 0), r, 1)
     msv = valid.reshape(ms_a.shape[1], r, ms_a.shape[2], r).all(axis=(1, 3))
-    if not valid.all():  # fill nodata with band means (as the tool does)
-        for b in range(ms_a.shape[0]):
-            ms_a[b][~msv] = ms_a[b][msv].mean()
-        pan_a[0][~valid] = pan_a[0][valid].mean()
+    # fill nodata as the tool fills its training region (a local mean near the data, the band
+    # means farther: pansharpen_cli.pipeline.common.training_data)
+    ms_a = fill_invalid(ms_a, msv, None, FILL_REACH)
+    pan_a = fill_invalid(pan_a, valid, None, FILL_REACH * r)
     return (pan_a, ms_a, r, rad, msv) if with_mask else (pan_a, ms_a, r, rad)
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bench.guard import baseline_from, best_classical, compare, main, share_removed
+from bench.guard import baseline_from, best_classical, compare, fresh_scores, main, share_removed
 
 
 def run_doc(zs: dict[str, float]) -> dict:
@@ -98,3 +98,17 @@ def test_fresh_run_uses_the_recorded_settings(tmp_path, monkeypatch):
     assert guard.run_bench(baseline, "/data", tmp_path)["scenes"]["a"]["rr"]["zs"]["Q2n"] == 0.9
     cmd = " ".join(seen["cmd"])
     assert "--variants zs --scenes a --max-pan 1280 --threads 2 --data /data" in cmd and "--no-fr" in cmd
+
+
+def test_a_scene_with_nodata_is_judged_on_its_valid_blocks():
+    doc = run_doc({"a": 0.90, "b": 0.90})
+    doc["scenes"]["b"]["rr"]["zs"] |= {"Q2n_valid": 0.80}  # b has nodata: 0.80 where fuse writes data
+    doc["scenes"]["a"]["rr"]["zs"] |= {"Q2n_valid": None}  # nodata, but no whole valid block
+    baseline = baseline_from(doc)
+    assert baseline["scenes"]["b"]["Q2n"] == 0.80 and baseline["scenes"]["a"]["Q2n"] == 0.90
+    assert [baseline["scenes"][n]["index"] for n in "ab"] == ["Q2n", "Q2n_valid"]
+    fresh = run_doc({"a": 0.90, "b": 0.50})  # the plain Q2n of b collapses (its filled nodata) ...
+    fresh["scenes"]["b"]["rr"]["zs"] |= {"Q2n_valid": 0.799}  # ... its valid blocks do not
+    assert [r.ok for r in compare(baseline, fresh_scores(fresh))] == [True, True]
+    fresh["scenes"]["b"]["rr"]["zs"] |= {"Q2n_valid": 0.79}
+    assert [r.ok for r in compare(baseline, fresh_scores(fresh))] == [True, False]

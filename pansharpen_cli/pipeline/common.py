@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import methods
 from ..base.errors import InputError
-from ..base.nodata import block_all, fill_invalid, joint_valid
+from ..base.nodata import FILL_REACH, block_all, fill_invalid, joint_valid
 from ..base.progress import Progress, no_progress
 from ..base.sensors import Radiometry, resolve_gains
 from ..base.tiling import Tile, plan_tiles, spread_sample
@@ -239,7 +239,8 @@ def _training_parts(reader: PairReader) -> tuple[list[dict[str, np.ndarray]], in
 
 
 def training_data(reader: PairReader, stats: SceneStats) -> TrainingData:
-    """PAN (1, H, W), MS (B, H/r, W/r) with nodata filled by the scene means, and the validity at
+    """PAN (1, H, W), MS (B, H/r, W/r) with nodata filled as the tiles fill it (a local mean near
+    the data, the scene means farther: :func:`fill_invalid`), and the validity at
     PAN scale (H, W): the whole fused region, or for large scenes a square mosaic of windows of
     :data:`MOSAIC_WINDOW` MS pixels spread evenly over the scene (deterministic)."""
     r = reader.grid.ratio
@@ -256,6 +257,6 @@ def training_data(reader: PairReader, stats: SceneStats) -> TrainingData:
     ms = np.concatenate(rows_ms, axis=1)
     valid = np.concatenate(rows_valid, axis=0)
     ms_valid = block_all(valid, r)
-    pan = fill_invalid(pan, valid, np.array([stats.pan_mean]))
-    ms = fill_invalid(ms, ms_valid, stats.ms_mean)
+    pan = fill_invalid(pan, valid, np.array([stats.pan_mean]), FILL_REACH * r)
+    ms = fill_invalid(ms, ms_valid, stats.ms_mean, FILL_REACH)
     return TrainingData(pan, ms, valid, info)

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from ..base.nodata import fill_invalid, upscale_mask
+from ..base.nodata import FILL_REACH, fill_invalid, upscale_mask
 from ..base.progress import Progress, no_progress
 from ..base.tiling import Tile
 from ..io.reader import PairReader
@@ -33,17 +34,22 @@ def _fuse_one(
     nodata: float | None,
 ) -> np.ndarray:
     """Fill, fuse (:func:`placed` upsamples the MS for fusers that want it), crop the halo and
-    convert one tile read by :meth:`PairReader.read_tile`."""
-    pan = fill_invalid(d["pan"], d["pan_valid"], np.array([stats.pan_mean]))
-    ms = fill_invalid(d["ms"], d["ms_valid"], stats.ms_mean)
+    convert one tile ``t`` read by :meth:`PairReader.read_tile` with :data:`FILL_REACH` more halo
+    (:func:`_read_tile`): the fill of the fusion's halo reads that far; the fusion gets ``t.halo``."""
+    k, kf = FILL_REACH, FILL_REACH * r
+    pan = fill_invalid(d["pan"], d["pan_valid"], np.array([stats.pan_mean]), kf)
+    ms = fill_invalid(d["ms"], d["ms_valid"], stats.ms_mean, k)
+    pan = pan[:, kf : pan.shape[1] - kf, kf : pan.shape[2] - kf]
+    ms = ms[:, k : ms.shape[1] - k, k : ms.shape[2] - k]
     fused = fuse(pan, ms, ((t.row - t.halo) * r, (t.col - t.halo) * r))
     h0 = t.halo * r
     hh, ww = t.height * r, t.width * r
     core = fused[:, h0 : h0 + hh, h0 : h0 + ww]
     if stats.ms_min >= 0:
         core = np.maximum(core, 0)  # a non-negative MS stays non-negative (cubic/ratio overshoots)
-    ms_valid = d["ms_valid"][t.halo : t.halo + t.height, t.halo : t.halo + t.width]
-    valid = d["pan_valid"][h0 : h0 + hh, h0 : h0 + ww] & upscale_mask(ms_valid, r)
+    m0, f0 = t.halo + k, h0 + kf
+    ms_valid = d["ms_valid"][m0 : m0 + t.height, m0 : m0 + t.width]
+    valid = d["pan_valid"][f0 : f0 + hh, f0 : f0 + ww] & upscale_mask(ms_valid, r)
     return to_dtype(core, out_dtype, nodata, None if valid.all() else valid)
 
 
@@ -88,13 +94,13 @@ def fuse_tiles(
 
     if workers <= 0:
         for t in tiles:
-            emit(t, _fuse_one(t, reader.read_tile(t), fuse, stats, r, out_dtype, nodata))
+            emit(t, _fuse_one(t, _read_tile(reader, t), fuse, stats, r, out_dtype, nodata))
         return full
     pending: deque = deque()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         try:
             for t in tiles:
-                d = reader.read_tile(t)
+                d = _read_tile(reader, t)
                 pending.append((t, pool.submit(_fuse_one, t, d, fuse, stats, r, out_dtype, nodata)))
                 while len(pending) > workers:  # one tile read ahead of the fusing ones
                     emit(*_result(pending.popleft()))
@@ -104,6 +110,11 @@ def fuse_tiles(
             pool.shutdown(wait=False, cancel_futures=True)
             raise
     return full
+
+
+def _read_tile(reader: PairReader, t: Tile) -> dict[str, np.ndarray]:
+    """Tile ``t`` read with :data:`FILL_REACH` MS pixels more halo than the fusion's."""
+    return reader.read_tile(replace(t, halo=t.halo + FILL_REACH))
 
 
 def placed(fuser: Fuser, ratio: int) -> TileFn:

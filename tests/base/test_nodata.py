@@ -12,6 +12,7 @@ from pansharpen_cli.base.nodata import (
     masked_stats,
     upscale_mask,
     valid_mask,
+    within_reach,
 )
 
 
@@ -52,3 +53,40 @@ def test_masked_stats_population_std_and_flat_guard() -> None:
     assert masked_stats(x, m) == (2.0, 1.0)
     assert masked_stats(np.full((2, 2), 7.0), np.ones((2, 2), bool)) == (7.0, 1.0)  # std 0 -> 1
     assert masked_stats(x, np.zeros((2, 2), bool))[0] == x.mean()  # empty mask: the whole array
+
+
+def test_fill_within_reach_is_the_gaussian_weighted_mean_of_the_valid_pixels() -> None:
+    a = np.zeros((1, 5, 20), np.float32)
+    a[0, :, :4] = np.arange(4, dtype=np.float32) + 10.0  # columns 0..3 valid: 10, 11, 12, 13
+    valid = np.zeros((5, 20), bool)
+    valid[:, :4] = True
+    f = fill_invalid(a, valid, np.array([-1.0]), reach=8)  # a Gaussian of 1 pixel
+    assert (f[0, :, :4] == a[0, :, :4]).all()  # valid pixels untouched
+    for col in (4, 6):  # the valid columns weighted by their distance (every row alike)
+        w = np.exp(-0.5 * (col - np.arange(4)) ** 2)
+        assert f[0, 2, col] == pytest.approx((w * (np.arange(4) + 10.0)).sum() / w.sum())
+    assert f[0, 2, 4] == pytest.approx(12.79, abs=0.01)  # mostly the nearest column's 13
+    assert f[0, 0, 11] == pytest.approx(13.0, abs=1e-3)  # 8 pixels from column 3: still near
+    assert (f[0, :, 12:] == -1.0).all()  # beyond the reach: the band value
+    assert fill_invalid(a, valid, np.array([-1.0]))[0, 2, 4] == -1.0  # reach 0: band values only
+
+
+def test_fill_of_a_tile_read_with_reach_more_halo_equals_the_whole_images() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(2, 40, 40)).astype(np.float32)
+    valid = rng.random((40, 40)) > 0.3
+    valid[:, 17:27] = False  # a stripe wider than twice the reach
+    whole = fill_invalid(a, valid, np.array([5.0, 6.0]), reach=4)
+    part = fill_invalid(a[:, 6:34, 8:36], valid[6:34, 8:36], np.array([5.0, 6.0]), reach=4)
+    np.testing.assert_allclose(part[:, 4:-4, 4:-4], whole[:, 10:30, 12:32], rtol=1e-6)
+    assert (whole[:, 10:30, 21:23] == np.array([5.0, 6.0])[:, None, None]).all()  # stripe centre: far
+
+
+def test_within_reach_is_the_data_and_the_nodata_filled_from_it() -> None:
+    valid = np.zeros((3, 12), bool)
+    valid[:, 0] = True
+    near = within_reach(valid, 4)
+    assert near[:, :5].all() and not near[:, 5:].any()  # 4 pixels from column 0, no farther
+    assert within_reach(valid, 0).tolist() == valid.tolist()
+    filled = fill_invalid(np.ones((1, 3, 12)), valid, np.array([7.0]), reach=4)
+    assert (filled[0][near] == 1.0).all() and (filled[0][~near] == 7.0).all()

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ...base.nodata import within_reach
 from ...physics.degradation import UPSAMPLE_HALO
 from ...physics.registration import describe
 from ..base import Fuser, SceneInputs, StartWeights
@@ -99,6 +100,21 @@ def _fuser(model: ZeroShotModel, ratio: int, report: dict[str, Any], tags: dict[
     )
 
 
+#: How far beyond the data, in MS pixels, the fit learns from the nodata filled from it
+#: (:func:`learnable`): as far as a network reads across the edge of the data (its receptive field,
+#: 8 PAN pixels, is 2 MS pixels at ratio 4), past the registration's erosion of the mask.
+LEARN_REACH = 2
+
+
+def learnable(valid: np.ndarray, ratio: int) -> np.ndarray:
+    """The (H, W) pixels the fit learns from: the data and the nodata within :data:`LEARN_REACH`
+    MS pixels of it (filled from the data, :func:`pansharpen_cli.base.nodata.fill_invalid`), so
+    the data next to a gap trains in the context it is fused in, filled nodata in the network's
+    view, even where the registration erodes the mask; the nodata farther teaches nothing
+    (docs/methods.md, "Nodata")."""
+    return within_reach(valid, LEARN_REACH * ratio)
+
+
 def prepare(inputs: SceneInputs, name: str = "zeroshot", pre_adapt: PreAdapt | None = None) -> Fuser:
     """Fit the zero-shot model on ``inputs.training`` and wrap it as a Fuser.
 
@@ -124,7 +140,7 @@ def prepare(inputs: SceneInputs, name: str = "zeroshot", pre_adapt: PreAdapt | N
         inputs.ratio,
         inputs.ms_gains,
         inputs.pan_gain,
-        valid=None if t.valid.all() else t.valid,
+        valid=None if t.valid.all() else learnable(t.valid, inputs.ratio),
         config=cfg,
         device=device,
         init_state=weights.state_dict,
