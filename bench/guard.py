@@ -35,10 +35,12 @@ def share_removed(q2n: float, q2n_best_classical: float) -> float:
     return 1.0 - (1.0 - q2n) / (1.0 - q2n_best_classical)
 
 
-def best_classical(rr: dict[str, dict]) -> tuple[str, float]:
-    """The classical method with the highest Q2n in one scene's reduced-resolution indexes."""
-    name = max((m for m in rr if m in CLASSICAL), key=lambda m: rr[m]["Q2n"])
-    return name, rr[name]["Q2n"]
+def best_classical(rr: dict[str, dict], judged: bool = False) -> tuple[str, float]:
+    """The classical method with the highest Q2n in one scene's reduced-resolution indexes
+    (``judged``: the Q2n the guard judges, :func:`judged_q2n`)."""
+    q = judged_q2n if judged else (lambda v: v["Q2n"])
+    name = max((m for m in rr if m in CLASSICAL), key=lambda m: q(rr[m]))
+    return name, q(rr[name])
 
 
 def judged_q2n(indexes: dict) -> float:
@@ -53,7 +55,7 @@ def baseline_from(run: dict, variant: str = GUARDED) -> dict:
     """The recorded table of a bench run: per scene the guarded variant's Q2n (and what it was run on)."""
     scenes = {}
     for name, res in run["scenes"].items():
-        bc, bq = best_classical(res["rr"])
+        bc, bq = best_classical(res["rr"], judged=True)
         zs = res["rr"][variant]
         scenes[name] = {
             "Q2n": round(judged_q2n(zs), 6),

@@ -8,7 +8,9 @@ Per point: the mean Q2n, the mean and the lowest share of the best classical met
 (``bench/guard.py``'s ``share_removed``), the median and total fit-and-fuse seconds per scene (the
 bench's ``rr:VARIANT`` timings; compare points timed on the same quiet machine only), the worst
 difference to the guard's recorded table and the scenes within its tolerance. Then the Q2n and share
-of every point per scene. Writes ``ladder.md`` and ``ladder.json`` under --out.
+of every point per scene. The Q2n is the one the guard judges (``judged_q2n``: on a scene with nodata,
+its whole valid blocks, against the best classical method there). Writes ``ladder.md`` and
+``ladder.json`` under --out.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from bench.guard import BASELINE, TOLERANCE, best_classical, share_removed  # noqa: E402
+from bench.guard import BASELINE, TOLERANCE, best_classical, judged_q2n, share_removed  # noqa: E402
 
 
 def point(run: dict, variant: str, table: dict) -> dict:
@@ -31,11 +33,11 @@ def point(run: dict, variant: str, table: dict) -> dict:
     for name, res in run["scenes"].items():
         if variant not in res["rr"]:
             continue
-        q = res["rr"][variant]["Q2n"]
+        q = judged_q2n(res["rr"][variant])  # a scene with nodata on its valid blocks, as the guard
         ref = table.get(name, {}).get("Q2n")
         scenes[name] = {
             "Q2n": q,
-            "share": share_removed(q, best_classical(res["rr"])[1]),
+            "share": share_removed(q, best_classical(res["rr"], judged=True)[1]),
             "seconds": res["seconds"].get(f"rr:{variant}"),
             "vs_table": None if ref is None else q - ref,
         }

@@ -78,6 +78,24 @@ def valid_table(results: dict) -> list[str]:
     return lines
 
 
+def valid_pixel_table(results: dict) -> list[str]:
+    """The scenes with nodata: ERGAS and SAM over their valid pixels (``ERGAS_valid``,
+    ``SAM_valid``), which need no whole block (the SLC-off gaps cross every 32x32 one)."""
+    rows = {n: r for n, r in results.items() if any("ERGAS_valid" in v for v in r["rr"].values())}
+    if not rows:
+        return []
+    methods = list(next(iter(rows.values()))["rr"])
+    lines = [
+        "\n### Scenes with nodata: ERGAS / SAM (degrees) over the valid pixels\n",
+        "| scene | " + " | ".join(methods) + " |",
+        "|---|" + "---|" * len(methods),
+    ]
+    for name, res in rows.items():
+        cells = [f"{v['ERGAS_valid']:.3f} / {v['SAM_valid']:.3f}" for v in res["rr"].values()]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _valid_cell(q: float | None, method: str, best: float | None) -> str:
     if q is None:
         return "n/a"
@@ -87,7 +105,7 @@ def _valid_cell(q: float | None, method: str, best: float | None) -> str:
 
 
 def tables(results: dict, skipped: dict[str, str] | None = None) -> str:
-    lines = share_table(results) + valid_table(results)
+    lines = share_table(results) + valid_table(results) + valid_pixel_table(results)
     lines += [f"\nNot in the bench: {name} ({why})." for name, why in (skipped or {}).items()] + [""]
     methods: list[str] = []
     for res in results.values():

@@ -4,6 +4,7 @@ scene, ``evaluate`` streams the quality indexes of a fused file by tiles."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 
 from .. import __version__
 from ..base.errors import InputError, OptionError
-from ..base.nodata import block_all, fill_invalid
+from ..base.nodata import FILL_REACH, block_all, fill_invalid
 from ..base.progress import Progress, no_progress
 from ..base.sensors import Radiometry, parse_gains, resolve_gains
 from ..base.tiling import Tile, plan_tiles
@@ -93,12 +94,13 @@ def _simulate_tile(
     writers: dict[str, OutputWriter],
     specs: dict[str, OutputSpec],
 ) -> None:
-    """Degrade one tile of the coarser grid (with the halo both MTF kernels need) and write it."""
+    """Degrade one tile of the coarser grid (with the halo both MTF kernels need, and the nodata
+    fill's reach) and write it; nodata is filled as ``fuse`` fills it before the MTF filters."""
     r = reader.grid.ratio
-    halo = 6 * r  # MS pixels: both MTF kernels fit
+    halo = 6 * r + r * math.ceil(FILL_REACH / r)  # MS pixels: both MTF kernels and the fill's reach
     d = reader.read_tile(Tile(t.row * r, t.col * r, t.height * r, t.width * r, halo))
-    pan = fill_invalid(d["pan"], d["pan_valid"], None)
-    ms = fill_invalid(d["ms"], d["ms_valid"], None)
+    pan = fill_invalid(d["pan"], d["pan_valid"], None, FILL_REACH * r)
+    ms = fill_invalid(d["ms"], d["ms_valid"], None, FILL_REACH)
     pan_rr = mtf_degrade(pan, [rad.pan_gain], r)[:, halo:-halo, halo:-halo]
     ms_rr = mtf_degrade(ms, rad.ms_gains, r)[:, halo // r : -halo // r, halo // r : -halo // r]
     ref = d["ms"][:, halo:-halo, halo:-halo]
