@@ -56,20 +56,26 @@ def share_table(results: dict) -> list[str]:
     return lines
 
 
+def _nodata_head(results: dict, key: str, title: str) -> tuple[dict, list[str], list[str]]:
+    """The scenes whose indexes have ``key``, the methods, and the heading of their table."""
+    rows = {n: r for n, r in results.items() if any(key in v for v in r["rr"].values())}
+    if not rows:
+        return rows, [], []
+    methods = list(next(iter(rows.values()))["rr"])
+    head = [f"\n### Scenes with nodata: {title}\n", "| scene | " + " | ".join(methods) + " |"]
+    return rows, methods, head + ["|---|" + "---|" * len(methods)]
+
+
 def valid_table(results: dict) -> list[str]:
     """The scenes with nodata, judged on their fully valid 32x32 blocks only (``Q2n_valid``): Q2n
     and share of every method there (the best classical method chosen on those blocks too)."""
-    rows = {n: r for n, r in results.items() if any("Q2n_valid" in v for v in r["rr"].values())}
-    if not rows:
-        return []
-    methods = list(next(iter(rows.values()))["rr"])
-    lines = [
-        "\n### Scenes with nodata: Q2n on the fully valid 32x32 blocks\n",
-        "What `fuse` writes as nodata is not judged (bench/quality.py `q2n_valid`); each cell: Q2n / "
-        "share of the best classical method's error on those blocks; n/a: no whole valid block.\n",
-        "| scene | " + " | ".join(methods) + " |",
-        "|---|" + "---|" * len(methods),
-    ]
+    rows, methods, lines = _nodata_head(
+        results,
+        "Q2n_valid",
+        "Q2n on the fully valid 32x32 blocks\n\nWhat `fuse` writes as nodata is not judged (bench/quality.py "
+        "`q2n_valid`); each cell: Q2n / share of the best classical method's error on those blocks; n/a: no "
+        "whole valid block.",
+    )
     for name, res in rows.items():
         q = {m: v.get("Q2n_valid") for m, v in res["rr"].items()}
         classical = [q[m] for m in CLASSICAL if q.get(m) is not None]
@@ -81,15 +87,7 @@ def valid_table(results: dict) -> list[str]:
 def valid_pixel_table(results: dict) -> list[str]:
     """The scenes with nodata: ERGAS and SAM over their valid pixels (``ERGAS_valid``,
     ``SAM_valid``), which need no whole block (the SLC-off gaps cross every 32x32 one)."""
-    rows = {n: r for n, r in results.items() if any("ERGAS_valid" in v for v in r["rr"].values())}
-    if not rows:
-        return []
-    methods = list(next(iter(rows.values()))["rr"])
-    lines = [
-        "\n### Scenes with nodata: ERGAS / SAM (degrees) over the valid pixels\n",
-        "| scene | " + " | ".join(methods) + " |",
-        "|---|" + "---|" * len(methods),
-    ]
+    rows, methods, lines = _nodata_head(results, "ERGAS_valid", "ERGAS / SAM (degrees) over the valid pixels")
     for name, res in rows.items():
         cells = [f"{v['ERGAS_valid']:.3f} / {v['SAM_valid']:.3f}" for v in res["rr"].values()]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")

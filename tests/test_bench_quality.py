@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.quality import q2n_valid
-from bench.quality_tables import valid_table
-from pansharpen_cli.metrics.reference import q2n
+from bench.quality import pixel_indexes_valid, q2n_valid
+from bench.quality_tables import valid_pixel_table, valid_table
+from pansharpen_cli.metrics.reference import ergas, q2n, sam
 
 
 def test_q2n_valid_judges_only_whole_valid_blocks():
@@ -33,3 +33,22 @@ def test_valid_table_lists_the_scenes_with_nodata_and_their_share():
     rows = [ln for ln in lines if ln.startswith("| gappy") or ln.startswith("| whole")]
     assert rows == ["| gappy | 0.8000 | 0.9000 | 0.9500 / 50.0% |"]
     assert valid_table({"whole": {"rr": rr_full}}) == []
+
+
+def test_ergas_and_sam_over_the_valid_pixels_ignore_the_rest_and_are_tabled():
+    rng = np.random.default_rng(1)
+    ref = rng.normal(100, 10, (3, 20, 20)).astype(np.float32)
+    fused = ref + rng.normal(0, 2, ref.shape).astype(np.float32)
+    valid = np.ones((20, 20), bool)
+    valid[:, ::3] = False  # stripes: no whole block, the pixels still count
+    garbage = fused.copy()
+    garbage[:, ~valid] = 0.0
+    got = pixel_indexes_valid(ref, garbage, valid, 4)
+    a, b = ref[:, valid][:, None, :], fused[:, valid][:, None, :]
+    assert got == {"ERGAS_valid": pytest.approx(ergas(a, b, 4)), "SAM_valid": pytest.approx(sam(a, b))}
+    assert got["ERGAS_valid"] < ergas(ref, garbage, 4) / 5  # the plain index counts the zeros
+    rr = {"exp": {"Q2n": 0.5, "ERGAS_valid": 3.0, "SAM_valid": 1.5}, "zs": {"Q2n": 0.6, **got}}
+    lines = valid_pixel_table({"striped": {"rr": rr}, "whole": {"rr": {"zs": {"Q2n": 0.9}}}})
+    assert [ln for ln in lines if ln.startswith("| ")][1:] == [
+        f"| striped | 3.000 / 1.500 | {got['ERGAS_valid']:.3f} / {got['SAM_valid']:.3f} |"
+    ]
