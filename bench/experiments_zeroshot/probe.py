@@ -50,7 +50,7 @@ for name in chosen:
         continue
     pan_rr, ms_rr = wald_pair(pan, ms, r, rad.ms_gains, rad.pan_gain)
     t0 = time.perf_counter()
-    model = fit_zeroshot(pan_rr, ms_rr, r, rad, cfg, w.state_dict, torch.device("cpu"))
+    model = fit_zeroshot(pan_rr, ms_rr, r, rad, cfg, w.state_dict, torch.device("cpu"), mask[0])
     fused = model.predict_coarse(pan_rr, ms_rr)
     secs = time.perf_counter() - t0
     if model.align == "pan" and model.shift != (0.0, 0.0):
