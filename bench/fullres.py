@@ -49,6 +49,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from bench.quality import DEFAULT_DATA, code_version, fit_zeroshot  # noqa: E402
 from bench.scenes import MAX_PAN, central_window, crop_multiple, discover, load_scene  # noqa: E402
+from pansharpen_cli.base.nodata import upscale_mask  # noqa: E402
 from pansharpen_cli.methods.base import MIN_FIT_MS_SIDE  # noqa: E402
 from pansharpen_cli.methods.classical import fuse_image  # noqa: E402
 from pansharpen_cli.metrics.coreg import coregistered_indexes  # noqa: E402
@@ -221,7 +222,7 @@ def scene_result(sc, args, variants, base_cfg, prior, device) -> dict | None:
     pan, ms = crop_multiple(pan, ms, r, r)
     _, mask, _ = central_window(pan, mask, r, args.max_pan)
     pan, ms, window = central_window(pan, ms, r, args.max_pan)
-    valid = np.repeat(np.repeat(mask[0], r, 0), r, 1)  # the PAN grid's, as `fuse` gives the fit
+    valid = upscale_mask(mask[0], r)  # the PAN grid's, as `fuse` gives the fit
     if min(ms.shape[1:]) < MIN_FIT_MS_SIDE * r:
         return None
     fused = {CLASSICAL: fuse_image(CLASSICAL, pan, ms, r, rad.ms_gains, rad.pan_gain)}

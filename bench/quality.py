@@ -40,6 +40,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from bench.scenes import MAX_PAN, central_window, crop_multiple, discover, load_scene  # noqa: E402
 from bench.quality_tables import tables  # noqa: E402
+from pansharpen_cli.base.nodata import upscale_mask  # noqa: E402
 from pansharpen_cli.io.quicklook import panels_figure, rgb_bands  # noqa: E402
 from pansharpen_cli.methods.base import MIN_FIT_MS_SIDE  # noqa: E402
 from pansharpen_cli.methods.classical import CLASSICAL as METHODS  # noqa: E402
@@ -303,7 +304,7 @@ def main() -> None:
         # the reduced PAN): a fusion with a much lower D_rho injects more PAN than the scene has
         res["rr_reference_D_rho"] = d_rho(pan_rr, ms, r)
         # Full resolution.
-        fr_valid = np.repeat(np.repeat(mask[0], r, 0), r, 1)  # the PAN grid's mask, as `fuse` gives the fit
+        fr_valid = upscale_mask(mask[0], r)  # the PAN grid's mask, as `fuse` gives the fit
         fr_out: dict[str, np.ndarray] = {}
         if not args.no_fr:
             for m in METHODS:
