@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 import numpy as np, torch
 from bench.scenes import central_window, crop_multiple, discover, load_scene, MAX_PAN
-from bench.quality import fit_zeroshot, move_back
+from bench.quality import fit_zeroshot, move_back, q2n_valid
 from pansharpen_cli.metrics import reference_indexes
 from pansharpen_cli.physics.degradation import wald_pair
 from pansharpen_cli.methods.zeroshot.config import preset_config
@@ -56,6 +56,9 @@ for name in chosen:
     if model.align == "pan" and model.shift != (0.0, 0.0):
         fused = move_back(fused, model.shift)
     q = reference_indexes(ms, fused, r)["Q2n"]
+    if not mask.all():  # judged as the guard judges: on the whole valid blocks where there are some
+        qv = q2n_valid(ms, fused, mask[0])
+        q = q if qv is None else qv
     hpm = base["scenes"][name]["best_classical_Q2n"]
     rep = model.report()
     res[name] = dict(Q2n=q, table=base["scenes"][name]["Q2n"], hpm=hpm, share=1-(1-q)/(1-hpm), secs=secs, best=rep["holdout"]["best_step"],
