@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -108,6 +109,8 @@ def _indexes_table(res: dict, fused: str, reference: str | None) -> Table:
     for k, v in res.items():
         if isinstance(v, list):
             t.add_row(k, ", ".join(f"{x:+.2f}" for x in v), SHIFT_UNITS.get(k, ""))
+        elif isinstance(v, float) and math.isnan(v):  # no whole 32x32 block or window without nodata
+            t.add_row(k, "n/a", "no 32x32 block free of nodata")
         else:
             t.add_row(k, f"{v:.4f}", BETTER.get(k, ""))
     return t
@@ -159,6 +162,7 @@ def evaluate(
                 assume_aligned=assume_aligned,
             )
         if json_out:
-            out.print(json.dumps(res), highlight=False, soft_wrap=True)
+            nan_null = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in res.items()}
+            out.print(json.dumps(nan_null), highlight=False, soft_wrap=True)
             return
         out.print(_indexes_table(res, fused, reference))

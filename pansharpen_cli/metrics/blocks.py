@@ -146,6 +146,15 @@ def q2n_blocks(n: np.ndarray, mean: np.ndarray, com: np.ndarray, nbands: int) ->
     return q[:, None]
 
 
+def q2n_blocks_masked(n: np.ndarray, mean: np.ndarray, com: np.ndarray, nbands: int) -> np.ndarray:
+    """:func:`q2n_blocks` of ``[reference bands, fused bands, nodata]`` moments, the last image 1 at
+    nodata: (nb, 2) block values and weights (a block holding any nodata weighs 0; its value is 0)."""
+    k = 2 * nbands
+    whole = mean[:, k] <= 0.0
+    q = q2n_blocks(n, mean[:, :k], com[:, :k, :k], nbands)
+    return np.column_stack([np.where(whole[:, None], q, 0.0), whole.astype(np.float64)])
+
+
 # ------------------------------------------------------------------------------ block accumulation
 def _reflect(v: np.ndarray, n: int) -> np.ndarray:
     """Half-sample symmetric source index of virtual index ``v`` on an axis of length ``n``."""
@@ -210,16 +219,22 @@ class BlockMoments:
 
     The image is mirrored at its end to a multiple of the block size. Pixels may arrive in tiles of
     any size and alignment; a block split between tiles is merged from its partial moments (Chan et
-    al.), and each complete block is turned into values by ``finalize`` and summed.
+    al.), and each complete block is turned into values by ``finalize`` and summed. ``weighted``:
+    the finaliser gives one more column, each block's weight, and the result is the weighted mean
+    (a block of weight 0, one that holds nodata, is left out).
     """
 
-    def __init__(self, shape: tuple[int, int], block: int, finalize: Finalizer, nvalues: int) -> None:
+    def __init__(
+        self, shape: tuple[int, int], block: int, finalize: Finalizer, nvalues: int, weighted: bool = False
+    ) -> None:
         self.shape = (int(shape[0]), int(shape[1]))
         self.block = int(block)
         self.padded = tuple(-(-s // self.block) * self.block for s in self.shape)
         self.finalize = finalize
+        self.weighted = weighted  # the finaliser's last column is each block's weight (0: left out)
         self.total = np.zeros(nvalues)
-        self.count = 0
+        self.count = 0  # blocks counted (weighted: the sum of the 0/1 weights)
+        self.blocks = 0  # complete blocks seen (weighted: also those left out)
         self.pending: dict[tuple[int, int], tuple[int, np.ndarray, np.ndarray]] = {}
 
     def add(self, arrays: Sequence[np.ndarray], row: int, col: int) -> None:
@@ -272,11 +287,21 @@ class BlockMoments:
 
     def _finish(self, n: np.ndarray, mean: np.ndarray, com: np.ndarray) -> None:
         vals = self.finalize(n, mean, com)
+        if self.weighted:
+            w = vals[:, -1]
+            self.total += (vals[:, :-1] * w[:, None]).sum(axis=0)
+            self.count += int(w.sum())
+            self.blocks += vals.shape[0]
+            return
         self.total += vals.sum(axis=0)
         self.count += vals.shape[0]
+        self.blocks += vals.shape[0]
 
     def result(self) -> np.ndarray:
-        """Mean over blocks of each value, shape (nvalues,)."""
+        """Mean over blocks of each value, shape (nvalues,); weighted: the weighted mean, NaN where
+        every block weighs 0."""
+        if self.weighted and not self.pending and self.blocks and self.count == 0:
+            return np.full(self.total.shape, np.nan)
         if self.pending or self.count == 0:
             raise ValueError(
                 f"expected tiles covering the whole {self.shape[0]}x{self.shape[1]} image, got "

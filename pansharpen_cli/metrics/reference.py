@@ -9,9 +9,9 @@ from functools import partial
 
 import numpy as np
 
-from .blocks import BLOCK, BlockMoments, q2n_blocks
+from .blocks import BLOCK, BlockMoments, q2n_blocks, q2n_blocks_masked
 from .checks import as3d, check_window, core_of, same_shape
-from .windows import SLIDING_TILE, sam_sums, scc_sums, sliding_q_sums
+from .windows import SLIDING_TILE, sam_sums, scc_sums, sliding_q_sums, whole_windows
 
 REFERENCE_KEYS = ("Q2n", "Q", "SAM", "ERGAS", "SCC", "PSNR")
 
@@ -158,13 +158,16 @@ class ReferenceAccumulator:
         block: block / window side (32).
     """
 
-    def __init__(self, ratio: float, shape: tuple[int, int], block: int = BLOCK) -> None:
+    def __init__(
+        self, ratio: float, shape: tuple[int, int], block: int = BLOCK, masked: bool = False
+    ) -> None:
         self.ratio = float(ratio)
         self.shape = (int(shape[0]), int(shape[1]))
         self.block = int(block)
         if self.shape[0] < self.block or self.shape[1] < self.block:
             raise ValueError(f"expected images at least {block}x{block}, got {self.shape}")
         self.halo = self.block - 1
+        self.masked = masked
         self._bands: int | None = None
         self._q2n: BlockMoments | None = None
         self._q_sum = 0.0
@@ -173,8 +176,19 @@ class ReferenceAccumulator:
         self._sse = 0.0
         self._sum_ref = 0.0
         self._npix = 0
+        self._nvalid = 0
         self._min, self._max = math.inf, -math.inf
         self._scc = np.zeros(3)
+
+    def _start(self, bands: int) -> None:
+        if self._bands is None:
+            self._bands = bands
+            fin = partial(q2n_blocks_masked if self.masked else q2n_blocks, nbands=bands)
+            self._q2n = BlockMoments(self.shape, self.block, fin, 1, weighted=self.masked)
+            self._sse = np.zeros(bands)
+            self._sum_ref = np.zeros(bands)
+        elif bands != self._bands:
+            raise ValueError(f"expected {self._bands} bands in every tile, got {bands}")
 
     def update(
         self,
@@ -182,6 +196,7 @@ class ReferenceAccumulator:
         fused: np.ndarray,
         origin: tuple[int, int] = (0, 0),
         core: tuple[int, int, int, int] | None = None,
+        valid: np.ndarray | None = None,
     ) -> None:
         """Add one tile.
 
@@ -191,72 +206,91 @@ class ReferenceAccumulator:
             origin: (row, col) of the window in the image.
             core: (row, col, height, width) image pixels this tile contributes; default the window.
                 The window must hold the core plus the halo (see the class docstring).
+            valid: (h, w) bool, the pixels to judge (a ``masked`` accumulator; None: all of them).
+                Their values elsewhere must be finite; they are not read.
         """
         reference, fused = as3d("reference", reference), as3d("fused", fused)
         same_shape(reference, fused, "reference and fused")
         bands, h, w = reference.shape
-        if self._bands is None:
-            self._bands = bands
-            self._q2n = BlockMoments(self.shape, self.block, partial(q2n_blocks, nbands=bands), 1)
-            self._sse = np.zeros(bands)
-            self._sum_ref = np.zeros(bands)
-        elif bands != self._bands:
-            raise ValueError(f"expected {self._bands} bands in every tile, got {bands}")
+        if valid is not None and not self.masked:
+            raise ValueError("expected no valid mask: this accumulator was made with masked=False")
+        if self.masked:
+            valid = np.ones((h, w), bool) if valid is None else np.asarray(valid, dtype=bool)
+            same_shape(reference[0], valid, "reference and valid")
+        self._start(bands)
         core = core_of(origin, (h, w), core)
         b = self.block
         check_window(self.shape, origin, (h, w), core, (1, 1, b - 1, b - 1))
-        hh, ww = self.shape
         cr, cc, ch, cw = core
         lr, lc = cr - origin[0], cc - origin[1]
         sl = (slice(None), slice(lr, lr + ch), slice(lc, lc + cw))
         ref_c = np.asarray(reference[sl], dtype=np.float64)
         fus_c = np.asarray(fused[sl], dtype=np.float64)
+        val_c = None if valid is None else valid[sl[1:]]
         assert self._q2n is not None
-        self._q2n.add([ref_c, fus_c], cr, cc)
+        extra = [] if val_c is None else [(~val_c)[None].astype(np.float64)]
+        self._q2n.add([ref_c, fus_c, *extra], cr, cc)
+        self._add_windows(reference, fused, valid, (lr, lc), core)
+        self._add_pixels(ref_c, fus_c, val_c)
+        self._scc += scc_sums(reference, fused, origin, core, self.shape, valid)
+
+    def _add_windows(self, reference, fused, valid, local: tuple[int, int], core) -> None:
+        """The sliding Q's windows whose top-left corner is in the core (whole valid ones only)."""
+        b, (hh, ww), (lr, lc) = self.block, self.shape, local
+        cr, cc, ch, cw = core
         nr = max(0, min(cr + ch, hh - b + 1) - cr)
         nc = max(0, min(cc + cw, ww - b + 1) - cc)
         for r0 in range(0, nr, SLIDING_TILE):
             nr_t = min(SLIDING_TILE, nr - r0)
             for c0 in range(0, nc, SLIDING_TILE):
                 nc_t = min(SLIDING_TILE, nc - c0)
-                win = (
-                    slice(None),
-                    slice(lr + r0, lr + r0 + nr_t + b - 1),
-                    slice(lc + c0, lc + c0 + nc_t + b - 1),
-                )
-                self._q_sum = self._q_sum + sliding_q_sums(reference[win], fused[win], nr_t, nc_t, b)
-        self._q_count += nr * nc
-        angle, valid = sam_sums(ref_c, fus_c)
+                rows = slice(lr + r0, lr + r0 + nr_t + b - 1)
+                cols = slice(lc + c0, lc + c0 + nc_t + b - 1)
+                weight = None if valid is None else whole_windows(valid[rows, cols], nr_t, nc_t, b)
+                win = (slice(None), rows, cols)
+                self._q_sum = self._q_sum + sliding_q_sums(reference[win], fused[win], nr_t, nc_t, b, weight)
+                self._q_count += nr_t * nc_t if weight is None else int(weight.sum())
+
+    def _add_pixels(self, ref_c: np.ndarray, fus_c: np.ndarray, val_c: np.ndarray | None) -> None:
+        """SAM, ERGAS and PSNR sums over the core's (valid) pixels."""
+        self._npix += ref_c.shape[1] * ref_c.shape[2]
+        angle, count = sam_sums(ref_c, fus_c, val_c)
         self._sam[0] += angle
-        self._sam[1] += valid
+        self._sam[1] += count
+        if val_c is not None:
+            ref_c, fus_c = ref_c[:, val_c][:, None], fus_c[:, val_c][:, None]  # (B, 1, N): the valid pixels
+        if ref_c.size == 0:
+            return
         err = ref_c - fus_c
         self._sse += (err * err).sum(axis=(1, 2))
         self._sum_ref += ref_c.sum(axis=(1, 2))
-        self._npix += ch * cw
+        self._nvalid += ref_c[0].size
         self._min = min(self._min, float(ref_c.min()))
         self._max = max(self._max, float(ref_c.max()))
-        self._scc += scc_sums(reference, fused, origin, core, self.shape)
 
     def result(self) -> dict[str, float]:
-        """The indexes of the whole image: keys ``Q2n, Q, SAM, ERGAS, SCC, PSNR`` (Python floats)."""
+        """The indexes of the whole image: keys ``Q2n, Q, SAM, ERGAS, SCC, PSNR`` (Python floats).
+        A ``masked`` accumulator judges the valid pixels, the whole valid blocks (Q2n) and windows
+        (Q): NaN for an index with none of them."""
         if self._q2n is None or self._npix != self.shape[0] * self.shape[1]:
             raise ValueError(
                 f"expected tiles covering the {self.shape[0]}x{self.shape[1]} image, got {self._npix} pixels"
             )
-        q2n_value = float(self._q2n.result()[0])
-        q_value = float(np.mean(np.asarray(self._q_sum) / self._q_count))
+        n = self._nvalid
+        q_value = float(np.mean(np.asarray(self._q_sum) / self._q_count)) if self._q_count else math.nan
         sam_value = math.degrees(self._sam[0] / self._sam[1]) if self._sam[1] else 0.0
-        mse_b = self._sse / self._npix
-        mean_b = self._sum_ref / self._npix
-        ergas_value = float(100.0 / self.ratio * np.sqrt(np.mean(mse_b / mean_b**2)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mse_b, mean_b = self._sse / n, self._sum_ref / n
+            ergas_value = float(100.0 / self.ratio * np.sqrt(np.mean(mse_b / mean_b**2)))
         s = self._scc
         scc_value = float(s[0] / math.sqrt(s[1] * s[2])) if s[1] > 0 and s[2] > 0 else 0.0
-        psnr_value = _psnr_from(float(self._sse.sum() / (self._npix * self._bands)), self._max - self._min)
+        mse = float(self._sse.sum() / (n * self._bands)) if n else math.nan
+        psnr_value = _psnr_from(mse, self._max - self._min) if n else math.nan
         return {
-            "Q2n": q2n_value,
+            "Q2n": float(self._q2n.result()[0]),
             "Q": q_value,
             "SAM": float(sam_value),
-            "ERGAS": ergas_value,
+            "ERGAS": ergas_value if n else math.nan,
             "SCC": scc_value,
             "PSNR": float(psnr_value),
         }

@@ -33,14 +33,24 @@ def _box_sums(a: np.ndarray, b: int) -> np.ndarray:
     return out
 
 
-def sliding_q_sums(x: np.ndarray, y: np.ndarray, nr: int, nc: int, b: int) -> np.ndarray:
+def whole_windows(valid: np.ndarray, nr: int, nc: int, b: int) -> np.ndarray:
+    """(nr, nc) bool: the b x b windows, top-left corner in [0, nr) x [0, nc), whose pixels are all
+    valid (``valid`` (>= nr + b - 1, >= nc + b - 1) bool)."""
+    bad = (~np.asarray(valid[: nr + b - 1, : nc + b - 1], dtype=bool)).astype(np.float64)
+    return _box_sums(bad, b) < 0.5
+
+
+def sliding_q_sums(
+    x: np.ndarray, y: np.ndarray, nr: int, nc: int, b: int, weight: np.ndarray | None = None
+) -> np.ndarray:
     """Per-band sum of the UIQI over the windows with top-left corner in [0, nr) x [0, nc).
 
     Args:
         x, y: (B, >= nr + b - 1, >= nc + b - 1) reference and test.
+        weight: (nr, nc) bool, the windows to count (:func:`whole_windows`); None: every one.
 
     Returns:
-        (B,) float64 sums (the number of windows is nr * nc).
+        (B,) float64 sums (the number of windows is nr * nc, or ``weight.sum()``).
     """
     n = b * b
     out = np.zeros(x.shape[0])
@@ -55,18 +65,21 @@ def sliding_q_sums(x: np.ndarray, y: np.ndarray, nr: int, nc: int, b: int) -> np
         cxy = (sxy - sx * sy / n) / (n - 1)
         tol = _REL_VAR_TOL_SLIDING * max(float(np.abs(xs).max()), float(np.abs(ys).max())) ** 2
         q = uiqi(sx / n + shift, sy / n + shift, vx, vy, cxy, vx <= tol, vy <= tol)
-        out[i] = q.sum()
+        out[i] = q.sum() if weight is None else np.where(weight, q, 0.0).sum()
     return out
 
 
 # ------------------------------------------------------------------------------- pixel-wise sums
-def sam_sums(ref: np.ndarray, fused: np.ndarray) -> tuple[float, int]:
-    """Sum of spectral angles (radians) over pixels where neither vector is zero, and their count."""
+def sam_sums(ref: np.ndarray, fused: np.ndarray, mask: np.ndarray | None = None) -> tuple[float, int]:
+    """Sum of spectral angles (radians) over pixels where neither vector is zero (and ``mask``, an
+    (H, W) bool, is True), and their count."""
     r = np.asarray(ref, dtype=np.float64)
     f = np.asarray(fused, dtype=np.float64)
     nr = np.sqrt((r * r).sum(0))
     nf = np.sqrt((f * f).sum(0))
     valid = (nr > 0) & (nf > 0)
+    if mask is not None:
+        valid &= mask
     u = r * np.divide(1.0, nr, out=np.zeros_like(nr), where=valid)
     v = f * np.divide(1.0, nf, out=np.zeros_like(nf), where=valid)
     ang = 2.0 * np.arctan2(np.sqrt(((u - v) ** 2).sum(0)), np.sqrt(((u + v) ** 2).sum(0)))
@@ -89,10 +102,13 @@ def scc_sums(
     origin: tuple[int, int],
     core: tuple[int, int, int, int],
     shape: tuple[int, int],
+    valid: np.ndarray | None = None,
 ) -> np.ndarray:
     """SCC partial sums [sum ab, sum a^2, sum b^2] over the core pixels of the cropped image.
 
     ``ref``/``fused`` cover the image from ``origin`` and contain the core plus 1 pixel (clipped).
+    ``valid`` ((H, W) bool over the same window, or None): only the core pixels whose 3 x 3
+    neighbourhood (the Sobel filter's) is valid count.
     """
     hh, ww = shape
     cr, cc, ch, cw = core
@@ -117,6 +133,10 @@ def scc_sums(
         b0, b1 = max(cc, 1), min(cc + cw, ww - 1)
         mags.append(g[:, a0 - r0 : max(a1, a0) - r0, b0 - c0 : max(b1, b0) - c0])
     a, b = mags
+    if valid is not None:
+        keep = ndimage.minimum_filter(np.asarray(valid[sl[1:]], dtype=bool), 3, mode="nearest")
+        keep = keep[a0 - r0 : max(a1, a0) - r0, b0 - c0 : max(b1, b0) - c0]
+        a, b = np.where(keep, a, 0.0), np.where(keep, b, 0.0)
     out[0], out[1], out[2] = (a * b).sum(), (a * a).sum(), (b * b).sum()
     return out
 

@@ -17,7 +17,7 @@ from ..base.nodata import FILL_REACH, block_all, fill_invalid
 from ..base.progress import Progress, no_progress
 from ..base.sensors import Radiometry, parse_gains, resolve_gains
 from ..base.tiling import Tile, plan_tiles
-from ..io.raster import open_raster, read_filled
+from ..io.raster import open_raster, read_filled, read_masked
 from ..io.reader import PairReader
 from ..io.writer import OutputSpec, OutputWriter, to_dtype
 from ..methods.stats import SceneStats
@@ -315,7 +315,10 @@ def evaluate(
     :mod:`pansharpen_cli.metrics.coreg`), measured on a central window.
     With ``reference`` (a raster on FUSED's grid, e.g. the
     ``reference.tif`` of :func:`simulate`): Q2n, Q, SAM, ERGAS, SCC, PSNR of FUSED against it.
-    Nodata pixels are filled with the band means before the indexes are computed.
+    With a reference, the indexes judge only where both the reference and FUSED hold data: the
+    pixels (SAM, ERGAS, PSNR, SCC: the pixels whose 3x3 neighbourhood holds data), the 32x32 blocks
+    of Q2n and windows of Q that hold no nodata (NaN when there is none). Without one, nodata is
+    filled with the band means before the full-resolution indexes.
 
     Raises:
         InputError: FUSED (or the reference) is not on the fusion grid of the pair.
@@ -346,20 +349,30 @@ def evaluate(
 def _evaluate_reference(fused_ds, ref_ds, ratio: int, tile: int, progress: Progress) -> dict[str, float]:
     """Reduced-resolution indexes of the fused file against the reference, by tiles with halos."""
     h, w = fused_ds.height, fused_ds.width
-    acc = ReferenceAccumulator(ratio, (h, w))
+    acc = ReferenceAccumulator(ratio, (h, w), masked=True)
     tiles = plan_tiles(h, w, max(tile * 4, 64), 0)
     progress("evaluate", 0, len(tiles), {})
     for i, t in enumerate(tiles):
         r0, r1 = max(0, t.row - acc.halo), min(h, t.row + t.height + acc.halo)
         c0, c1 = max(0, t.col - acc.halo), min(w, t.col + t.width + acc.halo)
+        ref = read_masked(ref_ds, r0, c0, r1 - r0, c1 - c0)
+        fused = read_masked(fused_ds, r0, c0, r1 - r0, c1 - c0)
+        valid = np.isfinite(ref).all(0) & np.isfinite(fused).all(0)
         acc.update(
-            read_filled(ref_ds, r0, c0, r1 - r0, c1 - c0),
-            read_filled(fused_ds, r0, c0, r1 - r0, c1 - c0),
+            np.where(valid, ref, 0.0),  # nodata (NaN) set to 0: masked out, but read by the windows
+            np.where(valid, fused, 0.0),
             origin=(r0, c0),
             core=(t.row, t.col, t.height, t.width),
+            valid=valid,
         )
         progress("evaluate", i + 1, len(tiles), {})
-    return acc.result()
+    res = acc.result()
+    if not math.isfinite(res["ERGAS"]):
+        raise InputError(
+            "no pixel is valid in both the reference and FUSED (every one is nodata in one of them): "
+            "check that the reference is the one simulated for this fusion"
+        )
+    return res
 
 
 #: Side, in MS pixels, of the central window the co-registration shifts are measured on.

@@ -176,3 +176,60 @@ def test_preview_at_one_to_one_shows_the_fused_pixels_as_written(tmp_path, scale
         assert inside.mean() > 0.8
         a, b = np.polyfit(f[inside], v[inside], 1)  # the stretch is affine where it does not clip
         assert a > 0 and np.abs(a * f[inside] + b - v[inside]).max() <= 0.51
+
+
+def _with_nodata(src, dst, rows, cols):
+    """A copy of ``src`` with nodata 0, zero (nodata) over ``rows`` x ``cols``."""
+    with rasterio.open(src) as ds:
+        a, profile = ds.read(), ds.profile
+    a[:, rows, cols] = 0
+    profile.update(nodata=0)
+    with rasterio.open(dst, "w", **profile) as out:
+        out.write(a)
+    return a
+
+
+def test_evaluate_with_a_reference_judges_only_where_both_hold_data(simulated, tmp_path):
+    """Nodata in the reference and in FUSED: the indexes are those of the pixels and whole 32x32 blocks
+    that hold data in both, not of a fill."""
+    from pansharpen_cli import metrics as M
+
+    _, _, out = simulated
+    fused = tmp_path / "f.tif"
+    assert run("fuse", out / "pan.tif", out / "ms.tif", fused, "-m", "mtf-glp-hpm", "-q").exit_code == 0
+    ref = _with_nodata(out / "reference.tif", tmp_path / "ref_nd.tif", slice(5, 20), slice(40, 60))
+    fus = _with_nodata(fused, tmp_path / "f_nd.tif", slice(50, 64), slice(0, 64))
+    res = run("evaluate", out / "pan.tif", out / "ms.tif", tmp_path / "f_nd.tif",
+              "--reference", tmp_path / "ref_nd.tif", "--json")
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.output)
+    assert ref.shape[1:] == (60, 60)  # the Q2n grid mirrors it to 64 x 64
+    valid = np.ones((60, 60), bool)
+    valid[5:20, 40:60] = valid[50:64, :] = False
+    r, f = ref.astype(float), fus.astype(float)
+    # whole valid blocks: only (0, 0); (0, 1) holds the reference's nodata, row 1 the fused image's
+    assert got["Q2n"] == pytest.approx(M.q2n(r[:, :32, :32], f[:, :32, :32]), abs=1e-9)
+    r1, f1 = r[:, valid][:, None], f[:, valid][:, None]
+    assert got["SAM"] == pytest.approx(M.sam(r1, f1), rel=1e-9)
+    assert got["ERGAS"] == pytest.approx(M.ergas(r1, f1, 4), rel=1e-9)
+    assert got["PSNR"] == pytest.approx(M.psnr(r1, f1), rel=1e-9)
+    # nodata in every block: no Q2n and no Q (JSON null), the table says n/a
+    _with_nodata(fused, tmp_path / "f_holes.tif", slice(None, None, 16), slice(None, None, 16))
+    holes_tif, reference = tmp_path / "f_holes.tif", out / "reference.tif"
+    args = ("evaluate", out / "pan.tif", out / "ms.tif", holes_tif, "--reference", reference)
+    holes = run(*args, "--json")
+    assert holes.exit_code == 0, holes.output
+    h = json.loads(holes.output)
+    assert h["Q2n"] is None and h["Q"] is None and h["SAM"] > 0
+    table = run(*args)
+    assert table.exit_code == 0 and "n/a" in table.output
+
+
+def test_evaluate_refuses_a_reference_with_no_data_where_fused_has_some(simulated, tmp_path):
+    _, _, out = simulated
+    fused = tmp_path / "f.tif"
+    assert run("fuse", out / "pan.tif", out / "ms.tif", fused, "-m", "exp", "-q").exit_code == 0
+    _with_nodata(out / "reference.tif", tmp_path / "empty.tif", slice(None), slice(None))
+    res = run("evaluate", out / "pan.tif", out / "ms.tif", fused, "--reference", tmp_path / "empty.tif")
+    assert res.exit_code == 1
+    assert "no pixel is valid in both" in res.output and "Traceback" not in res.output

@@ -152,3 +152,85 @@ def test_reference_accumulator_rejects_missing_tiles_and_short_halos():
         acc.result()
     with pytest.raises(ValueError, match="halo"):
         acc.update(ref[:, 32:], fused[:, 32:], (32, 0), (32, 0, 32, 64))  # no top row for SCC
+
+
+# ------------------------------------------------------------------------------ masked (nodata)
+def _masked(ref, fused, valid, cuts=((), ())):
+    acc = M.ReferenceAccumulator(RATIO, ref.shape[1:], masked=True)
+    for origin, win, core in tiles(ref.shape[1:], cuts[0], cuts[1], acc.halo):
+        acc.update(ref[win], fused[win], origin, core, valid=valid[win[1:]])
+    return acc.result()
+
+
+def test_masked_accumulator_with_every_pixel_valid_equals_the_plain_indexes():
+    ref, fused = scene(4, 96, seed=3)
+    plain = M.reference_indexes(ref, fused, RATIO)
+    masked = _masked(ref, fused, np.ones(ref.shape[1:], bool), ((40,), (50,)))
+    for k in plain:
+        assert masked[k] == pytest.approx(plain[k], rel=1e-12, abs=1e-12), k
+
+
+def test_masked_accumulator_judges_only_the_valid_pixels_blocks_and_windows():
+    ref, fused = scene(4, 96, seed=4)
+    valid = np.ones((96, 96), bool)
+    valid[10:20, 70:90] = False  # nodata inside block (0, 2) only
+    valid[:, 95] = False  # and the last column: every block of column 2 holds nodata
+    junk_ref, junk_fused = ref.copy(), fused.copy()
+    junk_ref[:, ~valid], junk_fused[:, ~valid] = 0.0, 1e6  # what nodata reads as: never judged
+    got = _masked(junk_ref, junk_fused, valid, ((33,), (47,)))
+    # Q2n: the mean of the whole valid 32x32 blocks of the grid, each scored on its own
+    blocks = [(i, j) for i in (0, 32, 64) for j in (0, 32, 64) if valid[i : i + 32, j : j + 32].all()]
+    assert len(blocks) == 6  # columns 0 and 1
+    cut = [(ref[:, i : i + 32, j : j + 32], fused[:, i : i + 32, j : j + 32]) for i, j in blocks]
+    want_q2n = np.mean([M.q2n(a, b) for a, b in cut])
+    assert got["Q2n"] == pytest.approx(want_q2n, abs=1e-12)
+    # SAM, ERGAS, PSNR: over the valid pixels
+    r1, f1 = ref[:, valid][:, None], fused[:, valid][:, None]
+    assert got["SAM"] == pytest.approx(M.sam(r1, f1), rel=1e-12)
+    assert got["ERGAS"] == pytest.approx(M.ergas(r1, f1, RATIO), rel=1e-12)
+    assert got["PSNR"] == pytest.approx(M.psnr(r1, f1), rel=1e-12)
+    # Q: the mean over the sliding windows wholly valid, whatever the junk
+    other = _masked(ref, fused, valid)
+    # (1e-9: the running sums of the sliding Q lose a little to the junk values)
+    assert got["Q"] == pytest.approx(other["Q"], abs=1e-9)
+    assert got["SCC"] == pytest.approx(other["SCC"], abs=1e-12)
+    plain = M.reference_indexes(ref, fused, RATIO)
+    assert got["Q"] != pytest.approx(plain["Q"], abs=1e-9)  # fewer windows: another mean
+
+
+def test_masked_accumulator_without_a_whole_valid_block_gives_nan_q2n_and_q():
+    ref, fused = scene(3, 64, seed=5)
+    valid = np.ones((64, 64), bool)
+    valid[::16, ::16] = False  # one nodata pixel in every 32x32 block and window
+    got = _masked(ref, fused, valid)
+    assert math.isnan(got["Q2n"]) and math.isnan(got["Q"])
+    assert math.isfinite(got["SAM"]) and math.isfinite(got["ERGAS"])
+    with pytest.raises(ValueError, match="masked=False"):
+        M.ReferenceAccumulator(RATIO, (64, 64)).update(ref, fused, valid=valid)
+
+
+def test_masked_q_and_scc_match_a_direct_computation_over_the_valid_windows_and_pixels():
+    ref, fused = scene(2, 64, seed=6)
+    valid = np.ones((64, 64), bool)
+    valid[40:44, 5:9] = False
+    got = _masked(ref, fused, valid, ((30,), (20,)))
+    n, qs = 32 * 32, []
+    for b in range(2):
+        for i in range(33):
+            for j in range(33):
+                if valid[i : i + 32, j : j + 32].all():
+                    x, y = ref[b, i : i + 32, j : j + 32], fused[b, i : i + 32, j : j + 32]
+                    c = np.cov(x.ravel(), y.ravel())  # (n - 1) normalised, as the index
+                    mx, my = x.mean(), y.mean()
+                    qs.append(4 * c[0, 1] * mx * my / ((c[0, 0] + c[1, 1]) * (mx * mx + my * my)))
+    assert len(qs) == 2 * (33 * 33 - 24 * 9)  # the windows over rows 40-43 start at rows 9-32, cols 0-8
+    assert got["Q"] == pytest.approx(np.mean(qs), abs=1e-10)
+    sx = np.array([[1.0], [2.0], [1.0]]) @ np.array([[1.0, 0.0, -1.0]])  # Sobel
+    # the index's SCC: the image cropped by 1 pixel, Sobel with zero padding (DESIGN.md section 5)
+    def sobel(band):
+        return np.hypot(*(ndimage.convolve(band[1:-1, 1:-1], k, mode="constant") for k in (sx, sx.T)))
+
+    mag = [np.stack([sobel(band) for band in im]) for im in (ref, fused)]
+    keep = ndimage.minimum_filter(valid, 3, mode="nearest")[1:-1, 1:-1]  # 3x3 neighbourhood valid
+    a, f = mag[0][:, keep], mag[1][:, keep]
+    assert got["SCC"] == pytest.approx((a * f).sum() / np.sqrt((a * a).sum() * (f * f).sum()), abs=1e-12)
