@@ -109,8 +109,8 @@ def _indexes_table(res: dict, fused: str, reference: str | None) -> Table:
     for k, v in res.items():
         if isinstance(v, list):
             t.add_row(k, ", ".join(f"{x:+.2f}" for x in v), SHIFT_UNITS.get(k, ""))
-        elif isinstance(v, float) and math.isnan(v):  # no whole 32x32 block or window without nodata
-            t.add_row(k, "n/a", "no 32x32 block free of nodata")
+        elif isinstance(v, float) and math.isnan(v):  # nodata everywhere it would judge
+            t.add_row(k, "n/a", "no data to judge (nodata)")
         else:
             t.add_row(k, f"{v:.4f}", BETTER.get(k, ""))
     return t

@@ -187,8 +187,10 @@ def read_window(
         ) from None
 
 
-def read_filled(ds: rasterio.io.DatasetReader, row: int, col: int, height: int, width: int) -> np.ndarray:
-    """Read a window of every band with its invalid pixels filled.
+def read_filled(
+    ds: rasterio.io.DatasetReader, row: int, col: int, height: int, width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read a window of every band with its invalid pixels filled, and where it holds data.
 
     Nodata (the dataset's mask) and non-finite values are invalid; they are replaced by the mean of
     the band's valid pixels in the window (0 for a band with none).
@@ -198,14 +200,15 @@ def read_filled(ds: rasterio.io.DatasetReader, row: int, col: int, height: int, 
         row, col, height, width: the window, in the dataset's pixels.
 
     Returns:
-        (B, height, width) float64.
+        (B, height, width) float64 values, and the (height, width) bool mask of the pixels valid in
+        every band.
     """
     a = read_window(ds, "input", (row, col, height, width), masked=True).astype(np.float64)
     a = np.ma.masked_invalid(a)
     if a.mask is np.ma.nomask or not a.mask.any():
-        return np.asarray(a.filled(0.0) if np.ma.isMaskedArray(a) else a)
+        return np.asarray(a.filled(0.0) if np.ma.isMaskedArray(a) else a), np.ones((height, width), bool)
     means = a.mean(axis=(1, 2)).filled(0.0)
-    return np.where(a.mask, means[:, None, None], a.data)
+    return np.where(a.mask, means[:, None, None], a.data), ~a.mask.any(axis=0)
 
 
 def read_masked(ds: rasterio.io.DatasetReader, row: int, col: int, height: int, width: int) -> np.ndarray:

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import cache
+from functools import cache, partial
 
 import numpy as np
 
@@ -146,13 +146,20 @@ def q2n_blocks(n: np.ndarray, mean: np.ndarray, com: np.ndarray, nbands: int) ->
     return q[:, None]
 
 
-def q2n_blocks_masked(n: np.ndarray, mean: np.ndarray, com: np.ndarray, nbands: int) -> np.ndarray:
-    """:func:`q2n_blocks` of ``[reference bands, fused bands, nodata]`` moments, the last image 1 at
-    nodata: (nb, 2) block values and weights (a block holding any nodata weighs 0; its value is 0)."""
-    k = 2 * nbands
+def masked_blocks(n: np.ndarray, mean: np.ndarray, com: np.ndarray, finalize: Finalizer) -> np.ndarray:
+    """``finalize`` of the moments of a stack whose last image is 1 at nodata (0 elsewhere): its
+    values and one more column, each block's weight for a ``weighted`` :class:`BlockMoments` (a
+    block holding any nodata weighs 0, its values set to 0)."""
+    k = mean.shape[1] - 1
     whole = mean[:, k] <= 0.0
-    q = q2n_blocks(n, mean[:, :k], com[:, :k, :k], nbands)
-    return np.column_stack([np.where(whole[:, None], q, 0.0), whole.astype(np.float64)])
+    vals = finalize(n, mean[:, :k], com[:, :k, :k])
+    return np.column_stack([np.where(whole[:, None], vals, 0.0), whole.astype(np.float64)])
+
+
+def q2n_blocks_masked(n: np.ndarray, mean: np.ndarray, com: np.ndarray, nbands: int) -> np.ndarray:
+    """:func:`q2n_blocks` of ``[reference bands, fused bands, nodata]`` moments (:func:`masked_blocks`):
+    (nb, 2) block values and weights."""
+    return masked_blocks(n, mean, com, partial(q2n_blocks, nbands=nbands))
 
 
 # ------------------------------------------------------------------------------ block accumulation

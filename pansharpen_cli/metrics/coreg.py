@@ -31,7 +31,7 @@ from functools import partial
 import numpy as np
 
 from ..physics.degradation import kernel_half_width, mtf_degrade, mtf_filter, upsample
-from .blocks import BLOCK, BlockMoments, q2n_blocks
+from .blocks import BLOCK, q2n_blocks
 from .checks import as3d, as_pan, check_gains, check_ratio, core_of
 from .full_resolution import FullResolutionAccumulator
 from .windows import drho_sums
@@ -145,32 +145,33 @@ class CoregisteredAccumulator(FullResolutionAccumulator):
         shape: tuple[int, int],
         coreg: Coregistration,
         block: int = BLOCK,
+        masked: bool = False,
     ) -> None:
-        super().__init__(ratio, ms_gains, shape, block)
+        super().__init__(ratio, ms_gains, shape, block, masked)
         self.coreg = coreg
-        self.halo = max(self.halo, coreg.halo(self.ratio))
+        self.halo = max(self.halo, coreg.halo(self.ratio))  # the masked erosion reaches as far
         q2n_fin = partial(q2n_blocks, nbands=self.bands)
-        self._khan_c = BlockMoments(self.shape, block, q2n_fin, 1)
-        ms_shape = (self.shape[0] // self.ratio, self.shape[1] // self.ratio)
-        self._rq2n_c = BlockMoments(ms_shape, block, q2n_fin, 1)
+        self._khan_c = self._moments(self.shape, q2n_fin, 1)
+        self._rq2n_c = self._moments(self.ms_shape, q2n_fin, 1)
         self._drho_c = [0.0, 0]
 
-    def update(self, pan, ms_up, fused, ms, origin=(0, 0), core=None) -> None:
+    def update(self, pan, ms_up, fused, ms, origin=(0, 0), core=None, valid=None) -> None:
         """Add one tile (arguments as :meth:`FullResolutionAccumulator.update`)."""
-        super().update(pan, ms_up, fused, ms, origin, core)
+        super().update(pan, ms_up, fused, ms, origin, core, valid)
         r, (sy, sx), (py, px) = self.ratio, self.coreg.ms, self.coreg.pan
         pan, fused = as_pan("pan", pan), as3d("fused", fused)
         cr, cc, ch, cw = core_of(origin, fused.shape[1:], core)
         lr, lc = cr - origin[0], cc - origin[1]
         rows, cols = slice(lr, lr + ch), slice(lc, lc + cw)
+        extra, extra_ms = self._nodata(rows, cols)
         if (sy, sx) != (0.0, 0.0):
             f_lp = _shift(mtf_filter(fused, self.gains, r), -sy * r, -sx * r)[:, rows, cols]
-            self._khan_c.add([as3d("ms_up", ms_up)[:, rows, cols], f_lp], cr, cc)
+            self._khan_c.add([as3d("ms_up", ms_up)[:, rows, cols], f_lp, *extra], cr, cc)
             ms_sl = (slice(None), slice(lr // r, (lr + ch) // r), slice(lc // r, (lc + cw) // r))
             f_deg = _shift(mtf_degrade(fused, self.gains, r), -sy, -sx)[ms_sl]
-            self._rq2n_c.add([as3d("ms", ms)[ms_sl], f_deg], cr // r, cc // r)
+            self._rq2n_c.add([as3d("ms", ms)[ms_sl], f_deg, *extra_ms], cr // r, cc // r)
         if (py, px) != (0.0, 0.0):
-            total, count = drho_sums(_shift(pan, py, px), fused, r, rows, cols)
+            total, count = drho_sums(_shift(pan, py, px), fused, r, rows, cols, self._clean)
             self._drho_c[0] += total
             self._drho_c[1] += count
 
@@ -181,7 +182,8 @@ class CoregisteredAccumulator(FullResolutionAccumulator):
         res["D_lambda_K_coreg"] = 1.0 - float(self._khan_c.result()[0]) if moved_ms else res["D_lambda_K"]
         res["R_Q2n_coreg"] = float(self._rq2n_c.result()[0]) if moved_ms else res["R_Q2n"]
         moved_pan = self.coreg.pan != (0.0, 0.0)
-        res["D_rho_coreg"] = self._drho_c[0] / self._drho_c[1] if moved_pan else res["D_rho"]
+        drho_c = self._drho_c[0] / self._drho_c[1] if self._drho_c[1] else math.nan
+        res["D_rho_coreg"] = drho_c if moved_pan else res["D_rho"]
         res["shift_ms_pixels"] = list(self.coreg.ms)
         res["shift_pan_pixels"] = list(self.coreg.pan)
         return res

@@ -4,13 +4,16 @@ D_rho and R-Q2n, whole-image and streamed (:class:`FullResolutionAccumulator`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from functools import partial
 
 import numpy as np
+from scipy import ndimage
 
+from ..base.nodata import block_all
 from ..physics.degradation import kernel_half_width, mtf_degrade, mtf_filter, upsample
-from .blocks import BLOCK, BlockMoments, pair_q, pairs_array, q2n_blocks
+from .blocks import BLOCK, BlockMoments, masked_blocks, pair_q, pairs_array, q2n_blocks
 from .checks import as3d, as_pan, check_gains, check_ratio, check_window, core_of, same_shape
 from .reference import q2n
 from .windows import drho_sums, pan_lowpass
@@ -186,7 +189,12 @@ class FullResolutionAccumulator:
     """
 
     def __init__(
-        self, ratio: int, ms_gains: Sequence[float], shape: tuple[int, int], block: int = BLOCK
+        self,
+        ratio: int,
+        ms_gains: Sequence[float],
+        shape: tuple[int, int],
+        block: int = BLOCK,
+        masked: bool = False,
     ) -> None:
         self.ratio = check_ratio(ratio)
         self.gains = tuple(float(g) for g in ms_gains)
@@ -197,6 +205,7 @@ class FullResolutionAccumulator:
             )
         self.block = int(block)
         self.halo = kernel_half_width(self.ratio) + self.ratio
+        self.masked = masked
         bands = len(self.gains)
         self.bands = bands
         pairs = _band_pairs(bands)
@@ -207,34 +216,29 @@ class FullResolutionAccumulator:
             + [(i, 2 * bands) for i in range(bands)]
             + [(bands + i, 2 * bands + 1) for i in range(bands)]
         )
-        q2n_fin = partial(q2n_blocks, nbands=bands)
-        self._qnr = BlockMoments(self.shape, block, partial(pair_q, pairs=pairs_array(idx)), len(idx))
-        self._khan = BlockMoments(self.shape, block, q2n_fin, 1)
-        ms_shape = (self.shape[0] // self.ratio, self.shape[1] // self.ratio)
-        self._rq2n = BlockMoments(ms_shape, block, q2n_fin, 1)
+        self._qnr = self._moments(self.shape, partial(pair_q, pairs=pairs_array(idx)), len(idx))
+        self._khan = self._moments(self.shape, partial(q2n_blocks, nbands=bands), 1)
+        self.ms_shape = (self.shape[0] // self.ratio, self.shape[1] // self.ratio)
+        self._rq2n = self._moments(self.ms_shape, partial(q2n_blocks, nbands=bands), 1)
         self._drho = [0.0, 0]
         self._npix = 0
+        self._clean: np.ndarray | None = None  # the last core's clean pixels (masked)
 
-    def update(
-        self,
-        pan: np.ndarray,
-        ms_up: np.ndarray,
-        fused: np.ndarray,
-        ms: np.ndarray,
-        origin: tuple[int, int] = (0, 0),
-        core: tuple[int, int, int, int] | None = None,
-    ) -> None:
-        """Add one tile.
+    def _moments(self, shape: tuple[int, int], finalize, nvalues: int) -> BlockMoments:
+        """Block moments of one index; masked: the stacks end with a nodata image (weighted)."""
+        if self.masked:
+            finalize = partial(masked_blocks, finalize=finalize)
+        return BlockMoments(shape, self.block, finalize, nvalues, weighted=self.masked)
 
-        Args:
-            pan: (1, h, w) PAN over the window whose top-left PAN pixel is ``origin``.
-            ms_up: (B, h, w) MS upsampled to the PAN grid over the same window.
-            fused: (B, h, w) fused image over the same window.
-            ms: (B, h/r, w/r) native MS over the same footprint (top-left MS pixel ``origin / r``).
-            origin: (row, col) of the window on the PAN grid, multiples of the ratio.
-            core: (row, col, height, width) PAN pixels this tile contributes, multiples of the ratio;
-                default the window. The window must hold the core plus ``halo`` (clipped).
-        """
+    def _nodata(self, rows: slice, cols: slice) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The nodata images of the last core on the PAN and MS grids ([] unmasked)."""
+        if self._clean is None:
+            return [], []
+        clean_ms = block_all(self._clean, self.ratio)
+        return [(~self._clean)[None].astype(np.float64)], [(~clean_ms)[None].astype(np.float64)]
+
+    def _checked(self, pan, ms_up, fused, ms, origin, core):
+        """The update's arrays as 3-D arrays, and its core, checked against the contract."""
         r = self.ratio
         pan = as_pan("pan", pan)
         ms_up, fused, ms = as3d("ms_up", ms_up), as3d("fused", fused), as3d("ms", ms)
@@ -255,23 +259,63 @@ class FullResolutionAccumulator:
         if any(v % r for v in core):
             raise ValueError(f"expected a core multiple of the ratio {r}, got {core}")
         check_window(self.shape, origin, (h, w), core, (self.halo,) * 4)
+        return pan, ms_up, fused, ms, core
+
+    def update(
+        self,
+        pan: np.ndarray,
+        ms_up: np.ndarray,
+        fused: np.ndarray,
+        ms: np.ndarray,
+        origin: tuple[int, int] = (0, 0),
+        core: tuple[int, int, int, int] | None = None,
+        valid: np.ndarray | None = None,
+    ) -> None:
+        """Add one tile.
+
+        Args:
+            pan: (1, h, w) PAN over the window whose top-left PAN pixel is ``origin``.
+            ms_up: (B, h, w) MS upsampled to the PAN grid over the same window.
+            fused: (B, h, w) fused image over the same window.
+            ms: (B, h/r, w/r) native MS over the same footprint (top-left MS pixel ``origin / r``).
+            origin: (row, col) of the window on the PAN grid, multiples of the ratio.
+            core: (row, col, height, width) PAN pixels this tile contributes, multiples of the ratio;
+                default the window. The window must hold the core plus ``halo`` (clipped).
+            valid: (h, w) bool, where the PAN, the MS (on the PAN grid) and the fused image all hold
+                data (a ``masked`` accumulator; None: everywhere). Only the pixels whose every
+                filter reads data count: ``valid`` eroded by ``halo`` (:meth:`clean`).
+        """
+        r = self.ratio
+        pan, ms_up, fused, ms, core = self._checked(pan, ms_up, fused, ms, origin, core)
         cr, cc, ch, cw = core
         lr, lc = cr - origin[0], cc - origin[1]
         rows, cols = slice(lr, lr + ch), slice(lc, lc + cw)
-        f_core = fused[:, rows, cols]
-        m_core = ms_up[:, rows, cols]
-        p_core = pan[:, rows, cols]
+        clean = self.clean(valid, fused.shape[1:])
+        self._clean = None if clean is None else clean[rows, cols]
+        extra, extra_ms = self._nodata(rows, cols)
         pan_l = pan_lowpass(pan, r)[:, rows, cols]
-        self._qnr.add([f_core, m_core, p_core, pan_l], cr, cc)
+        self._qnr.add([fused[:, rows, cols], ms_up[:, rows, cols], pan[:, rows, cols], pan_l, *extra], cr, cc)
         f_lp = mtf_filter(fused, self.gains, r)[:, rows, cols]
-        self._khan.add([m_core, f_lp], cr, cc)
+        self._khan.add([ms_up[:, rows, cols], f_lp, *extra], cr, cc)
         ms_sl = (slice(None), slice(lr // r, (lr + ch) // r), slice(lc // r, (lc + cw) // r))
         f_deg = mtf_degrade(fused, self.gains, r)[ms_sl]
-        self._rq2n.add([ms[ms_sl], f_deg], cr // r, cc // r)
-        total, count = drho_sums(pan, fused, r, rows, cols)
+        self._rq2n.add([ms[ms_sl], f_deg, *extra_ms], cr // r, cc // r)
+        total, count = drho_sums(pan, fused, r, rows, cols, self._clean)
         self._drho[0] += total
         self._drho[1] += count
         self._npix += ch * cw
+
+    def clean(self, valid: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:
+        """The window's pixels that every filter of the indexes reads as data: ``valid`` eroded by
+        ``halo`` (the image border is not nodata); None unmasked."""
+        if not self.masked:
+            if valid is not None:
+                raise ValueError("expected no valid mask: this accumulator was made with masked=False")
+            return None
+        if valid is None or np.all(valid):
+            return np.ones(shape, bool)
+        same_shape(np.empty(shape)[None], np.asarray(valid)[None], "fused and valid")
+        return ndimage.minimum_filter(np.asarray(valid, dtype=bool), 2 * self.halo + 1, mode="nearest")
 
     def result(self) -> dict[str, float]:
         """Indexes of the whole image: ``D_lambda, D_s, QNR, D_lambda_K, HQNR, D_rho, R_Q2n``."""
@@ -291,7 +335,7 @@ class FullResolutionAccumulator:
             "QNR": (1.0 - dl) * (1.0 - ds),
             "D_lambda_K": dlk,
             "HQNR": (1.0 - dlk) * (1.0 - ds),
-            "D_rho": self._drho[0] / self._drho[1],
+            "D_rho": self._drho[0] / self._drho[1] if self._drho[1] else math.nan,
             "R_Q2n": float(self._rq2n.result()[0]),
         }
 

@@ -166,11 +166,14 @@ def _window_sums(a: np.ndarray, side: int) -> np.ndarray:
     return out
 
 
-def drho_sums(pan: np.ndarray, fused: np.ndarray, ratio: int, rows: slice, cols: slice) -> tuple[float, int]:
+def drho_sums(
+    pan: np.ndarray, fused: np.ndarray, ratio: int, rows: slice, cols: slice, mask: np.ndarray | None = None
+) -> tuple[float, int]:
     """Sum of ``1 - clip(rho, -1, 1)`` over the [rows, cols] pixels of every band, and the count.
 
     ``pan`` (1, h, w) and ``fused`` (B, h, w) cover the core plus ``2*ceil(ratio/2)`` pixels (clipped
-    at the image border, where the zero padding applies).
+    at the image border, where the zero padding applies). ``mask``: the [rows, cols] pixels to count
+    (bool), None: all of them.
     """
     side = _drho_window(ratio)
     n = float(side * side)
@@ -189,8 +192,9 @@ def drho_sums(pan: np.ndarray, fused: np.ndarray, ratio: int, rows: slice, cols:
         zero = zp | (sff <= n * (REL_STD_TOL * mf[rows, cols]) ** 2)
         with np.errstate(divide="ignore", invalid="ignore"):
             rho = np.where(zero, 0.0, sfp / np.sqrt(np.where(zero, 1.0, sff * spp)))
-        total += float((1.0 - np.clip(rho, -1.0, 1.0)).sum())
-        count += rho.size
+        d = 1.0 - np.clip(rho, -1.0, 1.0)
+        total += float(d.sum() if mask is None else d[mask].sum())
+        count += rho.size if mask is None else int(mask.sum())
     return total, count
 
 

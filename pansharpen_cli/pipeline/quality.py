@@ -13,11 +13,11 @@ import numpy as np
 
 from .. import __version__
 from ..base.errors import InputError, OptionError
-from ..base.nodata import FILL_REACH, block_all, fill_invalid
+from ..base.nodata import FILL_REACH, block_all, fill_invalid, joint_valid
 from ..base.progress import Progress, no_progress
 from ..base.sensors import Radiometry, parse_gains, resolve_gains
 from ..base.tiling import Tile, plan_tiles
-from ..io.raster import open_raster, read_filled, read_masked
+from ..io.raster import open_raster, read_filled
 from ..io.reader import PairReader
 from ..io.writer import OutputSpec, OutputWriter, to_dtype
 from ..methods.stats import SceneStats
@@ -317,8 +317,9 @@ def evaluate(
     ``reference.tif`` of :func:`simulate`): Q2n, Q, SAM, ERGAS, SCC, PSNR of FUSED against it.
     With a reference, the indexes judge only where both the reference and FUSED hold data: the
     pixels (SAM, ERGAS, PSNR, SCC: the pixels whose 3x3 neighbourhood holds data), the 32x32 blocks
-    of Q2n and windows of Q that hold no nodata (NaN when there is none). Without one, nodata is
-    filled with the band means before the full-resolution indexes.
+    of Q2n and windows of Q that hold no nodata (NaN when there is none). Without one, the pixels
+    (and blocks) whose every filter reads data of the PAN, the MS and FUSED (``valid`` of
+    :meth:`FullResolutionAccumulator.update`).
 
     Raises:
         InputError: FUSED (or the reference) is not on the fusion grid of the pair.
@@ -355,16 +356,10 @@ def _evaluate_reference(fused_ds, ref_ds, ratio: int, tile: int, progress: Progr
     for i, t in enumerate(tiles):
         r0, r1 = max(0, t.row - acc.halo), min(h, t.row + t.height + acc.halo)
         c0, c1 = max(0, t.col - acc.halo), min(w, t.col + t.width + acc.halo)
-        ref = read_masked(ref_ds, r0, c0, r1 - r0, c1 - c0)
-        fused = read_masked(fused_ds, r0, c0, r1 - r0, c1 - c0)
-        valid = np.isfinite(ref).all(0) & np.isfinite(fused).all(0)
-        acc.update(
-            np.where(valid, ref, 0.0),  # nodata (NaN) set to 0: masked out, but read by the windows
-            np.where(valid, fused, 0.0),
-            origin=(r0, c0),
-            core=(t.row, t.col, t.height, t.width),
-            valid=valid,
-        )
+        ref, ref_valid = read_filled(ref_ds, r0, c0, r1 - r0, c1 - c0)
+        fused, fused_valid = read_filled(fused_ds, r0, c0, r1 - r0, c1 - c0)
+        core = (t.row, t.col, t.height, t.width)
+        acc.update(ref, fused, origin=(r0, c0), core=core, valid=ref_valid & fused_valid)
         progress("evaluate", i + 1, len(tiles), {})
     res = acc.result()
     if not math.isfinite(res["ERGAS"]):
@@ -386,10 +381,10 @@ def _coregistration(reader: PairReader, fused_ds, rad: Radiometry, stats: SceneS
     h, w = min(g.ms_height, COREG_WINDOW), min(g.ms_width, COREG_WINDOW)
     row, col = (g.ms_height - h) // 2, (g.ms_width - w) // 2
     d = reader.read_tile(Tile(row, col, h, w, 0))
-    valid = d["ms_valid"] & block_all(d["pan_valid"], r)
+    fused, fused_valid = read_filled(fused_ds, row * r, col * r, h * r, w * r)
+    valid = d["ms_valid"] & block_all(d["pan_valid"] & fused_valid, r)
     ms = fill_invalid(d["ms"], d["ms_valid"], stats.ms_mean)
     pan = fill_invalid(d["pan"], d["pan_valid"], np.array([stats.pan_mean]))
-    fused = read_filled(fused_ds, row * r, col * r, h * r, w * r)
     coreg = estimate_coregistration(pan, ms, fused, r, rad.ms_gains, valid)
     for note in coreg.notes:
         log.warning(note)
@@ -407,7 +402,7 @@ def _evaluate_full(
 ) -> dict:
     """Full-resolution indexes (plain and co-registered) of the fused file, by tiles with halos."""
     g, r = reader.grid, reader.grid.ratio
-    acc = CoregisteredAccumulator(r, rad.ms_gains, (g.height, g.width), coreg)
+    acc = CoregisteredAccumulator(r, rad.ms_gains, (g.height, g.width), coreg, masked=True)
     hm = -(-acc.halo // r)  # halo in MS pixels
     pan_mean = np.array([stats.pan_mean])
     progress("evaluate", 0, len(tiles), {})
@@ -422,8 +417,11 @@ def _evaluate_full(
         ms_up = upsample(ms_full, r)[:, ra * r : rb * r, ca * r : cb * r]
         ms = ms_full[:, ra:rb, ca:cb]
         pan = fill_invalid(d["pan"], d["pan_valid"], pan_mean)[:, ra * r : rb * r, ca * r : cb * r]
-        fused = read_filled(fused_ds, a0 * r, b0 * r, (a1 - a0) * r, (b1 - b0) * r)
+        fused, fused_valid = read_filled(fused_ds, a0 * r, b0 * r, (a1 - a0) * r, (b1 - b0) * r)
+        valid = fused_valid & joint_valid(
+            d["pan_valid"][ra * r : rb * r, ca * r : cb * r], d["ms_valid"][ra:rb, ca:cb], r
+        )
         core = (t.row * r, t.col * r, t.height * r, t.width * r)
-        acc.update(pan, ms_up, fused, ms, origin=(a0 * r, b0 * r), core=core)
+        acc.update(pan, ms_up, fused, ms, origin=(a0 * r, b0 * r), core=core, valid=valid)
         progress("evaluate", i + 1, len(tiles), {})
     return acc.result()

@@ -233,3 +233,33 @@ def test_evaluate_refuses_a_reference_with_no_data_where_fused_has_some(simulate
     res = run("evaluate", out / "pan.tif", out / "ms.tif", fused, "--reference", tmp_path / "empty.tif")
     assert res.exit_code == 1
     assert "no pixel is valid in both" in res.output and "Traceback" not in res.output
+
+
+def test_evaluate_at_full_resolution_judges_only_where_fused_holds_data(tmp_path):
+    """FUSED with a masked-out collar (an internal mask; the values under it are junk) is judged on
+    the rest: about as the whole unmasked fusion, whatever the junk. The band-mean fill of before
+    put a flat collar into every index (D_rho 0.21 and D_lambda_K 0.20 against 0.005 and 0.008)."""
+    pan, ms, _ = make_pair(tmp_path, size=256, ratio=4)
+    fused = tmp_path / "f.tif"
+    assert run("fuse", pan, ms, fused, "-m", "mtf-glp-hpm", "-q").exit_code == 0
+    with rasterio.open(fused) as ds:
+        data, profile = ds.read(), ds.profile
+    outs = {"whole": json.loads(run("evaluate", pan, ms, fused, "--json").output)}
+    for name, junk in (("a", 0), ("b", 9000)):
+        d = data.copy()
+        d[:, :, 200:] = junk
+        path = tmp_path / f"{name}.tif"
+        with rasterio.open(path, "w", **{**profile, "nodata": None}) as out:
+            out.write(d)
+            m = np.full(d.shape[1:], 255, np.uint8)
+            m[:, 200:] = 0
+            out.write_mask(m)
+        res = run("evaluate", pan, ms, path, "--json")
+        assert res.exit_code == 0, res.output
+        outs[name] = json.loads(res.output)
+    for k in FULL_RESOLUTION_KEYS:
+        assert outs["a"][k] == pytest.approx(outs["b"][k], abs=1e-12), k
+    whole, part = outs["whole"], outs["a"]
+    assert part["D_lambda_K"] == pytest.approx(whole["D_lambda_K"], abs=0.002)
+    assert part["D_rho"] == pytest.approx(whole["D_rho"], abs=0.002)
+    assert part["HQNR"] == pytest.approx(whole["HQNR"], abs=0.01)

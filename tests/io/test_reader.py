@@ -37,8 +37,11 @@ def expected_filled(win: np.ndarray) -> np.ndarray:
 def test_read_filled_replaces_nodata_and_non_finite_by_window_band_means(nodata_tif):
     path, arr = nodata_tif
     with rasterio.open(path) as ds:
-        got = read_filled(ds, 1, 2, 4, 5)  # row, col, height, width
+        got, valid = read_filled(ds, 1, 2, 4, 5)  # row, col, height, width
     assert got.dtype == np.float64 and got.shape == (3, 4, 5)
+    win = arr[:, 1:5, 2:7]
+    np.testing.assert_array_equal(valid, ~((win == -9) | ~np.isfinite(win)).any(0))  # valid in every band
+    assert not valid.all() and valid.any()
     np.testing.assert_allclose(got, expected_filled(arr[:, 1:5, 2:7]), rtol=0, atol=1e-9)
     assert np.isfinite(got).all()
     # The band-0 hole (row 1, col 2) is the first pixel of the window.
@@ -49,16 +52,17 @@ def test_read_filled_replaces_nodata_and_non_finite_by_window_band_means(nodata_
 def test_read_filled_band_without_valid_pixels_is_zero(nodata_tif):
     path, arr = nodata_tif
     with rasterio.open(path) as ds:
-        got = read_filled(ds, 0, 0, 6, 3)
-    assert (got[1] == 0).all()  # band 1 is all nodata in columns 0..3
+        got, valid = read_filled(ds, 0, 0, 6, 3)
+    assert (got[1] == 0).all() and not valid.any()  # band 1 is all nodata in columns 0..3
     np.testing.assert_array_equal(got[2], arr[2, :, :3])
 
 
 def test_read_filled_without_invalid_pixels_is_the_data(nodata_tif):
     path, arr = nodata_tif
     with rasterio.open(path) as ds:
-        got = read_filled(ds, 2, 4, 2, 3)
+        got, valid = read_filled(ds, 2, 4, 2, 3)
     np.testing.assert_array_equal(got, arr[:, 2:4, 4:7].astype(np.float64))
+    assert valid.shape == (2, 3) and valid.all()
 
 
 def test_read_masked_has_nan_where_nodata(nodata_tif):

@@ -3,6 +3,8 @@ and streamed."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -94,3 +96,63 @@ def test_full_resolution_accumulator_rejects_short_halos():
     pan, ms, ms_up, fused4 = fr_scene(64)
     with pytest.raises(ValueError, match="halo"):
         fr.update(pan[:, :32], ms_up[:, :32], fused4[:, :32], ms[:, :8], (0, 0), (0, 0, 32, 64))
+
+
+# ---------------------------------------------------------------------------------- masked (nodata)
+def _fr_masked(pan, ms, ms_up, fused, valid, cuts=((), ()), coreg=None):
+    shape = fused.shape[1:]
+    acc = (
+        M.FullResolutionAccumulator(RATIO, GAINS, shape, masked=True)
+        if coreg is None
+        else M.CoregisteredAccumulator(RATIO, GAINS, shape, coreg, masked=True)
+    )
+    for origin, win, core in tiles(shape, cuts[0], cuts[1], acc.halo):
+        ms_win = (slice(None), slice(win[1].start // RATIO, win[1].stop // RATIO),
+                  slice(win[2].start // RATIO, win[2].stop // RATIO))
+        acc.update(pan[win], ms_up[win], fused[win], ms[ms_win], origin, core, valid=valid[win[1:]])
+    return acc.result()
+
+
+def test_masked_full_resolution_with_every_pixel_valid_equals_the_plain_indexes():
+    pan, ms, ms_up, fused = fr_scene(128, seed=11)
+    plain = M.full_resolution_indexes(pan, ms, fused, RATIO, GAINS, ms_up=ms_up)
+    got = _fr_masked(pan, ms, ms_up, fused, np.ones((128, 128), bool), ((64,), (64,)))
+    for k in plain:
+        assert got[k] == pytest.approx(plain[k], abs=1e-12), k
+
+
+def test_masked_full_resolution_never_reads_nodata_and_streams_like_the_whole_image():
+    """Junk where nodata is (as a fill would put there) changes no index; tiles give the whole
+    image's figures; the unmasked indexes of the same junk differ."""
+    pan, ms, ms_up, fused = fr_scene(256, seed=12)
+    valid = np.ones((256, 256), bool)
+    valid[:, 220:] = False  # a nodata collar on the right, as a delivery's
+    valid[200:210, 10:40] = False  # and a hole (R_Q2n's MS block (0, 0) stays clean)
+    jp, jm, jf = pan.copy(), ms_up.copy(), fused.copy()
+    jp[:, ~valid], jm[:, ~valid], jf[:, ~valid] = 0.0, 7000.0, 1e4
+    coarse = ~valid[::RATIO, ::RATIO]
+    jms = ms.copy()
+    jms[:, coarse] = -50.0
+    clean = _fr_masked(pan, ms, ms_up, fused, valid)
+    junk = _fr_masked(jp, jms, jm, jf, valid)
+    tiled = _fr_masked(jp, jms, jm, jf, valid, ((64, 128), (96,)))
+    assert all(math.isfinite(v) for v in clean.values())
+    plain = M.full_resolution_indexes(jp, jms, jf, RATIO, GAINS, ms_up=jm)
+    for k in clean:
+        assert junk[k] == pytest.approx(clean[k], abs=1e-9), k
+        assert tiled[k] == pytest.approx(junk[k], abs=1e-9), k
+    assert abs(plain["D_lambda_K"] - junk["D_lambda_K"]) > 0.01 and abs(plain["D_rho"] - junk["D_rho"]) > 0.01
+    # co-registered indexes too: a moved fusion, its nodata moved with it, junk there read by no index
+    coreg = M.Coregistration(ms=(0.2, -0.1), pan=(0.5, 0.3))
+    a = _fr_masked(pan, ms, ms_up, fused, valid, coreg=coreg)
+    b = _fr_masked(jp, jms, jm, jf, valid, ((96,), (64,)), coreg=coreg)
+    for k in ("D_lambda_K_coreg", "R_Q2n_coreg", "D_rho_coreg"):
+        assert b[k] == pytest.approx(a[k], abs=1e-9), k
+
+
+def test_masked_full_resolution_with_no_clean_block_gives_nan():
+    pan, ms, ms_up, fused = fr_scene(64, seed=13)
+    valid = np.ones((64, 64), bool)
+    valid[32, 32] = False  # eroded by the halo, it leaves no whole clean 32x32 block
+    got = _fr_masked(pan, ms, ms_up, fused, valid)
+    assert math.isnan(got["D_lambda_K"]) and math.isnan(got["R_Q2n"]) and math.isfinite(got["D_rho"])
