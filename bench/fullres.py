@@ -91,16 +91,26 @@ def covered_bands(sc) -> list[int] | None:
     return [i for i, n in enumerate(names) if low <= BAND_CENTRE[n] <= high]
 
 
-def band_d_rho(pan: np.ndarray, fused: np.ndarray, r: int, pan_shift) -> list[float]:
-    """D_rho of each band, the PAN moved by ``pan_shift`` first (the co-registered D_rho's move)."""
+def band_d_rho(pan: np.ndarray, fused: np.ndarray, r: int, idx: dict, gains, valid=None) -> list[float]:
+    """D_rho of each band, the PAN moved by the co-registered D_rho's move (``idx``'s
+    ``shift_pan_pixels``) first; ``valid`` (None: all): over the pixels the masked co-registered
+    D_rho judges (``clean`` of its accumulator), as ``pansharpen evaluate`` judges nodata."""
     import torch
 
-    from pansharpen_cli.metrics import d_rho
+    from pansharpen_cli.metrics import CoregisteredAccumulator, Coregistration
+    from pansharpen_cli.metrics.windows import drho_sums
     from pansharpen_cli.physics.registration import shift_t
 
-    if tuple(pan_shift) != (0.0, 0.0):
+    pan_shift = tuple(idx["shift_pan_pixels"])
+    if pan_shift != (0.0, 0.0):
         pan = shift_t(torch.from_numpy(np.asarray(pan, np.float64)), *pan_shift).numpy()
-    return [round(d_rho(pan, fused[b : b + 1], r), 5) for b in range(fused.shape[0])]
+    clean = None
+    if valid is not None:
+        coreg = Coregistration(ms=tuple(idx["shift_ms_pixels"]), pan=pan_shift)
+        clean = CoregisteredAccumulator(r, gains, valid.shape, coreg, masked=True).clean(valid, valid.shape)
+    every = slice(None)
+    sums = [drho_sums(pan, fused[b : b + 1], r, every, every, clean) for b in range(fused.shape[0])]
+    return [round(t / n, 5) for t, n in sums]
 
 
 def truth_d_rho(pan: np.ndarray, ms: np.ndarray, r: int, rad, bands) -> dict | None:
@@ -240,9 +250,10 @@ def scene_result(sc, args, variants, base_cfg, prior, device) -> dict | None:
     cover = covered_bands(sc)
     res["covered_bands"] = cover
     res["rr_D_rho_covered"] = truth_d_rho(pan, ms, r, rad, cover)
+    judged = None if valid.all() else valid  # nodata is judged as `evaluate` judges it: never
     for m, f in fused.items():
-        idx = coregistered_indexes(pan, ms, f, r, rad.ms_gains, ms_up=ms_up)
-        per_band = band_d_rho(pan, f, r, idx["shift_pan_pixels"])
+        idx = coregistered_indexes(pan, ms, f, r, rad.ms_gains, ms_up=ms_up, valid=judged)
+        per_band = band_d_rho(pan, f, r, idx, rad.ms_gains, judged)
         bands = cover if cover is not None else range(len(per_band))
         res["fr"][m] = {k: idx[k] for k in KEYS} | {
             "align_pan_px": high_pass_offset(pan, f),

@@ -38,3 +38,26 @@ def test_truth_d_rho_uses_the_given_bands_and_skips_small_scenes():
     rest = truth_d_rho(pan, ms, r, rad, [0, 2])
     assert one["reference"] < rest["reference"]
     assert truth_d_rho(pan[:, :128, :128], ms[:, :32, :32], r, rad, None) is None
+
+
+def test_band_d_rho_with_nodata_matches_the_masked_co_registered_d_rho():
+    """The bench's per-band D_rho judges the pixels `evaluate` judges: their mean is the masked
+    co-registered D_rho, and junk under the nodata changes neither."""
+    from bench.fullres import band_d_rho
+    from pansharpen_cli.metrics.coreg import coregistered_indexes
+    from pansharpen_cli.physics.degradation import upsample
+
+    pan, ms, r, rad = scene(True)
+    fused = upsample(ms, r) + 0.3 * (pan - pan.mean())
+    valid = np.ones(pan.shape[1:], bool)
+    valid[:, 200:] = False
+    idx = coregistered_indexes(pan, ms, fused, r, rad.ms_gains, valid=valid)
+    per_band = band_d_rho(pan, fused, r, idx, rad.ms_gains, valid)
+    assert abs(np.mean(per_band) - idx["D_rho_coreg"]) < 1e-5
+    junk = fused.copy()
+    junk[:, :, 200:] = 5000.0
+    idx_j = coregistered_indexes(pan, ms, junk, r, rad.ms_gains, valid=valid)
+    assert idx_j["D_rho_coreg"] == idx["D_rho_coreg"] and idx_j["D_lambda_K"] == idx["D_lambda_K"]
+    assert band_d_rho(pan, junk, r, idx_j, rad.ms_gains, valid) == per_band
+    plain = coregistered_indexes(pan, ms, junk, r, rad.ms_gains)
+    assert abs(plain["D_rho_coreg"] - idx["D_rho_coreg"]) > 0.01

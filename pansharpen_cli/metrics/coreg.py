@@ -30,6 +30,7 @@ from functools import partial
 
 import numpy as np
 
+from ..base.nodata import block_all
 from ..physics.degradation import kernel_half_width, mtf_degrade, mtf_filter, upsample
 from .blocks import BLOCK, q2n_blocks
 from .checks import as3d, as_pan, check_gains, check_ratio, core_of
@@ -196,15 +197,19 @@ def coregistered_indexes(
     ratio: int,
     ms_gains: Sequence[float],
     ms_up: np.ndarray | None = None,
+    valid: np.ndarray | None = None,
 ) -> dict:
     """:func:`pansharpen_cli.metrics.full_resolution_indexes` plus :data:`COREG_KEYS`, the shifts
-    measured on the whole image (arguments as there)."""
+    measured on the whole image (arguments as there; ``valid``: the (H, W) bool mask of where the
+    PAN, the MS and the fused image hold data, which the shifts' measurement and the indexes keep
+    to, :meth:`FullResolutionAccumulator.update`)."""
     pan, ms, fused = as_pan("pan", pan), as3d("ms", ms), as3d("fused", fused)
     r = check_ratio(ratio)
     gains = check_gains(ms_gains, fused.shape[0])
     if ms_up is None:
         ms_up = upsample(ms, r)
-    coreg = estimate_coregistration(pan, ms, fused, r, gains)
-    acc = CoregisteredAccumulator(r, gains, fused.shape[1:], coreg)
-    acc.update(pan, ms_up, fused, ms)
+    ms_valid = None if valid is None else block_all(np.asarray(valid, dtype=bool), r)
+    coreg = estimate_coregistration(pan, ms, fused, r, gains, ms_valid)
+    acc = CoregisteredAccumulator(r, gains, fused.shape[1:], coreg, masked=valid is not None)
+    acc.update(pan, ms_up, fused, ms, valid=valid)
     return acc.result()

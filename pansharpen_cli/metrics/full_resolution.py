@@ -348,6 +348,7 @@ def full_resolution_indexes(
     ratio: int,
     ms_gains: Sequence[float],
     ms_up: np.ndarray | None = None,
+    valid: np.ndarray | None = None,
 ) -> dict[str, float]:
     """All full-resolution (no reference) indexes of a fused image.
 
@@ -358,6 +359,8 @@ def full_resolution_indexes(
         ratio: integer ratio.
         ms_gains: B Nyquist gains of the MS bands.
         ms_up: (B, H, W) MS on the PAN grid; default :func:`pansharpen_cli.physics.degradation.upsample`.
+        valid: (H, W) bool, where the PAN, the MS and the fused image hold data; None: everywhere
+            (:meth:`FullResolutionAccumulator.update`).
 
     Returns:
         ``{"D_lambda", "D_s", "QNR", "D_lambda_K", "HQNR", "D_rho", "R_Q2n"}`` as Python floats.
@@ -367,6 +370,6 @@ def full_resolution_indexes(
     gains = check_gains(ms_gains, fused.shape[0])
     if ms_up is None:
         ms_up = upsample(ms, r)
-    acc = FullResolutionAccumulator(r, gains, fused.shape[1:])
-    acc.update(pan, ms_up, fused, ms)
+    acc = FullResolutionAccumulator(r, gains, fused.shape[1:], masked=valid is not None)
+    acc.update(pan, ms_up, fused, ms, valid=valid)
     return acc.result()
