@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from dataclasses import replace
@@ -185,12 +186,15 @@ def picture(path: Path, pan, ms_up, fusions: dict[str, np.ndarray], bands) -> No
 
 def verdict(res: dict, variant: str = "zs") -> dict:
     """Issue 24's criterion for one scene: the variant's co-registered D_rho over the bands the PAN
-    covers and its co-registered D_lambda_K at most the classical method's."""
+    covers and its co-registered D_lambda_K at most the classical method's; None where the index
+    judges nothing (NaN: nodata everywhere it would judge, as on Landsat-7 SLC-off stripes)."""
     z, c = res["fr"][variant], res["fr"][CLASSICAL]
-    return {
-        "D_rho": z["D_rho_covered"] <= c["D_rho_covered"],
-        "D_lambda_K": z["D_lambda_K_coreg"] <= c["D_lambda_K_coreg"],
-    }
+
+    def at_most(k: str) -> bool | None:
+        a, b = z[k], c[k]
+        return None if math.isnan(a) or math.isnan(b) else a <= b
+
+    return {"D_rho": at_most("D_rho_covered"), "D_lambda_K": at_most("D_lambda_K_coreg")}
 
 
 def table(results: dict) -> str:
@@ -205,6 +209,8 @@ def table(results: dict) -> str:
 
     def cell(d: dict, k: str) -> str:
         c, p = d[f"{k}_coreg"], d[k]
+        if math.isnan(c):
+            return "n/a"
         return f"{c:.4f}" if abs(c - p) < 5e-5 else f"{c:.4f} ({p:.4f})"
 
     for name, res in results.items():
@@ -218,7 +224,8 @@ def table(results: dict) -> str:
         t = res.get("rr_D_rho_covered")
         row.append("n/a" if t is None else f"{t['reference']:.4f} / {t[CLASSICAL]:.4f}")
         v = res["verdict"]
-        row.append(f"{'yes' if v['D_rho'] else 'NO'}, {'yes' if v['D_lambda_K'] else 'NO'}")
+        marks = ("n/a" if v[k] is None else "yes" if v[k] else "NO" for k in ("D_rho", "D_lambda_K"))
+        row.append(", ".join(marks))
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 
