@@ -263,3 +263,24 @@ def test_evaluate_at_full_resolution_judges_only_where_fused_holds_data(tmp_path
     assert part["D_lambda_K"] == pytest.approx(whole["D_lambda_K"], abs=0.002)
     assert part["D_rho"] == pytest.approx(whole["D_rho"], abs=0.002)
     assert part["HQNR"] == pytest.approx(whole["HQNR"], abs=0.01)
+
+
+def test_evaluate_at_full_resolution_leaves_out_the_nodata_of_the_pan_and_ms(tmp_path):
+    """A pair whose PAN and MS have a nodata (0) collar: `fuse` writes it as nodata, and `evaluate`
+    judges the rest (the band-mean fill of before read the flat collar as distortion)."""
+    pan, ms, _ = make_pair(tmp_path, size=256, ratio=4)
+    for path, cut in ((pan, 200), (ms, 50)):
+        with rasterio.open(path) as ds:
+            a, profile = ds.read(), ds.profile
+        a[:, :, cut:] = 0
+        with rasterio.open(path, "w", **{**profile, "nodata": 0}) as out:
+            out.write(a)
+    fused = tmp_path / "f.tif"
+    assert run("fuse", pan, ms, fused, "-m", "mtf-glp-hpm", "-q").exit_code == 0
+    with rasterio.open(fused) as ds:
+        assert ds.nodata == 0 and (ds.read(1)[:, 200:] == 0).all()
+    res = run("evaluate", pan, ms, fused, "--json")
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.output)
+    assert all(v is not None for v in got.values())
+    assert got["D_rho"] < 0.05 and got["D_lambda_K"] < 0.05  # the flat collar would read as ~1 and ~0.2
