@@ -180,6 +180,11 @@ class ReferenceAccumulator:
         self._min, self._max = math.inf, -math.inf
         self._scc = np.zeros(3)
 
+    @property
+    def judged_pixels(self) -> int:
+        """Pixels judged so far (a ``masked`` accumulator: the valid ones)."""
+        return self._nvalid
+
     def _start(self, bands: int) -> None:
         if self._bands is None:
             self._bands = bands

@@ -362,7 +362,7 @@ def _evaluate_reference(fused_ds, ref_ds, ratio: int, tile: int, progress: Progr
         acc.update(ref, fused, origin=(r0, c0), core=core, valid=ref_valid & fused_valid)
         progress("evaluate", i + 1, len(tiles), {})
     res = acc.result()
-    if not math.isfinite(res["ERGAS"]):
+    if not acc.judged_pixels:
         raise InputError(
             "no pixel is valid in both the reference and FUSED (every one is nodata in one of them): "
             "check that the reference is the one simulated for this fusion"
