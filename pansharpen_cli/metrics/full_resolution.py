@@ -186,6 +186,8 @@ class FullResolutionAccumulator:
         ms_gains: Nyquist gains of the MS bands (MTF of D_lambda_K and R-Q2n).
         shape: (H, W) of the whole PAN grid, multiples of ratio.
         block: block side of Q and Q2n (32).
+        masked: every update gives ``valid`` (where the data is); the indexes judge only the
+            pixels and blocks that their filters read as data (:meth:`clean`), NaN where none is.
     """
 
     def __init__(

@@ -156,6 +156,8 @@ class ReferenceAccumulator:
         ratio: resolution ratio (for ERGAS).
         shape: (H, W) of the whole reference image, both >= block.
         block: block / window side (32).
+        masked: updates give ``valid``; the indexes judge only the valid pixels, and the blocks and
+            windows that hold no invalid one (NaN where there is none).
     """
 
     def __init__(
