@@ -241,7 +241,7 @@ class BlockMoments:
         self.weighted = weighted  # the finaliser's last column is each block's weight (0: left out)
         self.total = np.zeros(nvalues)
         self.count = 0  # blocks counted (weighted: the sum of the 0/1 weights)
-        self.blocks = 0  # complete blocks seen (weighted: also those left out)
+        self.blocks = 0  # weighted: complete blocks seen, also those left out
         self.pending: dict[tuple[int, int], tuple[int, np.ndarray, np.ndarray]] = {}
 
     def add(self, arrays: Sequence[np.ndarray], row: int, col: int) -> None:
@@ -302,7 +302,6 @@ class BlockMoments:
             return
         self.total += vals.sum(axis=0)
         self.count += vals.shape[0]
-        self.blocks += vals.shape[0]
 
     def result(self) -> np.ndarray:
         """Mean over blocks of each value, shape (nvalues,); weighted: the weighted mean, NaN where

@@ -164,7 +164,7 @@ class CoregisteredAccumulator(FullResolutionAccumulator):
         cr, cc, ch, cw = core_of(origin, fused.shape[1:], core)
         lr, lc = cr - origin[0], cc - origin[1]
         rows, cols = slice(lr, lr + ch), slice(lc, lc + cw)
-        extra, extra_ms = self._nodata(rows, cols)
+        extra, extra_ms = self._extra  # the base update's, of this core
         if (sy, sx) != (0.0, 0.0):
             f_lp = _shift(mtf_filter(fused, self.gains, r), -sy * r, -sx * r)[:, rows, cols]
             self._khan_c.add([as3d("ms_up", ms_up)[:, rows, cols], f_lp, *extra], cr, cc)

@@ -225,6 +225,7 @@ class FullResolutionAccumulator:
         self._drho = [0.0, 0]
         self._npix = 0
         self._clean: np.ndarray | None = None  # the last core's clean pixels (masked)
+        self._extra: tuple[list, list] = ([], [])  # and its nodata images (PAN grid, MS grid)
 
     def _moments(self, shape: tuple[int, int], finalize, nvalues: int) -> BlockMoments:
         """Block moments of one index; masked: the stacks end with a nodata image (weighted)."""
@@ -232,7 +233,7 @@ class FullResolutionAccumulator:
             finalize = partial(masked_blocks, finalize=finalize)
         return BlockMoments(shape, self.block, finalize, nvalues, weighted=self.masked)
 
-    def _nodata(self, rows: slice, cols: slice) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def _nodata(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """The nodata images of the last core on the PAN and MS grids ([] unmasked)."""
         if self._clean is None:
             return [], []
@@ -294,7 +295,8 @@ class FullResolutionAccumulator:
         rows, cols = slice(lr, lr + ch), slice(lc, lc + cw)
         clean = self.clean(valid, fused.shape[1:])
         self._clean = None if clean is None else clean[rows, cols]
-        extra, extra_ms = self._nodata(rows, cols)
+        self._extra = self._nodata()
+        extra, extra_ms = self._extra
         pan_l = pan_lowpass(pan, r)[:, rows, cols]
         self._qnr.add([fused[:, rows, cols], ms_up[:, rows, cols], pan[:, rows, cols], pan_l, *extra], cr, cc)
         f_lp = mtf_filter(fused, self.gains, r)[:, rows, cols]
@@ -316,7 +318,8 @@ class FullResolutionAccumulator:
             return None
         if valid is None or np.all(valid):
             return np.ones(shape, bool)
-        same_shape(np.empty(shape)[None], np.asarray(valid)[None], "fused and valid")
+        if np.shape(valid) != tuple(shape):
+            raise ValueError(f"expected valid shaped {tuple(shape)} (the window), got {np.shape(valid)}")
         return ndimage.minimum_filter(np.asarray(valid, dtype=bool), 2 * self.halo + 1, mode="nearest")
 
     def result(self) -> dict[str, float]:
