@@ -73,10 +73,16 @@ def _file_rows(s: RasterSummary) -> Rows:
         ("data type", s.dtype),
         ("CRS", s.crs or "none"),
         ("pixel size", f"{s.res[0]:g} x {s.res[1]:g}"),
-        ("nodata", "-" if s.nodata is None else f"{s.nodata:g}"),
+        ("nodata", _nodata_text(s)),
         ("values", f"{s.value_range[0]:g}..{s.value_range[1]:g}" if s.value_range else "-"),
         ("grid", s.area_or_point if s.georeferenced else "no georeferencing"),
     ]
+
+
+def _nodata_text(s: RasterSummary) -> str:
+    """The nodata value, and the mask or alpha band that marks nodata too (``-``: none)."""
+    parts = ([] if s.nodata is None else [f"{s.nodata:g}"]) + ([f"{s.mask} (read as nodata)"] if s.mask else [])
+    return "; ".join(parts) or "-"
 
 
 def _plan_rows(plan: dict[str, Any]) -> Rows:

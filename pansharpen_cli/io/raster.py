@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from rasterio.control import GroundControlPoint
+from rasterio.enums import ColorInterp, MaskFlags
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.transform import Affine
 from rasterio.windows import Window
@@ -31,9 +32,11 @@ GDAL_CACHE_MB = 256
 __all__ = [
     "GDAL_CACHE_MB",
     "SUPPORTED_DTYPES",
+    "alpha_bands",
     "check_dtype",
     "gcp_only",
     "gdal_env",
+    "has_mask",
     "is_complex",
     "is_georeferenced",
     "open_raster",
@@ -149,6 +152,17 @@ def check_dtype(ds: rasterio.io.DatasetReader, role: str) -> None:
         )
 
 
+def alpha_bands(ds: rasterio.io.DatasetReader) -> list[int]:
+    """The 1-based bands whose colour interpretation is alpha (GDAL's transparency band)."""
+    return [i + 1 for i, ci in enumerate(ds.colorinterp) if ci == ColorInterp.alpha]
+
+
+def has_mask(ds: rasterio.io.DatasetReader) -> bool:
+    """Whether the dataset's validity is a per-dataset mask (an internal or ``.msk`` mask, or an
+    alpha band) rather than, or beside, a nodata value: what GDAL and QGIS honour as nodata."""
+    return any(MaskFlags.per_dataset in f for f in ds.mask_flag_enums)
+
+
 def _window_text(window: tuple[int, int, int, int] | None) -> str:
     if window is None:
         return "the whole raster"
@@ -162,6 +176,7 @@ def read_window(
     window: tuple[int, int, int, int] | None,
     indexes: int | list[int] | None = None,
     name: str | None = None,
+    masks: bool = False,
     **kw,
 ) -> np.ndarray:
     """``src.read`` of a window (row, col, height, width; None: all), for every read of an input.
@@ -170,6 +185,7 @@ def read_window(
         src: an opened dataset (or a warped VRT of one).
         role, name: how the error names the file ("PAN", "MS"; the file, default ``src.name``).
         indexes, **kw: as for rasterio's ``read``.
+        masks: read the bands' GDAL masks (``read_masks``: 0 nodata, 255 data) instead.
 
     Raises:
         InputFileError: the read failed: naming the file and the window, as a damaged file.
@@ -178,7 +194,7 @@ def read_window(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             win = None if window is None else Window(window[1], window[0], window[3], window[2])
-            return src.read(indexes, window=win, **kw)
+            return (src.read_masks if masks else src.read)(indexes, window=win, **kw)
     except RasterioIOError as exc:
         cause = str(exc.__cause__ or exc).splitlines()[0]
         raise InputFileError(

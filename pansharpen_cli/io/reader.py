@@ -26,7 +26,7 @@ from ..base.nodata import valid_mask
 from ..base.tiling import Tile, clipped_extent, pad_symmetric
 from .grid import compute_grid
 from .gdalpaths import gdal_name, is_gdal_path
-from .raster import check_dtype, is_complex, is_georeferenced, open_raster, read_window
+from .raster import alpha_bands, check_dtype, has_mask, is_complex, is_georeferenced, open_raster, read_window
 
 __all__ = ["PairReader", "RasterSummary", "summarize"]
 
@@ -48,6 +48,7 @@ class RasterSummary:
     georeferenced: bool
     bounds: tuple[float, float, float, float]
     value_range: tuple[float, float] | None = None
+    mask: str | None = None  # "alpha band N" or "mask band": nodata marked besides (or instead of) a value
 
 
 def _value_range(ds: rasterio.io.DatasetReader) -> tuple[float, float] | None:
@@ -96,7 +97,16 @@ def summarize(path: str | os.PathLike, role: str = "input", value_range: bool = 
             georeferenced=is_georeferenced(ds),
             bounds=tuple(ds.bounds),
             value_range=_value_range(ds) if value_range else None,
+            mask=_mask_text(ds),
         )
+
+
+def _mask_text(ds: rasterio.io.DatasetReader) -> str | None:
+    """How the dataset marks nodata besides a nodata value: its alpha band, or a mask; None."""
+    if not has_mask(ds):
+        return None
+    alpha = alpha_bands(ds)
+    return f"alpha band {alpha[0]}" if alpha else "mask band"
 
 
 def _same_input(a: str | os.PathLike, b: str | os.PathLike) -> bool:
@@ -167,17 +177,21 @@ class PairReader:
         self.pan = open_raster(pan_path, "PAN")
         self._open.append(self.pan)
         check_dtype(self.pan, "PAN")
+        alpha = alpha_bands(self.pan)
+        data = [b for b in range(1, self.pan.count + 1) if b not in alpha]
         if pan_band is None:
-            if self.pan.count != 1:
+            if len(data) != 1:
                 raise InputError(
-                    f"PAN {pan_path} has {self.pan.count} bands: "
+                    f"PAN {pan_path} has {len(data)} bands (besides any alpha band): "
                     "pass --pan-band N to say which one is the PAN"
                 )
-            pan_band = 1
+            pan_band = data[0]
         elif not 1 <= pan_band <= self.pan.count:
             raise InputError(
                 f"--pan-band {pan_band} is out of range: {pan_path} has {self.pan.count} band(s)"
             )
+        elif pan_band in alpha:
+            raise InputError(f"--pan-band {pan_band} is the alpha band of {pan_path}: name a band of data")
         self.pan_band = pan_band
 
     def _open_ms(self, pan_path, ms_paths) -> None:
@@ -202,8 +216,11 @@ class PairReader:
                     f"MS file {p} is not on the same grid as {first.name}: band files must share size, "
                     "CRS and geotransform"
                 )
-            for b in range(1, ds.count + 1):
-                self.ms_sources.append((ds, b))
+            alpha = alpha_bands(ds)  # transparency, not a spectral band: it says where the data is
+            bands = [b for b in range(1, ds.count + 1) if b not in alpha]
+            if not bands:
+                raise InputError(f"MS file {p} holds only an alpha band: expected spectral bands")
+            self.ms_sources.extend((ds, b) for b in bands)
         self.ms = first
 
     def _ms_datasets(self) -> list[rasterio.io.DatasetReader]:
@@ -222,6 +239,7 @@ class PairReader:
                 resampling=Resampling.cubic,
                 src_nodata=ds.nodata,
                 nodata=ds.nodata,
+                add_alpha=has_mask(ds) and not alpha_bands(ds),  # a mask travels as an alpha band
             )
             self._vrts[ds.name] = vrt
             self._open.append(vrt)
@@ -231,6 +249,22 @@ class PairReader:
     def n_bands(self) -> int:
         """Number of MS bands (over all MS files)."""
         return len(self.ms_sources)
+
+    def unvalued_nodata(self) -> str | None:
+        """Why the inputs may hold nodata that no integer nodata value names, or None: a mask or
+        alpha band, a NaN nodata value, or a floating-point file without one (NaN counts as nodata)."""
+        for role, ds, nd, dtype in (
+            ("PAN", self.pan, self.pan_nodata, self.pan_dtype),
+            ("MS", self.ms, self.ms_nodata, self.ms_dtype),
+        ):
+            datasets = [ds] if role == "PAN" else self._ms_datasets()
+            if any(has_mask(d) for d in datasets):
+                return f"the {role} marks nodata with a mask or alpha band"
+            if nd is not None and math.isnan(nd):
+                return f"the {role}'s nodata value is NaN"
+            if nd is None and np.issubdtype(np.dtype(dtype), np.floating):
+                return f"the {role} is floating point with no nodata value (NaN counts as nodata)"
+        return None
 
     def band_descriptions(self) -> list[str | None]:
         """MS band descriptions (a single-band file without one is named after the file)."""
@@ -265,6 +299,8 @@ class PairReader:
         win = (g.row_off + row, g.col_off + col, height, width)
         arr = read_window(self.pan, "PAN", win, self.pan_band)[None]
         valid = valid_mask(arr, self.pan_nodata)
+        if has_mask(self.pan):  # an internal mask or an alpha band
+            valid &= read_window(self.pan, "PAN", win, self.pan_band, masks=True) > 0
         return arr.astype(np.float32), valid
 
     def read_ms(self, row: int, col: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -274,7 +310,7 @@ class PairReader:
             (ms (B, height, width) float32, valid (height, width) bool).
         """
         g = self.grid
-        bands = []
+        bands, masks = [], []
         # the bands of one file in one read: a pixel-interleaved file decodes each block once
         for ds, idx in _runs(self.ms_sources):
             if g.resample:  # the window is on the working grid, read through the warped VRT
@@ -282,8 +318,12 @@ class PairReader:
             else:
                 src, win = ds, (g.ms_row_off + row, g.ms_col_off + col, height, width)
             bands.append(read_window(src, "MS", win, idx, name=ds.name))
+            if has_mask(ds):
+                masks.append(_read_validity(ds, src, win, idx[0]))
         arr = np.concatenate(bands)
         valid = valid_mask(arr, self.ms_nodata)
+        for m in masks:
+            valid &= m
         return arr.astype(np.float32), valid
 
     def read_tile(self, tile: Tile) -> dict[str, np.ndarray]:
@@ -325,6 +365,15 @@ class PairReader:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _read_validity(ds, src, win: tuple[int, int, int, int], band: int) -> np.ndarray:
+    """(h, w) bool: where the per-dataset mask or alpha band of MS file ``ds`` says data, read
+    from ``src`` (``ds`` itself, or its warped VRT, which carries a mask as an added last band)."""
+    if src is ds:
+        return read_window(ds, "MS", win, band, masks=True) > 0
+    alpha = alpha_bands(ds)
+    return read_window(src, "MS", win, alpha[0] if alpha else ds.count + 1, name=ds.name) > 0
 
 
 def _runs(

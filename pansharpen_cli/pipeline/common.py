@@ -128,15 +128,24 @@ def scene_stats(
 
 
 def output_nodata(reader: PairReader, dtype: str) -> tuple[float | None, list[str]]:
-    """Nodata value of the output: the MS's, else the PAN's, else NaN for float outputs."""
+    """Nodata value of the output: the MS's, else the PAN's, else NaN for float outputs.
+
+    An integer output of inputs whose nodata has no integer value (NaN, a mask or alpha band, a
+    float file without a nodata value) takes the type's lowest value as its nodata, with a warning;
+    so does one whose input nodata value does not fit the type. Nodata is never written as data.
+    """
     warns: list[str] = []
     nd = reader.ms_nodata if reader.ms_nodata is not None else reader.pan_nodata
     is_float = np.issubdtype(np.dtype(dtype), np.floating)
-    if nd is None:
-        return (float("nan") if is_float else None), warns
-    if is_float or math.isnan(nd):
-        return (float(nd) if is_float else None), warns
+    if is_float:
+        return (float("nan") if nd is None else float(nd)), warns
     lo, hi = dtype_range(dtype)
+    if nd is None or math.isnan(nd):
+        why = reader.unvalued_nodata()
+        if why is not None:
+            warns.append(f"{why}: nodata is written as {lo:g}, the nodata value of the {dtype} output")
+            return lo, warns
+        return None, warns
     if not (lo <= nd <= hi) or nd != int(nd):
         new = lo
         warns.append(f"nodata {nd} does not fit {dtype}: using {new:g} as nodata in the output")
