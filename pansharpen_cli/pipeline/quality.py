@@ -17,7 +17,7 @@ from ..base.nodata import FILL_REACH, block_all, fill_invalid, joint_valid
 from ..base.progress import Progress, no_progress
 from ..base.sensors import Radiometry, parse_gains, resolve_gains
 from ..base.tiling import Tile, plan_tiles
-from ..io.raster import open_raster, read_filled
+from ..io.raster import is_georeferenced, open_raster, read_filled
 from ..io.reader import PairReader
 from ..io.writer import OutputSpec, OutputWriter, to_dtype
 from ..methods.stats import SceneStats
@@ -187,11 +187,21 @@ def simulate(
 
 
 def _check_reference(ref_ds, fused_ds, reference: str | Path) -> None:
-    """Refuse a reference that is not on the fused image's grid."""
+    """Refuse a reference that is not on the fused image's grid: its size and band count, and,
+    where both are georeferenced, its CRS and geotransform."""
     if (ref_ds.width, ref_ds.height, ref_ds.count) != (fused_ds.width, fused_ds.height, fused_ds.count):
         raise InputError(
             f"reference {reference} is {ref_ds.width}x{ref_ds.height}x{ref_ds.count} but the fused "
             f"image is {fused_ds.width}x{fused_ds.height}x{fused_ds.count}: they must share the grid"
+        )
+    if not (is_georeferenced(ref_ds) and is_georeferenced(fused_ds)):
+        return
+    t = fused_ds.transform
+    if ref_ds.crs != fused_ds.crs or not ref_ds.transform.almost_equals(t, precision=1e-6 * abs(t.a)):
+        raise InputError(
+            f"reference {reference} is not on the fused image's grid (CRS {ref_ds.crs} vs {fused_ds.crs}, "
+            f"geotransform {tuple(ref_ds.transform)[:6]} vs {tuple(t)[:6]}): compare images of the same "
+            "place, such as the reference.tif of `pansharpen simulate` and the fusion of its pair"
         )
 
 
@@ -274,9 +284,10 @@ def _evaluate_open(req: _EvalRequest, fused_ds, ref_ds) -> dict:
     tags = fused_ds.tags()
     _tagged_ratio(req, tags)
     if ref_ds is not None:
-        _check_reference(ref_ds, fused_ds, req.reference)
         with req.reader() as reader:
+            _check_fused(fused_ds, req.fused, reader)
             r = reader.grid.ratio
+        _check_reference(ref_ds, fused_ds, req.reference)
         return _evaluate_reference(fused_ds, ref_ds, r, req.tile, req.progress)
     with req.reader() as reader:
         _check_fused(fused_ds, req.fused, reader)

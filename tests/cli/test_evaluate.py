@@ -126,6 +126,26 @@ def test_evaluate_refuses_a_fused_image_on_another_grid(tmp_path):
     assert res.exit_code == 1 and "pair fuses to" in res.output and "Traceback" not in res.output
 
 
+def test_evaluate_refuses_a_reference_of_another_place_and_a_fused_image_of_another_pair(simulated, tmp_path):
+    """With --reference, FUSED must be on the pair's fusion grid and the reference on FUSED's: same
+    size, CRS and geotransform (the pixels alone do not say where they are)."""
+    pan, ms, out = simulated
+    fused = tmp_path / "f.tif"
+    assert run("fuse", out / "pan.tif", out / "ms.tif", fused, "-m", "mtf-glp-hpm", "-q").exit_code == 0
+    with rasterio.open(out / "reference.tif") as r:
+        a, t = r.read(), r.transform
+    moved = write_tif(tmp_path / "moved.tif", a, t * rasterio.Affine.translation(40, 0))
+    other_crs = write_tif(tmp_path / "crs.tif", a, t, crs="EPSG:32634")
+    for ref in (moved, other_crs):
+        res = run("evaluate", out / "pan.tif", out / "ms.tif", fused, "--reference", ref, "--json")
+        assert res.exit_code == 1 and "not on the fused image's grid" in res.output, res.output
+        assert len(res.output.strip().splitlines()) == 1
+    full = tmp_path / "full.tif"  # the fusion of the full-resolution pair, not of the simulated one
+    assert run("fuse", pan, ms, full, "-m", "exp", "-q").exit_code == 0
+    res = run("evaluate", out / "pan.tif", out / "ms.tif", full, "--reference", full, "--json")
+    assert res.exit_code == 1 and "pair fuses to" in res.output, res.output
+
+
 def test_preview_png(tmp_path):
     pan, ms, _ = make_pair(tmp_path, size=128)
     png = tmp_path / "q.png"
