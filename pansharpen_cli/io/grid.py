@@ -34,7 +34,8 @@ __all__ = ["GRID_TOLERANCE", "RATIO_TOLERANCE", "FusionGrid", "compute_grid"]
 #: Largest misfit (in PAN pixels, accumulated over the scene) accepted as "the same grid".
 GRID_TOLERANCE = 0.01
 #: Largest relative difference between the axes' ratios, or between a forced ``--ratio`` and the
-#: ratio the geotransforms give, accepted without a word (warned about, or refused, beyond it).
+#: ratio the geotransforms give, accepted without a word (refused beyond it; a forced ratio off the
+#: array sizes' ratio is warned about).
 RATIO_TOLERANCE = 0.05
 
 
@@ -234,8 +235,9 @@ def _fusion_ratio(rx: float, ry: float, ratio: int | None, warns: list[str], geo
     """The integer ratio: measured (rounded mean of the axes) or the forced ``ratio``.
 
     Raises:
-        InputError: a measured ratio below 1.5, a forced one below 2, or (``georef``: measured from
-            both files' geotransforms) a forced one more than :data:`RATIO_TOLERANCE` off the measure.
+        InputError: a measured ratio below 1.5, a measured one whose axes differ by more than
+            :data:`RATIO_TOLERANCE`, a forced one below 2, or (``georef``: measured from both
+            files' geotransforms) a forced one more than that off the measure.
     """
     if ratio is None:
         if min(rx, ry) < 1.5:
@@ -244,8 +246,12 @@ def _fusion_ratio(rx: float, ry: float, ratio: int | None, warns: list[str], geo
                 "(or pass --ratio)"
             )
         r = int(round((rx + ry) / 2))
-        if abs(rx - ry) > RATIO_TOLERANCE * r:
-            warns.append(f"PAN/MS ratio differs by axis ({rx:.4f} x {ry:.4f}); using {r}")
+        if abs(rx - ry) > RATIO_TOLERANCE * r:  # non-square MS pixels (in PAN pixels)
+            where = "geotransforms" if georef else "array sizes"
+            raise InputError(
+                f"the PAN/MS ratio differs by axis ({rx:.4f} x {ry:.4f}, from the {where}): one ratio "
+                "cannot fit both; resample the MS to square pixels first (gdalwarp -tr XRES YRES)"
+            )
         return r
     if ratio < 2:
         raise InputError(f"--ratio {ratio} is below 2: expected an integer ratio of at least 2")

@@ -1,5 +1,7 @@
 """Fusion grid from the geotransforms: alignment, offsets, non-exact ratios, array geometry, errors."""
 
+import re
+
 import numpy as np
 import pytest
 import rasterio
@@ -74,6 +76,8 @@ def test_array_geometry_without_georeferencing(tmp_path):
         ("finer", "finer than PAN"),
         ("ratio1", "below 1.5"),
         ("rotated", "rotated"),
+        ("anisotropic", "differs by axis (4.0000 x 2.0000, from the geotransforms)"),
+        ("anisotropic-arrays", "differs by axis (4.0000 x 2.0000, from the array sizes)"),
     ],
 )
 def test_bad_pairs(tmp_path, case, match):
@@ -94,9 +98,14 @@ def test_bad_pairs(tmp_path, case, match):
         mt = Affine(1.2, 0, 0, 0, -1.2, 0)
     elif case == "rotated":
         mt = Affine(4, 0.5, 0, 0.5, -4, 0)
+    elif case.startswith("anisotropic"):  # MS pixels of 4 x 2 PAN pixels: one ratio cannot fit both
+        b = np.ones((1, 32, 16), np.uint16)
+        mt = Affine(4, 0, 0, 0, -2, 0)
+        if case.endswith("arrays"):
+            pt = mt = None
     pan = write_tif(tmp_path / "pan.tif", a, pt)
     ms = write_tif(tmp_path / "ms.tif", b, mt, crs=crs)
-    with pytest.raises(InputError, match=match):
+    with pytest.raises(InputError, match=re.escape(match)):
         grid_of(pan, ms)
 
 
