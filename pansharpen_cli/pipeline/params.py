@@ -95,6 +95,7 @@ class FuseParams:
 
 #: The names of the options, in the order of ``pansharpen fuse --help``.
 NAMES: tuple[str, ...] = tuple(f.name for f in fields(FuseParams))
+_DEFAULTS: dict[str, Any] = {f.name: getattr(FuseParams, f.name) for f in fields(FuseParams)}
 
 #: Numeric bounds: (lowest, highest, whether the lowest is excluded); None: no bound. The CLI's
 #: typer options carry the same (a test compares them).
@@ -246,10 +247,43 @@ def _path(p: str | Path | None) -> Path | None:
     return None if p is None else Path(p)
 
 
+#: The options only a method that adapts a network reads (``zeroshot``, ``crossdiff``).
+ADAPT_ONLY = ("weights", "device", "preset", "iterations", "seed", "amp", "arch", "warmup", *TUNED)
+
+
+def _check_adapt_only(p: FuseParams) -> None:
+    """A method that adapts nothing (the classical ones) reads none of :data:`ADAPT_ONLY`: a warning
+    names those given; ``save_model``, a file it would never write, is refused.
+
+    Raises:
+        UsageError: ``save_model`` with such a method.
+    """
+    if methods.get(p.method).adapts:
+        return
+    if p.save_model is not None:
+        raise UsageError(
+            f"--save-model: method {p.method} adapts no network, so there is no model to save: drop "
+            "--save-model, or fuse with -m zeroshot"
+        )
+    given = ["--" + n.replace("_", "-") for n in ADAPT_ONLY if getattr(p, n) != _DEFAULTS[n]]
+    if given:
+        log.warning(
+            "%s: no effect with -m %s, which adapts no network (they set the zero-shot fit)",
+            ", ".join(given),
+            p.method,
+        )
+
+
 def file_options(p: FuseParams) -> FuseOptions:
     """The options that need no device: the method, the radiometry, the files (what the preflight
-    looks at)."""
+    looks at). Options that the method does not read are warned about (:func:`_check_adapt_only`).
+
+    Raises:
+        UsageError: ``save_model`` with a method that adapts no network.
+    """
     from .fuse import FuseOptions
+
+    _check_adapt_only(p)
 
     opts = FuseOptions(
         p.method,
