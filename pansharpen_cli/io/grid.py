@@ -363,8 +363,9 @@ def compute_grid(
         The :class:`FusionGrid`, with notes and warnings for the user.
 
     Raises:
-        InputError: different CRSs, rotated grids, georeferencing in only one file, no overlap, MS
-            not coarser than PAN, ratio < 1.5, a forced ratio the geotransforms disagree with.
+        InputError: different CRSs, rotated grids, georeferencing in only one file, no overlap (or
+            one MS pixel), MS not coarser than PAN, ratio < 1.5, non-square MS pixels, a forced
+            ratio the geotransforms disagree with.
     """
     notes: list[str] = []
     warns: list[str] = []
@@ -380,6 +381,11 @@ def compute_grid(
         raise InputError(
             "PAN and MS footprints do not overlap (or overlap by less than one MS pixel): "
             "check that they are the same scene"
+        )
+    if win.ms_width * win.ms_height < 2:  # one pixel has no spread: no statistics, nothing to fuse by
+        raise InputError(
+            "PAN and MS share only one MS pixel (on the fusion grid): fusing needs at least 2; "
+            "check the files' extents"
         )
     out_t = pan_t @ Affine.translation(win.col_off, win.row_off)
     notes += [n for n in (_footprint_note(pan, win, r),) if n]

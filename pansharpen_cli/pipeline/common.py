@@ -123,7 +123,8 @@ def scene_stats(
         return acc.result()
     except ValueError:
         raise InputError(
-            "PAN and MS have no valid pixels in common (everything is nodata in one of them)"
+            f"PAN and MS have {'no valid pixels' if acc.n == 0 else f'only {acc.n} valid MS pixel'} in "
+            "common (the rest is nodata in one of them): the scene statistics need at least 2"
         ) from None
 
 

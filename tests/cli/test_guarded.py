@@ -113,7 +113,7 @@ REFUSED = [
     ("rotated geotransform", "MS {tmp}/rot.tif has a rotated geotransform: warp it north-up first"),
     ("disjoint footprints", "PAN and MS footprints do not overlap (or overlap by less than one MS pixel)"),
     ("barely overlapping footprints", "PAN and MS footprints do not overlap (or overlap by less than one"),
-    ("everything nodata", "PAN and MS have no valid pixels in common (everything is nodata in one"),
+    ("everything nodata", "PAN and MS have no valid pixels in common (the rest is nodata in one of them)"),
     ("complex data type", "MS {tmp}/c.tif has a complex data type (complex64), which cannot be pansharpened"),
 ]
 FUSED = ["nodata in the PAN", "nodata in the MS", "dtype mismatch (uint16 PAN, float32 MS)"]

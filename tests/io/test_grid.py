@@ -78,6 +78,7 @@ def test_array_geometry_without_georeferencing(tmp_path):
         ("rotated", "rotated"),
         ("anisotropic", "differs by axis (4.0000 x 2.0000, from the geotransforms)"),
         ("anisotropic-arrays", "differs by axis (4.0000 x 2.0000, from the array sizes)"),
+        ("one pixel", "share only one MS pixel"),
     ],
 )
 def test_bad_pairs(tmp_path, case, match):
@@ -98,6 +99,8 @@ def test_bad_pairs(tmp_path, case, match):
         mt = Affine(1.2, 0, 0, 0, -1.2, 0)
     elif case == "rotated":
         mt = Affine(4, 0.5, 0, 0.5, -4, 0)
+    elif case == "one pixel":  # the MS's corner pixel is the only one over the PAN
+        mt = Affine(4, 0, 60, 0, -4, -60)
     elif case.startswith("anisotropic"):  # MS pixels of 4 x 2 PAN pixels: one ratio cannot fit both
         b = np.ones((1, 32, 16), np.uint16)
         mt = Affine(4, 0, 0, 0, -2, 0)
