@@ -183,7 +183,8 @@ class PairReader:
             if len(data) != 1:
                 besides = " besides its alpha band" if alpha else ""
                 raise InputError(
-                    f"PAN {pan_path} has {len(data)} bands{besides}: pass --pan-band N to say which one is the PAN"
+                    f"PAN {pan_path} has {len(data)} bands{besides}: "
+                    "pass --pan-band N to say which one is the PAN"
                 )
             pan_band = data[0]
         elif not 1 <= pan_band <= self.pan.count:
