@@ -93,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--arch", default=None, help="network (default: the method's)")
     ap.add_argument(
+        "--net-config",
+        default=None,
+        metavar="JSON",
+        help="the network's constructor settings, e.g. '{\"features\": 32}' (default: its defaults)",
+    )
+    ap.add_argument(
         "--method",
         choices=("zeroshot", "crossdiff"),
         default="zeroshot",
@@ -172,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         lr=args.lr,
         seed=args.seed,
         settings=overrides or None,
+        config=json.loads(args.net_config) if args.net_config else None,
     )
     with LossLog(log_path, resume=args.resume) as loss_log:
         common = {"device": device, "checkpoint": ckpt, "resume": ckpt if args.resume else None}

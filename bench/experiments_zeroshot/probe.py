@@ -34,7 +34,8 @@ for s in sets:
         ov[k] = json.loads(v)
 cfg = preset_config("default", **ov)
 w = load_weights(weights, arch=cfg.arch, default=shipped_name(cfg.net_arch))
-cfg = config_for_weights(cfg, StartWeights(weights, w.state_dict, w.manifest))
+state = w.state_dict if w is not None else None  # weights=none: a random start
+cfg = config_for_weights(cfg, StartWeights(weights, state, w.manifest if w is not None else None))
 scenes = discover(ROOT.parent / "shared" / "data")
 chosen = sc_arg[0].split("=",1)[1].split(",") if sc_arg else list(scenes)
 res = {}
@@ -50,7 +51,7 @@ for name in chosen:
         continue
     pan_rr, ms_rr = wald_pair(pan, ms, r, rad.ms_gains, rad.pan_gain)
     t0 = time.perf_counter()
-    model = fit_zeroshot(pan_rr, ms_rr, r, rad, cfg, w.state_dict, torch.device("cpu"), mask[0])
+    model = fit_zeroshot(pan_rr, ms_rr, r, rad, cfg, state, torch.device("cpu"), mask[0])
     fused = model.predict_coarse(pan_rr, ms_rr)
     secs = time.perf_counter() - t0
     if model.align == "pan" and model.shift != (0.0, 0.0):

@@ -24,8 +24,8 @@ from rasterio.vrt import WarpedVRT
 from ..base.errors import InputError
 from ..base.nodata import valid_mask
 from ..base.tiling import Tile, clipped_extent, pad_symmetric
-from .grid import compute_grid
 from .gdalpaths import gdal_name, is_gdal_path
+from .grid import compute_grid
 from .raster import alpha_bands, check_dtype, has_mask, is_complex, is_georeferenced, open_raster, read_window
 
 __all__ = ["PairReader", "RasterSummary", "summarize"]
