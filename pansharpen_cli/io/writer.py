@@ -305,6 +305,7 @@ class OutputWriter:
         if "ZLEVEL" in opts:  # the COG driver calls GTiff's DEFLATE ZLEVEL "LEVEL"
             opts.setdefault("LEVEL", opts.pop("ZLEVEL"))
         opts.setdefault("BLOCKSIZE", str(max(128, self.spec.block * 2)))  # the COG driver's least
+        opts.setdefault("COPY_SRC_MDD", "YES")  # every metadata domain (rio_overview), not the default only
         rio_copy(self.tmp, self._cog_tmp, driver="COG", **opts)
         self.tmp.unlink()
         return self._cog_tmp
