@@ -137,6 +137,25 @@ def fuse_block(
     return local(pan, ms_up, ratio, stats, ms_gains, _eps(stats))
 
 
+#: The methods that multiply the MS by a ratio of intensities: they need positive radiometry.
+MULTIPLICATIVE = ("brovey", "mtf-glp-hpm")
+
+
+def positivity_warning(method: str, stats: SceneStats) -> str | None:
+    """A warning when a multiplicative method meets an MS that is not positive radiometry (a
+    negative value, or a band whose mean is not above 0, in the sampled statistics): its ratios of
+    intensities then divide by values near 0 and the output is not to be trusted."""
+    if method not in MULTIPLICATIVE:
+        return None
+    if stats.ms_min >= 0 and float(stats.ms_mean.min()) > 0:
+        return None
+    return (
+        f"-m {method} multiplies by ratios of intensities, which need positive radiometry, but the MS "
+        f"holds values down to {stats.ms_min:g} (band means {float(stats.ms_mean.min()):g} and up): the "
+        "output may be far out of range; use -m gsa or -m zeroshot, or fuse radiance or DN"
+    )
+
+
 def prepare(method: str, inputs: SceneInputs) -> Fuser:
     """The :class:`~pansharpen_cli.methods.base.Fuser` of a classical method for one scene."""
     ratio, stats, gains = inputs.ratio, inputs.stats, inputs.ms_gains
@@ -144,7 +163,8 @@ def prepare(method: str, inputs: SceneInputs) -> Fuser:
     def run(pan: np.ndarray, ms: np.ndarray, ms_up: np.ndarray) -> np.ndarray:
         return fuse_block(method, pan, ms, ms_up, ratio, stats, gains)
 
-    return Fuser(fuse=run, halo=HALO, parallel=True)
+    warning = positivity_warning(method, stats)
+    return Fuser(fuse=run, halo=HALO, parallel=True, warnings=[warning] if warning else [])
 
 
 def fuse_image(

@@ -1,12 +1,13 @@
 import numpy as np
 import pytest
+import rasterio
 
 from pansharpen_cli.methods import classical, stats
 from pansharpen_cli.methods.classical import CLASSICAL as METHODS
 from pansharpen_cli.methods.classical import fuse_image
 from pansharpen_cli.physics.degradation import mtf_degrade
 from pansharpen_cli.pipeline.fuse import FuseOptions, fuse
-from tests.conftest import make_pair, smooth_scene
+from tests.conftest import make_pair, smooth_scene, write_tif
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -56,3 +57,21 @@ def test_a_failure_mid_write_leaves_no_output(tmp_path, monkeypatch):
         fuse(pan, [ms], out, FuseOptions(method="gsa", tile=16))
     assert calls["n"] >= 3  # tiles in flight in the thread pool may have started too
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no OUT, no temporary file
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_multiplicative_methods_warn_about_radiometry_that_is_not_positive(tmp_path, method):
+    """Zero-mean data (as normalised by some sources) makes a ratio of intensities divide by about 0:
+    Brovey and MTF-GLP-HPM say so in the result's warnings; the additive methods and EXP do not."""
+    pan, ms, _ = make_pair(tmp_path, size=64, dtype="float32")
+    res = fuse(pan, [ms], tmp_path / "pos.tif", FuseOptions(method=method, sensor="generic"))
+    assert not [w for w in res.warnings if "positive radiometry" in w]
+    centred = []
+    for src in (pan, ms):
+        with rasterio.open(src) as s:
+            a = s.read()
+            centred.append(write_tif(tmp_path / f"c_{src.name}", a - a.mean(), s.transform))
+    res = fuse(*centred[:1], centred[1:], tmp_path / "c.tif", FuseOptions(method=method, sensor="generic"))
+    warned = [w for w in res.warnings if "positive radiometry" in w]
+    assert bool(warned) == (method in classical.MULTIPLICATIVE), res.warnings
+    assert not warned or f"-m {method} multiplies" in warned[0]
