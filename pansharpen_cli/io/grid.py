@@ -345,6 +345,21 @@ def _window(
     return False, _resampled_window(pan, ms, rx, ry, r, fx, fy)
 
 
+def _check_overlap(win: _Window) -> None:
+    """Refuse a fusion grid of fewer than 2 MS pixels: no overlap, or one pixel (no spread: no
+    statistics to fuse by)."""
+    if win.ms_width < 1 or win.ms_height < 1:
+        raise InputError(
+            "PAN and MS footprints do not overlap (or overlap by less than one MS pixel): "
+            "check that they are the same scene"
+        )
+    if win.ms_width * win.ms_height < 2:
+        raise InputError(
+            "PAN and MS share only one MS pixel (on the fusion grid): fusing needs at least 2; "
+            "check the files' extents"
+        )
+
+
 def compute_grid(
     pan: rasterio.io.DatasetReader,
     ms: rasterio.io.DatasetReader,
@@ -377,16 +392,7 @@ def compute_grid(
     if ratio is not None and not both_geo:  # array geometry: a forced ratio is the MS pixel's size
         ms_t = pan_t @ Affine.scale(r)
     exact, win = _window(pan, ms, pan_t, ms_t, r, notes)
-    if win.ms_width < 1 or win.ms_height < 1:
-        raise InputError(
-            "PAN and MS footprints do not overlap (or overlap by less than one MS pixel): "
-            "check that they are the same scene"
-        )
-    if win.ms_width * win.ms_height < 2:  # one pixel has no spread: no statistics, nothing to fuse by
-        raise InputError(
-            "PAN and MS share only one MS pixel (on the fusion grid): fusing needs at least 2; "
-            "check the files' extents"
-        )
+    _check_overlap(win)
     out_t = pan_t @ Affine.translation(win.col_off, win.row_off)
     notes += [n for n in (_footprint_note(pan, win, r),) if n]
     return FusionGrid(
