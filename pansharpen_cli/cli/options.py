@@ -145,10 +145,10 @@ PresetOpt = Annotated[
     typer.Option(
         metavar="NAME",
         help="zeroshot budget and network: fast (the small bandwise-lite network, a quarter of the "
-        "steps: archives on the CPU), default (bandwise-resnet; as best where the scene is too small to "
-        "hold windows out), best (bandwise-resnet fitted on flipped training crops, inference averaged "
-        "over 4 flips); docs/methods.md gives their measured "
-        "quality and time.",
+        "steps: archives on the CPU), default (bandwise-resnet, fitted on flipped crops and inferred "
+        "over 4 flips where the scene is too small to hold windows out), best (the wider "
+        "bandwise-resnet-wide, fitted on flipped training crops, inference averaged over 4 flips: "
+        "about twice the time); docs/methods.md gives their measured quality and time.",
     ),
 ]
 AmpOpt = Annotated[
@@ -160,7 +160,8 @@ ArchOpt = Annotated[
     typer.Option(
         metavar="NAME",
         help="zeroshot: network architecture (default: the --weights file's, else the preset's: "
-        "bandwise-resnet, bandwise-lite for fast); --weights default loads that network's shipped "
+        "bandwise-resnet, bandwise-lite for fast, bandwise-resnet-wide for best); --weights default "
+        "loads that network's shipped "
         "prior, another file must match it.",
         rich_help_panel=ZS_PANEL,
     ),

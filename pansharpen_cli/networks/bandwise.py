@@ -104,3 +104,14 @@ class BandwiseResNet(nn.Module):
         for blk in self.blocks:
             z = blk(z, n, c)
         return self.tail(torch.relu_(z)).reshape(n, c, h, w).add_(base)
+
+
+@register("bandwise-resnet-wide")
+class BandwiseResNetWide(BandwiseResNet):
+    """``bandwise-resnet`` with twice the features (32): about 4x the multiply-accumulates of the
+    hidden layers, the network of ``--preset best`` (its own prior, ``prior-resnet-wide.pt``)."""
+
+    arch = "bandwise-resnet-wide"
+
+    def __init__(self, features: int = 32, blocks: int = 3, cross_band: bool = True) -> None:
+        super().__init__(features, blocks, cross_band)

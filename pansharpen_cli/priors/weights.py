@@ -43,7 +43,11 @@ WEIGHTS_PACKAGE = "pansharpen_cli.weights"
 DEFAULT_WEIGHTS_NAME = "prior.pt"
 #: The shipped zero-shot prior of each network that has one (``--weights default`` for that network;
 #: the presets' networks, methods/presets.py, each have one).
-SHIPPED_PRIORS = {"bandwise-lite": DEFAULT_WEIGHTS_NAME, "bandwise-resnet": "prior-resnet.pt"}
+SHIPPED_PRIORS = {
+    "bandwise-lite": DEFAULT_WEIGHTS_NAME,
+    "bandwise-resnet": "prior-resnet.pt",
+    "bandwise-resnet-wide": "prior-resnet-wide.pt",
+}
 
 _REDO = "re-download it or re-create it with `pansharpen pretrain`, or run with --weights none"
 

@@ -34,7 +34,7 @@ def test_presets_name_their_network_and_each_has_a_shipped_prior() -> None:
     from pansharpen_cli.priors.weights import SHIPPED_PRIORS, load_weights, shipped_name
 
     nets = {name: preset_config(name).net_arch for name in PRESETS}
-    assert nets == {"fast": "bandwise-lite", "default": "bandwise-resnet", "best": "bandwise-resnet"}
+    assert nets == {"fast": "bandwise-lite", "default": "bandwise-resnet", "best": "bandwise-resnet-wide"}
     assert nets[DEFAULT_PRESET] == networks.DEFAULT_ARCH  # one default network
     assert preset_config("best", arch="bandwise-lite").net_arch == "bandwise-lite"  # --arch wins
     for arch in set(nets.values()):
@@ -43,6 +43,7 @@ def test_presets_name_their_network_and_each_has_a_shipped_prior() -> None:
     assert shipped_name("bandwise-resnet", "crossdiff.pt") == "crossdiff.pt"  # a method's own file stays
     assert shipped_name(None) == "prior-resnet.pt"  # the default network's
     assert shipped_name("bandwise-lite") == "prior.pt"
+    assert shipped_name("bandwise-resnet-wide") == "prior-resnet-wide.pt"
 
 
 def test_budget_scales_with_bands_and_small_scenes() -> None:

@@ -314,7 +314,8 @@ def test_best_preset_fuses_with_the_larger_network_and_its_prior_unless_the_weig
             return json.loads(o.tags()["PANSHARPEN_PARAMETERS"])
 
     best = tags("best", "--preset", "best")
-    assert best["arch"] == "bandwise-resnet" and best["weights"] == "default (prior-resnet)" and best["tta"] == 4
+    assert best["arch"] == "bandwise-resnet-wide" and best["weights"] == "default (prior-resnet-wide)"
+    assert best["tta"] == 4
     default = tags("default")
     assert default["arch"] == "bandwise-resnet" and default["weights"] == "default (prior-resnet)"
     assert default["tta"] == 1 and default["augment"] == 1 and best["augment"] == 4
