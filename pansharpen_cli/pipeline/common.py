@@ -122,9 +122,12 @@ def scene_stats(
     try:
         return acc.result()
     except ValueError:
+        few = "no valid pixels" if acc.n == 0 else f"only {acc.n} valid MS pixel{'s' * (acc.n != 1)}"
+        if acc.n >= 2:  # the MS has enough: the PAN's own valid pixels are too few
+            few = f"only {acc.pn} valid PAN pixel{'s' * (acc.pn != 1)}"
         raise InputError(
-            f"PAN and MS have {'no valid pixels' if acc.n == 0 else f'only {acc.n} valid MS pixel'} in "
-            "common (the rest is nodata in one of them): the scene statistics need at least 2"
+            f"PAN and MS have {few} in common (the rest is nodata in one of them): the scene statistics "
+            "need at least 2"
         ) from None
 
 
