@@ -169,7 +169,18 @@ def test_a_grey_and_alpha_pan_needs_no_pan_band(tmp_path):
     assert res.exit_code == 1 and "alpha band" in res.output
 
 
-@pytest.mark.parametrize("how", ["mask", "value"])
+def with_alpha(src: Path, out: Path, valid: np.ndarray) -> Path:
+    """A uint8 RGBA copy of the first 3 bands of ``src`` (scaled to 1..255), alpha 0 where invalid."""
+    with rasterio.open(src) as s:
+        a, prof = s.read()[:3], s.profile.copy()
+    a = np.clip(np.rint(a / a.max() * 254) + 1, 1, 255)
+    prof.update(count=4, dtype="uint8", photometric="RGB", alpha="YES", nodata=None)
+    with rasterio.open(out, "w", **prof) as d:
+        d.write(np.concatenate([a, np.where(valid, 255, 0)[None]]).astype(np.uint8))
+    return out
+
+
+@pytest.mark.parametrize("how", ["mask", "value", "alpha"])
 def test_a_mask_on_a_resampled_ms(tmp_path, how):
     """An MS read through a warped VRT (a ratio of 3.9) keeps its mask as nodata."""
     pan, ms, _ = make_pair(tmp_path, size=160, dtype="float32")
@@ -179,17 +190,18 @@ def test_a_mask_on_a_resampled_ms(tmp_path, how):
     m39 = write_tif(tmp_path / "m39.tif", a[:, :40, :40], t)
     valid = np.ones((40, 40), bool)
     valid[:, 30:] = False
-    src = (
-        with_mask(m39, tmp_path / "m39m.tif", valid, junk=-1e6)
-        if how == "mask"
-        else with_value(m39, tmp_path / "m39v.tif", valid, -1e6)
-    )
+    src = {
+        "mask": lambda: with_mask(m39, tmp_path / "m39m.tif", valid, junk=-1e6),
+        "value": lambda: with_value(m39, tmp_path / "m39v.tif", valid, -1e6),
+        "alpha": lambda: with_alpha(m39, tmp_path / "m39a.tif", valid),
+    }[how]()
     out = tmp_path / "o.tif"
     res = run("fuse", pan, src, out, "-m", "mtf-glp-hpm", "-q")
     assert res.exit_code == 0, res.output
     d, prof, _ = fused(out)
     nodata = np.isnan(d) if how == "mask" else d == prof["nodata"]
-    assert how == "value" or np.isnan(prof["nodata"])
+    assert how != "mask" or np.isnan(prof["nodata"])
+    assert how != "alpha" or (prof["nodata"] == 0 and prof["count"] == 3)  # uint8: its lowest value
     col = int(30 * 1.95 / 0.5)  # the mask's edge in PAN pixels
     assert nodata[:, :, col + 8 :].all()
     assert not nodata[:, :, : col - 8].any() and np.abs(d[~nodata]).max() < 1e4
