@@ -81,7 +81,8 @@ def _file_rows(s: RasterSummary) -> Rows:
 
 def _nodata_text(s: RasterSummary) -> str:
     """The nodata value, and the mask or alpha band that marks nodata too (``-``: none)."""
-    parts = ([] if s.nodata is None else [f"{s.nodata:g}"]) + ([f"{s.mask} (read as nodata)"] if s.mask else [])
+    parts = [] if s.nodata is None else [f"{s.nodata:g}"]
+    parts += [f"{s.mask} (read as nodata)"] if s.mask else []
     return "; ".join(parts) or "-"
 
 

@@ -168,6 +168,9 @@ class PairReader:
         self.ms_nodata = self.ms.nodata
         self.pan_dtype: str = self.pan.dtypes[self.pan_band - 1]
         self.ms_dtype: str = self.ms.dtypes[0]
+        # where a file's per-dataset mask or alpha band is read (None: it has none), once per file
+        self._pan_masked = has_mask(self.pan)
+        self._ms_mask_band = {d.name: _validity_band(d) for d in self._ms_datasets()}
         self._vrts: dict[str, WarpedVRT] = {}
         if self.grid.resample:
             self._open_warped()
@@ -240,7 +243,7 @@ class PairReader:
                 resampling=Resampling.cubic,
                 src_nodata=ds.nodata,
                 nodata=ds.nodata,
-                add_alpha=has_mask(ds) and not alpha_bands(ds),  # a mask travels as an alpha band
+                add_alpha=self._ms_mask_band[ds.name] == ds.count + 1,  # a mask travels as an alpha band
             )
             self._vrts[ds.name] = vrt
             self._open.append(vrt)
@@ -254,12 +257,12 @@ class PairReader:
     def unvalued_nodata(self) -> str | None:
         """Why the inputs may hold nodata that no integer nodata value names, or None: a mask or
         alpha band, a NaN nodata value, or a floating-point file without one (NaN counts as nodata)."""
-        for role, ds, nd, dtype in (
-            ("PAN", self.pan, self.pan_nodata, self.pan_dtype),
-            ("MS", self.ms, self.ms_nodata, self.ms_dtype),
+        ms_masked = any(b is not None for b in self._ms_mask_band.values())
+        for role, masked, nd, dtype in (
+            ("PAN", self._pan_masked, self.pan_nodata, self.pan_dtype),
+            ("MS", ms_masked, self.ms_nodata, self.ms_dtype),
         ):
-            datasets = [ds] if role == "PAN" else self._ms_datasets()
-            if any(has_mask(d) for d in datasets):
+            if masked:
                 return f"the {role} marks nodata with a mask or alpha band"
             if nd is not None and math.isnan(nd):
                 return f"the {role}'s nodata value is NaN"
@@ -300,7 +303,7 @@ class PairReader:
         win = (g.row_off + row, g.col_off + col, height, width)
         arr = read_window(self.pan, "PAN", win, self.pan_band)[None]
         valid = valid_mask(arr, self.pan_nodata)
-        if has_mask(self.pan):  # an internal mask or an alpha band
+        if self._pan_masked:  # an internal mask or an alpha band
             valid &= read_window(self.pan, "PAN", win, self.pan_band, masks=True) > 0
         return arr.astype(np.float32), valid
 
@@ -319,8 +322,10 @@ class PairReader:
             else:
                 src, win = ds, (g.ms_row_off + row, g.ms_col_off + col, height, width)
             bands.append(read_window(src, "MS", win, idx, name=ds.name))
-            if has_mask(ds):
-                masks.append(_read_validity(ds, src, win, idx[0]))
+            k = self._ms_mask_band[ds.name]
+            if k is not None:  # the mask of the file itself, or the alpha band of its warped VRT
+                own = src is ds
+                masks.append(read_window(src, "MS", win, idx[0] if own else k, name=ds.name, masks=own) > 0)
         arr = np.concatenate(bands)
         valid = valid_mask(arr, self.ms_nodata)
         for m in masks:
@@ -368,13 +373,13 @@ class PairReader:
         self.close()
 
 
-def _read_validity(ds, src, win: tuple[int, int, int, int], band: int) -> np.ndarray:
-    """(h, w) bool: where the per-dataset mask or alpha band of MS file ``ds`` says data, read
-    from ``src`` (``ds`` itself, or its warped VRT, which carries a mask as an added last band)."""
-    if src is ds:
-        return read_window(ds, "MS", win, band, masks=True) > 0
+def _validity_band(ds: rasterio.io.DatasetReader) -> int | None:
+    """The band of an MS file's warped VRT that holds its validity: its alpha band, or the alpha
+    band the VRT adds for a per-dataset mask (the file's band count + 1); None: no mask."""
+    if not has_mask(ds):
+        return None
     alpha = alpha_bands(ds)
-    return read_window(src, "MS", win, alpha[0] if alpha else ds.count + 1, name=ds.name) > 0
+    return alpha[0] if alpha else ds.count + 1
 
 
 def _runs(

@@ -186,6 +186,11 @@ def simulate(
 # Quality indexes of a fused file
 
 
+def _same_transform(a, b) -> bool:
+    """Two geotransforms equal to a millionth of ``b``'s pixel."""
+    return a.almost_equals(b, precision=1e-6 * abs(b.a))
+
+
 def _check_reference(ref_ds, fused_ds, reference: str | Path) -> None:
     """Refuse a reference that is not on the fused image's grid: its size and band count, and,
     where both are georeferenced, its CRS and geotransform."""
@@ -197,7 +202,7 @@ def _check_reference(ref_ds, fused_ds, reference: str | Path) -> None:
     if not (is_georeferenced(ref_ds) and is_georeferenced(fused_ds)):
         return
     t = fused_ds.transform
-    if ref_ds.crs != fused_ds.crs or not ref_ds.transform.almost_equals(t, precision=1e-6 * abs(t.a)):
+    if ref_ds.crs != fused_ds.crs or not _same_transform(ref_ds.transform, t):
         raise InputError(
             f"reference {reference} is not on the fused image's grid (CRS {ref_ds.crs} vs {fused_ds.crs}, "
             f"geotransform {tuple(ref_ds.transform)[:6]} vs {tuple(t)[:6]}): compare images of the same "
@@ -214,9 +219,7 @@ def _check_fused(fused_ds, fused_path: str | Path, reader: PairReader) -> None:
             f"pair fuses to {g.width}x{g.height}x{reader.n_bands}: evaluate the output of "
             "`pansharpen fuse` of this pair"
         )
-    if g.georeferenced and not fused_ds.transform.almost_equals(
-        g.transform, precision=1e-6 * abs(g.transform.a)
-    ):
+    if g.georeferenced and not _same_transform(fused_ds.transform, g.transform):
         raise InputError(
             f"fused image {fused_path} is not on the PAN grid of the fused region "
             f"({tuple(fused_ds.transform)[:6]} vs {tuple(g.transform)[:6]})"
