@@ -179,8 +179,29 @@ class Radiometry:
     source: str = ""
 
 
-def resolve_gains(sensor: str | None, gains: str | None, n_bands: int) -> Radiometry:
+def ratio_hint(ratio: int | None) -> str:
+    """For the warning of a scene without a sensor: the presets whose nominal ratio is the scene's
+    when that is not the generic preset's 4 (a ratio of 2 is Landsat's, whose MTF gains are far
+    from the generic ones), or ""."""
+    if ratio is None or ratio == get_sensor("generic").ratio:
+        return ""
+    same = [s for s in _SENSORS if s.ratio == ratio]
+    if not same:
+        return ""
+    first = same[0]
+    ms = sum(first.ms_gains) / len(first.ms_gains)
+    return (
+        f"; a ratio of {ratio} is that of {', '.join(s.name for s in same)} (MTF gains about {ms:.2f} MS, "
+        f"{first.pan_gain:.2f} PAN): pass --sensor {first.name} or another of them if the scene comes from one"
+    )
+
+
+def resolve_gains(
+    sensor: str | None, gains: str | None, n_bands: int, ratio: int | None = None
+) -> Radiometry:
     """Gains from ``--sensor`` and ``--gains`` (gains win; unknown sensor is an error, none is generic).
+    ``ratio``: the scene's, when known: the warning for no sensor names the presets of that ratio
+    (:func:`ratio_hint`).
 
     Raises:
         OptionError: unknown sensor, or ``--gains`` that do not parse or do not fit the band count.
@@ -191,7 +212,7 @@ def resolve_gains(sensor: str | None, gains: str | None, n_bands: int) -> Radiom
         if gains is None:
             warns.append(
                 "no --sensor given: using generic MTF gains (0.3 MS, 0.15 PAN); pass --sensor or --gains "
-                "for better results"
+                "for better results" + ratio_hint(ratio)
             )
     else:
         preset = get_sensor(sensor)

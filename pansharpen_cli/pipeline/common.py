@@ -56,10 +56,11 @@ def radiometry(
     n_bands: int,
     pan_path: str | os.PathLike,
     ms_paths: Sequence[str | os.PathLike],
+    ratio: int | None = None,
 ) -> Radiometry:
     """The MTF gains of a scene: ``--sensor`` (and ``--gains``); without ``--sensor``, the sensor the
     delivery's metadata names (:func:`pansharpen_cli.io.delivery.detect_sensor`, logged), else the
-    generic gains with a warning.
+    generic gains with a warning (which names the presets of the scene's ``ratio`` when it is not 4).
 
     Raises:
         OptionError: ``--sensor``/``--gains`` that do not fit. InputError: PAN and MS metadata that
@@ -67,7 +68,7 @@ def radiometry(
     """
     found = detect_sensor(pan_path, ms_paths) if sensor is None else None
     if found is None:
-        return resolve_gains(sensor, gains, n_bands)
+        return resolve_gains(sensor, gains, n_bands, ratio)
     log.info(found.describe())
     rad = resolve_gains(found.sensor, gains, n_bands)
     rad.source = found.origin

@@ -214,7 +214,7 @@ def _check_options(opts: FuseOptions) -> methods.MethodSpec:
 def _start(opts: FuseOptions, reader: PairReader, paths: tuple[str | Path, Sequence[str | Path]]) -> _Run:
     """Gains (``--sensor``, else the delivery's sensor), output dtype and nodata; log what will be done."""
     g = reader.grid
-    rad = radiometry(opts.sensor, opts.gains, reader.n_bands, *paths)
+    rad = radiometry(opts.sensor, opts.gains, reader.n_bands, *paths, ratio=reader.grid.ratio)
     out_dtype = opts.dtype or reader.ms_dtype
     nodata, nd_warns = output_nodata(reader, out_dtype)
     warns = [*g.warnings, *rad.warnings, *nd_warns, *check_scene(reader, opts.method, out_dtype)]

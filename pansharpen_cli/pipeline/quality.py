@@ -167,7 +167,7 @@ def simulate(
     od = Path(out_dir)
     read = {"pan_band": pan_band, "ratio": ratio, "assume_aligned": assume_aligned}
     with PairReader(pan_path, ms_paths, **read) as reader:
-        rad = radiometry(sensor, gains, reader.n_bands, pan_path, ms_paths)
+        rad = radiometry(sensor, gains, reader.n_bands, pan_path, ms_paths, reader.grid.ratio)
         created = not od.exists()
         od.mkdir(parents=True, exist_ok=True)
         try:
@@ -296,7 +296,7 @@ def _evaluate_open(req: _EvalRequest, fused_ds, ref_ds) -> dict:
         _check_fused(fused_ds, req.fused, reader)
         g = reader.grid
         rad = _tagged_radiometry(req, tags, reader.n_bands) or radiometry(
-            req.sensor, req.gains, reader.n_bands, req.pan, req.ms
+            req.sensor, req.gains, reader.n_bands, req.pan, req.ms, g.ratio
         )
         for w in rad.warnings:
             log.warning(w)

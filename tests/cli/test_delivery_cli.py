@@ -172,3 +172,23 @@ def test_evaluate_names_the_ratio_tag_when_it_does_not_fit_the_pair(fused, tmp_p
     res = run("evaluate", pan, ms, odd)
     assert res.exit_code == 1, res.output
     assert f"the ratio 2 is the PANSHARPEN_RATIO tag of {odd}" in " ".join(res.output.split())
+
+
+def test_without_a_sensor_a_ratio_2_pair_is_pointed_to_the_landsat_presets(tmp_path):
+    """The generic gains are a ratio-4 sensor's; at ratio 2 they cost Landsat scenes 0.010-0.017 Q2n
+    (bench/experiments_zeroshot/README.md), so the warning names the presets of that ratio."""
+    pan, ms, _ = make_pair(tmp_path, ratio=2, size=96, pan_res=15.0)
+    res = run("fuse", pan, ms, tmp_path / "out.tif", "-m", "mtf-glp-hpm")
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert NO_SENSOR in text
+    assert "a ratio of 2 is that of landsat7, landsat8, landsat9 (MTF gains about 0.55 MS, 0.40 PAN)" in text
+    assert "pass --sensor landsat7 or another of them" in text
+    assert tags(tmp_path / "out.tif")["PANSHARPEN_SENSOR"] == "generic"  # a hint, not a guess
+
+
+def test_without_a_sensor_a_ratio_4_pair_gets_the_plain_warning(tmp_path):
+    pan, ms, _ = make_pair(tmp_path, size=96)
+    res = run("fuse", pan, ms, tmp_path / "out.tif", "-m", "mtf-glp-hpm")
+    assert res.exit_code == 0, res.output
+    assert NO_SENSOR in res.output and "a ratio of" not in res.output
