@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .. import methods
-from ..base.errors import InputError
+from ..base.errors import InputError, OptionError
 from ..base.nodata import FILL_REACH, block_all, fill_invalid, joint_valid
 from ..base.progress import Progress, no_progress
 from ..base.sensors import Radiometry, resolve_gains
@@ -163,14 +163,21 @@ RANGE_SAMPLE_TILES = 16
 RANGE_SAMPLE_SIDE = 256
 
 
+#: Integer levels under which an integer output of a floating-point MS is refused (the fusion would
+#: come out nearly constant), and under which it is warned about.
+MIN_LEVELS, FEW_LEVELS = 16, 256
+
+
 def check_scene(reader: PairReader, method: str, out_dtype: str) -> list[str]:
     """Refuse a scene too small for ``method``; the warnings about the output dtype.
 
     Raises:
         InputError: the fusion grid has fewer MS pixels a side than the method needs.
+        OptionError: an integer ``out_dtype`` would round a floating-point MS to under
+            :data:`MIN_LEVELS` levels.
     """
     check_size(reader, methods.get(method))
-    return [w for w in (range_warning(reader, out_dtype),) if w]
+    return range_warnings(reader, out_dtype)
 
 
 def check_size(reader: PairReader, spec: methods.MethodSpec) -> None:
@@ -198,15 +205,10 @@ def check_size(reader: PairReader, spec: methods.MethodSpec) -> None:
     )
 
 
-def range_warning(reader: PairReader, out_dtype: str) -> str | None:
-    """A warning when an integer ``out_dtype`` cannot hold the MS's values: the share of values of
-    a sample of the scene (:data:`RANGE_SAMPLE_TILES` windows spread over it) that would be clipped,
-    and what to do instead. None when it holds them, or when the MS's own dtype fits in it (no read).
-    """
-    if not np.issubdtype(np.dtype(out_dtype), np.integer) or np.can_cast(reader.ms_dtype, out_dtype):
-        return None
+def _sample_range(reader: PairReader, lo: float, hi: float) -> tuple[int, int, float, float]:
+    """Over a sample of the MS (:data:`RANGE_SAMPLE_TILES` windows spread over it), the number of
+    valid values, how many lie outside ``lo..hi`` after rounding, and their minimum and maximum."""
     g = reader.grid
-    lo, hi = dtype_range(out_dtype)
     tiles = spread_sample(plan_tiles(g.ms_height, g.ms_width, RANGE_SAMPLE_SIDE, 0), RANGE_SAMPLE_TILES)
     total = outside = 0
     v_min, v_max = np.inf, -np.inf
@@ -217,14 +219,44 @@ def range_warning(reader: PairReader, out_dtype: str) -> str | None:
             total += values.size
             outside += int(np.count_nonzero((values < lo - 0.5) | (values > hi + 0.5)))
             v_min, v_max = min(v_min, float(values.min())), max(v_max, float(values.max()))
-    if not outside:
-        return None
-    share = 100.0 * outside / total
-    return (
-        f"--dtype {out_dtype} holds {lo:g}..{hi:g} but the MS ({reader.ms_dtype}) has values {v_min:g}..{v_max:g}: "
-        f"about {share:.3g}% of the output's values will be clipped (estimated from a sample of the scene); "
-        f"use --dtype {_wider(reader.ms_dtype)} or float32, or rescale the inputs first (gdal_translate -scale)"
-    )
+    return total, outside, v_min, v_max
+
+
+def range_warnings(reader: PairReader, out_dtype: str) -> list[str]:
+    """Warnings when an integer ``out_dtype`` cannot hold the MS's values: the share of values of a
+    sample of the scene that would be clipped, and, for a floating-point MS, the few whole-number
+    levels its values span (reflectance 0..0.4 as uint16 rounds to 0 and 1). None when the MS's
+    own dtype fits in it (no read).
+
+    Raises:
+        OptionError: a floating-point MS whose values span fewer than :data:`MIN_LEVELS` levels of
+            the integer type: the output would be nearly constant.
+    """
+    if not np.issubdtype(np.dtype(out_dtype), np.integer) or np.can_cast(reader.ms_dtype, out_dtype):
+        return []
+    lo, hi = dtype_range(out_dtype)
+    total, outside, v_min, v_max = _sample_range(reader, lo, hi)
+    fix = f"use --dtype {_wider(reader.ms_dtype)} or float32, or rescale the inputs first (gdal_translate -scale)"
+    warns = []
+    if total and np.issubdtype(np.dtype(reader.ms_dtype), np.floating):
+        levels = int(np.clip(np.rint(v_max), lo, hi) - np.clip(np.rint(v_min), lo, hi)) + 1
+        what = (
+            f"--dtype {out_dtype} rounds to whole numbers but the MS ({reader.ms_dtype}) has values "
+            f"{v_min:g}..{v_max:g} (a sample of the scene): the output would keep {levels} level"
+            f"{'s' if levels != 1 else ''}"
+        )
+        if levels < MIN_LEVELS:
+            raise OptionError(f"{what}: keep a floating-point output (--dtype float32) or rescale the inputs "
+                              "first (gdal_translate -scale)")
+        if levels < FEW_LEVELS:
+            warns.append(f"{what}; {fix}")
+    if outside:
+        warns.append(
+            f"--dtype {out_dtype} holds {lo:g}..{hi:g} but the MS ({reader.ms_dtype}) has values "
+            f"{v_min:g}..{v_max:g}: about {100.0 * outside / total:.3g}% of the output's values will be clipped "
+            f"(estimated from a sample of the scene); {fix}"
+        )
+    return warns
 
 
 def _wider(ms_dtype: str) -> str:

@@ -131,3 +131,47 @@ def test_fuse_refuses_a_complex_ms(tmp_path, complex_pair):
     res = runner.invoke(app, ["fuse", str(pan), str(cms), str(out), "-m", "exp"])
     assert res.exit_code == 1 and res.output.startswith(f"error: MS {cms} has a complex data type (complex64)")
     assert not out.exists()
+
+
+def _float_pair(tmp_path: Path, top: float) -> tuple[Path, Path]:
+    """A float64 pair whose values run 0..``top`` (reflectance: 0..0.4)."""
+    pan, ms, _ = make_pair(tmp_path, size=64)
+    for f in (pan, ms):
+        with rasterio.open(f) as d:
+            a, t = d.read().astype(np.float64), d.transform
+        write_tif(f, (a - a.min()) / (a.max() - a.min()) * top, t, dtype="float64")
+    return pan, ms
+
+
+def test_reflectance_to_an_integer_dtype_is_refused_before_any_work(tmp_path):
+    """Audit 2, D1: reflectance 0..0.37 written as uint16 came out all 1 (0 and 1 after rounding, 0
+    then moved off the nodata value), exit 0 and no word of it."""
+    pan, ms = _float_pair(tmp_path, 0.37)
+    out = tmp_path / "out.tif"
+    res = runner.invoke(app, ["fuse", str(pan), str(ms), str(out), "-m", "mtf-glp-hpm", "--dtype", "uint16", "-q"])
+    assert res.exit_code == 1 and not out.exists(), res.output
+    assert res.output.strip() == (
+        "error: --dtype uint16 rounds to whole numbers but the MS (float64) has values 0..0.37 (a sample of the "
+        "scene): the output would keep 1 level: keep a floating-point output (--dtype float32) or rescale the "
+        "inputs first (gdal_translate -scale)"
+    )
+
+
+def test_a_float_ms_spanning_few_levels_is_warned_about(tmp_path):
+    pan, ms = _float_pair(tmp_path, 100.0)
+    out = tmp_path / "out.tif"
+    res = runner.invoke(app, ["fuse", str(pan), str(ms), str(out), "-m", "mtf-glp-hpm", "--dtype", "uint8"])
+    assert res.exit_code == 0 and out.exists(), res.output
+    text = " ".join(res.output.split())
+    assert (
+        "WARNING: --dtype uint8 rounds to whole numbers but the MS (float64) has values 0..100 (a sample of the "
+        "scene): the output would keep 101 levels; use --dtype uint16 or float32" in text
+    )
+    with rasterio.open(out) as d:
+        assert d.dtypes[0] == "uint8" and len(np.unique(d.read())) > 50
+
+
+def test_a_float_ms_of_many_levels_to_an_integer_dtype_says_nothing(tmp_path):
+    pan, ms = _float_pair(tmp_path, 2047.0)
+    res = runner.invoke(app, ["fuse", str(pan), str(ms), str(tmp_path / "o.tif"), "-m", "exp", "--dtype", "uint16"])
+    assert res.exit_code == 0 and "would keep" not in res.output and "clipped" not in res.output, res.output
