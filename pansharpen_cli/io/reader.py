@@ -129,8 +129,10 @@ class PairReader:
     Attributes:
         grid: the :class:`~pansharpen_cli.io.grid.FusionGrid`.
         pan_band: the 1-based PAN band used.
-        pan_dtype, ms_dtype: dtype names of the PAN band used and of the (first) MS file.
-        pan_nodata, ms_nodata: nodata values (None: none).
+        pan_dtype, ms_dtype: dtype names of the PAN band used and of the MS (one that holds every
+            band file's values).
+        pan_nodata, ms_nodata: nodata values (None: none; the MS's: the first band file's that has one,
+            each file's own marking its bands).
         multi_file: whether the MS bands come from several files.
 
     Use as a context manager. All reads return float32 arrays and a validity mask.
@@ -165,9 +167,8 @@ class PairReader:
         self.multi_file = len(ms_paths) > 1
         self.grid = compute_grid(self.pan, self.ms, ratio, assume_aligned)
         self.pan_nodata = self.pan.nodata
-        self.ms_nodata = self.ms.nodata
         self.pan_dtype: str = self.pan.dtypes[self.pan_band - 1]
-        self.ms_dtype: str = self.ms.dtypes[0]
+        self._ms_band_facts()
         # where a file's per-dataset mask or alpha band is read (None: it has none), once per file
         self._pan_masked = has_mask(self.pan)
         self._ms_mask_band = {d.name: _validity_band(d) for d in self._ms_datasets()}
@@ -227,6 +228,21 @@ class PairReader:
             self.ms_sources.extend((ds, b) for b in bands)
         self.ms = first
 
+    def _ms_band_facts(self) -> None:
+        """The MS's nodata value and dtype over its band files: each file's nodata marks its own bands
+        (read_ms), the MS's is the first file's that has one; the dtype is one that holds every
+        file's values (uint16 and float32 band files: float32), with a warning when they differ."""
+        files = self._ms_datasets()
+        values = [d.nodata for d in files if d.nodata is not None]
+        self.ms_nodata = values[0] if values else None
+        types = list(dict.fromkeys(d.dtypes[b - 1] for d, b in self.ms_sources))
+        self.ms_dtype: str = np.result_type(*types).name
+        if len(types) > 1:
+            self.grid.warnings.append(
+                f"the MS band files have different data types ({', '.join(types)}): the output is "
+                f"{self.ms_dtype}, which holds them all, unless --dtype says otherwise"
+            )
+
     def _ms_datasets(self) -> list[rasterio.io.DatasetReader]:
         """The distinct MS datasets, in band order."""
         return list({id(d): d for d, _ in self.ms_sources}.values())
@@ -257,11 +273,9 @@ class PairReader:
     def unvalued_nodata(self) -> str | None:
         """Why the inputs may hold nodata that no integer nodata value names, or None: a mask or
         alpha band, a NaN nodata value, or a floating-point file without one (NaN counts as nodata)."""
-        ms_masked = any(b is not None for b in self._ms_mask_band.values())
-        for role, masked, nd, dtype in (
-            ("PAN", self._pan_masked, self.pan_nodata, self.pan_dtype),
-            ("MS", ms_masked, self.ms_nodata, self.ms_dtype),
-        ):
+        facts = [("PAN", self._pan_masked, self.pan_nodata, self.pan_dtype)]
+        facts += [("MS", self._ms_mask_band[d.name] is not None, d.nodata, d.dtypes[0]) for d in self._ms_datasets()]
+        for role, masked, nd, dtype in facts:
             if masked:
                 return f"the {role} marks nodata with a mask or alpha band"
             if nd is not None and math.isnan(nd):
@@ -314,7 +328,7 @@ class PairReader:
             (ms (B, height, width) float32, valid (height, width) bool).
         """
         g = self.grid
-        bands, masks = [], []
+        bands, valid = [], np.ones((height, width), bool)
         # the bands of one file in one read: a pixel-interleaved file decodes each block once
         for ds, idx in _runs(self.ms_sources):
             if g.resample:  # the window is on the working grid, read through the warped VRT
@@ -322,15 +336,12 @@ class PairReader:
             else:
                 src, win = ds, (g.ms_row_off + row, g.ms_col_off + col, height, width)
             bands.append(read_window(src, "MS", win, idx, name=ds.name))
+            valid &= valid_mask(bands[-1], ds.nodata)  # each band file's own nodata value
             k = self._ms_mask_band[ds.name]
             if k is not None:  # the mask of the file itself, or the alpha band of its warped VRT
                 own = src is ds
-                masks.append(read_window(src, "MS", win, idx[0] if own else k, name=ds.name, masks=own) > 0)
-        arr = np.concatenate(bands)
-        valid = valid_mask(arr, self.ms_nodata)
-        for m in masks:
-            valid &= m
-        return arr.astype(np.float32), valid
+                valid &= read_window(src, "MS", win, idx[0] if own else k, name=ds.name, masks=own) > 0
+        return np.concatenate(bands).astype(np.float32), valid
 
     def read_tile(self, tile: Tile) -> dict[str, np.ndarray]:
         """Read a tile with its halo; beyond the scene edge the halo is mirrored.
