@@ -11,9 +11,14 @@ command line's ``--help`` do not import torch or rasterio.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import Any
 
 __version__ = "0.1.0"
+
+# The library never prints: without this, Python's last-resort handler would write the tool's
+# warnings to stderr in a program that has not configured logging (the command line sets its own).
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 #: The API's names, from :mod:`pansharpen_cli.api` when first used.
 _API = (

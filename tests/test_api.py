@@ -272,3 +272,19 @@ def test_fuse_arrays_does_not_warn_about_missing_georeferencing(tmp_path, caplog
     write_tif(tmp_path / "m.tif", m, crs=None)
     res = fuse(tmp_path / "p.tif", tmp_path / "m.tif", tmp_path / "o.tif", method="exp")
     assert any(w.startswith(NO_GEOREF) for w in res.warnings)
+
+
+def test_the_library_prints_nothing_in_a_program_without_logging_set_up(tmp_path):
+    """Audit 2, D5: with no handler on the package logger, Python's last-resort handler wrote the
+    warnings to stderr. They belong to logging and ``FuseResult.warnings`` only."""
+    pan, ms, _ = make_pair(tmp_path, size=64)
+    code = (
+        "import sys\n"
+        "from pansharpen_cli import fuse\n"
+        f"res = fuse({str(pan)!r}, {str(ms)!r}, {str(tmp_path / 'o.tif')!r}, method='mtf-glp-hpm')\n"
+        "sys.__stdout__.write(repr(res.warnings))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""
+    assert "no --sensor given" in run.stdout

@@ -9,8 +9,11 @@ opened here: a missing or broken one fails its own scene when it runs.
 from __future__ import annotations
 
 import csv
+import fnmatch
 import glob
+import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,9 +67,16 @@ def _records(path: Path) -> list[tuple[str, dict[str, Any]]]:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise ManifestError(f"cannot read manifest {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ManifestError(
+            f"manifest {path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}): "
+            "save it as UTF-8 (a spreadsheet's \"CSV UTF-8\")"
+        ) from None
     if path.suffix.lower() in (".jsonl", ".json") or text.lstrip().startswith("{"):
         rows = []
-        for i, ln in enumerate(text.splitlines(), start=1):
+        # JSON lines end at "\n" only: str.splitlines would also cut at U+2028 and the like, which a
+        # JSON string may hold as they are
+        for i, ln in enumerate(text.split("\n"), start=1):
             if not ln.strip():
                 continue
             try:
@@ -77,7 +87,7 @@ def _records(path: Path) -> list[tuple[str, dict[str, Any]]]:
                 raise ManifestError(f"{path.name}:{i}: expected a JSON object with keys pan, ms, ...")
             rows.append((f"{path.name}:{i}", rec))
         return rows
-    reader = csv.DictReader(text.splitlines())
+    reader = csv.DictReader(io.StringIO(text, newline=""))  # csv's own line ends: "\n", "\r\n", "\r"
     header = [h.strip().lower() for h in reader.fieldnames or []]
     _check_columns(path, header)
     reader.fieldnames = header
@@ -206,6 +216,12 @@ def read_manifest(path: str | Path, outdir: str | Path) -> list[Row]:
     return rows
 
 
+def _glob_regex(part: str) -> str:
+    """The regular expression of a glob without ``*`` (``?``, ``[...]``, ``[!...]``), unanchored."""
+    rx = fnmatch.translate(part)  # "(?s:...)\\Z" (or "\\z")
+    return rx[len("(?s:") : -len(")\\Z")]
+
+
 def pair_files(pattern: str, ms_pattern: str, outdir: str | Path) -> list[Row]:
     """Rows from a pairing rule: every PAN matching the glob ``pattern``, its MS named by
     ``ms_pattern`` in the PAN's folder, where ``{stem}`` is the part of the PAN's name the ``*`` of
@@ -220,13 +236,14 @@ def pair_files(pattern: str, ms_pattern: str, outdir: str | Path) -> list[Row]:
             f"--pairs {pattern!r} --ms-pattern {ms_pattern!r}: expected one '*' in the PAN file name "
             "(like 'DIR/*_PAN.tif') and an MS pattern like '{stem}_MS.tif'"
         )
-    head, tail = name_pat.split("*")
+    head, tail = (_glob_regex(part) for part in name_pat.split("*"))
+    name_re = re.compile(f"{head}(.*){tail}", re.DOTALL)
     pans = sorted(Path(p) for p in glob.glob(pattern))
     if not pans:
         raise ManifestError(f"--pairs {pattern!r} matches no file: check the folder and the pattern")
     rows = []
     for pan in pans:
-        stem = pan.name[len(head) : len(pan.name) - len(tail)]
+        stem = name_re.fullmatch(pan.name).group(1)  # what the '*' matched ([...] and ? match one character)
         try:
             names = ms_pattern.format(stem=stem, name=pan.stem).split(MS_SEPARATOR)
         except (KeyError, IndexError, ValueError):

@@ -78,3 +78,42 @@ def test_pairing_rule_fills_the_stem_the_star_matched(tmp_path):
         pair_files(str(tmp_path / "*_XS.tif"), "{stem}_MS.tif", tmp_path)
     with pytest.raises(ManifestError, match="only {stem} and {name}"):
         pair_files(str(tmp_path / "*_PAN.tif"), "{scene}_MS.tif", tmp_path)
+
+
+def test_the_stem_is_what_the_star_matched_also_beside_character_classes(tmp_path):
+    """Audit 2, D7: the stem was cut by the pattern text's length ('[s]' is 3 characters, matches 1)."""
+    (tmp_path / "s1_PAN.tif").touch()
+    for pattern in ("s*_PAN.tif", "[s]*_PAN.tif", "?*_PAN.tif", "[!x]*_P?N.tif"):
+        (row,) = pair_files(str(tmp_path / pattern), "s{stem}_MS.tif", tmp_path / "out")
+        assert row.ms == [tmp_path / "s1_MS.tif"], pattern  # the '*' matched "1" every time
+    (row,) = pair_files(str(tmp_path / "[s]1*"), "{stem}", tmp_path / "out")
+    assert row.ms == [tmp_path / "_PAN.tif"]
+
+
+def test_a_manifest_that_is_not_utf8_is_a_manifest_error_naming_it(tmp_path):
+    """Audit 2, D8: a Latin-1 CSV (a spreadsheet's plain CSV) was an "unexpected failure", exit 1."""
+    m = tmp_path / "m.csv"
+    m.write_bytes("pan,ms\nM\xfcnchen/p.tif,M\xfcnchen/m.tif\n".encode("latin-1"))
+    with pytest.raises(ManifestError) as err:
+        read_manifest(m, tmp_path / "out")
+    assert str(err.value) == (
+        f"manifest {m} is not UTF-8 text (byte 0xfc at offset 8): save it as UTF-8 (a spreadsheet's \"CSV UTF-8\")"
+    )
+
+
+def test_json_lines_hold_unicode_line_separators_inside_their_strings(tmp_path):
+    """Audit 2, D10: str.splitlines cut a valid JSON line at U+2028 / U+0085 inside a path."""
+    m = tmp_path / "m.jsonl"
+    recs = [{"pan": "a\u2028b/p.tif", "ms": "a\u0085b/m.tif"}, {"pan": "p2.tif", "ms": "m2.tif"}]
+    m.write_text("\r\n".join(json.dumps(r, ensure_ascii=False) for r in recs) + "\r\n", encoding="utf-8")
+    rows = read_manifest(m, tmp_path / "out")
+    assert [r.pan for r in rows] == [tmp_path / "a\u2028b/p.tif", tmp_path / "p2.tif"]
+    assert rows[0].ms == [tmp_path / "a\u0085b/m.tif"] and rows[1].line == "m.jsonl:2"
+
+
+def test_csv_cells_may_hold_unicode_line_separators_and_quoted_newlines(tmp_path):
+    m = tmp_path / "m.csv"
+    m.write_text('pan,ms\r\n"a\u2028b/p.tif","x\ny/m.tif"\r\np2.tif,m2.tif\r\n', encoding="utf-8", newline="")
+    rows = read_manifest(m, tmp_path / "out")
+    assert [r.pan for r in rows] == [tmp_path / "a\u2028b/p.tif", tmp_path / "p2.tif"]
+    assert rows[0].ms == [tmp_path / "x\ny/m.tif"]
