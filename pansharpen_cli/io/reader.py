@@ -274,7 +274,8 @@ class PairReader:
         """Why the inputs may hold nodata that no integer nodata value names, or None: a mask or
         alpha band, a NaN nodata value, or a floating-point file without one (NaN counts as nodata)."""
         facts = [("PAN", self._pan_masked, self.pan_nodata, self.pan_dtype)]
-        facts += [("MS", self._ms_mask_band[d.name] is not None, d.nodata, d.dtypes[0]) for d in self._ms_datasets()]
+        for d in self._ms_datasets():
+            facts.append(("MS", self._ms_mask_band[d.name] is not None, d.nodata, d.dtypes[0]))
         for role, masked, nd, dtype in facts:
             if masked:
                 return f"the {role} marks nodata with a mask or alpha band"
@@ -293,6 +294,18 @@ class PairReader:
                 d = Path(ds.name).stem
             out.append(d)
         return out
+
+    def band_scaling(self) -> list[tuple[float, float, str | None]]:
+        """GDAL's scale, offset and unit of each MS band (a reflectance product's 0.0001, -0.1): the
+        fusion is in the MS's stored values, so its output keeps them."""
+        return [
+            (ds.scales[b - 1], ds.offsets[b - 1], ds.units[b - 1] or None) for ds, b in self.ms_sources
+        ]
+
+    def pan_scaling(self) -> tuple[float, float, str | None]:
+        """GDAL's scale, offset and unit of the PAN band used."""
+        b = self.pan_band - 1
+        return self.pan.scales[b], self.pan.offsets[b], self.pan.units[b] or None
 
     def band_colorinterp(self) -> list[ColorInterp]:
         """Colour interpretation of each MS band."""

@@ -134,6 +134,8 @@ class OutputSpec:
         creation_options: GDAL creation options, over :func:`default_creation_options`.
         descriptions: band descriptions (empty ones are skipped).
         colorinterp: colour interpretation per band (used when there is one per band).
+        scaling: (scale, offset, unit) per band, GDAL's band metadata (used when there is one per
+            band and one of them is not (1, 0, none)).
         tags: dataset metadata.
         area_or_point: "Point" sets the AREA_OR_POINT=Point tag.
         block: tile side in pixels.
@@ -152,6 +154,7 @@ class OutputSpec:
     creation_options: dict[str, str] = field(default_factory=dict)
     descriptions: Sequence[str | None] = ()
     colorinterp: Sequence[ColorInterp] = ()
+    scaling: Sequence[tuple[float, float, str | None]] = ()
     tags: dict[str, str] = field(default_factory=dict)
     area_or_point: str = "Area"
     block: int = 256
@@ -291,6 +294,10 @@ class OutputWriter:
         for i, d in enumerate(s.descriptions, start=1):
             if d:
                 self.ds.set_band_description(i, d)
+        if len(s.scaling) == s.count and any(x != (1.0, 0.0, None) for x in s.scaling):
+            self.ds.scales = [x[0] for x in s.scaling]
+            self.ds.offsets = [x[1] for x in s.scaling]
+            self.ds.units = [x[2] or "" for x in s.scaling]
         if len(s.colorinterp) == s.count:
             try:
                 self.ds.colorinterp = list(s.colorinterp)

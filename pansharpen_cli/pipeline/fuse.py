@@ -294,6 +294,7 @@ def _output_spec(run: _Run, out: Path, fuser: Fuser) -> OutputSpec:
         creation_options=opts.creation_options,
         descriptions=r.band_descriptions(),
         colorinterp=r.band_colorinterp(),
+        scaling=r.band_scaling(),
         tags=_tags(opts.method, run.rad, r, fuser.tags),
         area_or_point=r.area_or_point(),
         overviews=run.overviews,

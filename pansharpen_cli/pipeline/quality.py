@@ -63,8 +63,9 @@ def _simulate_specs(reader: PairReader, rad: Radiometry, paths: dict[str, Path])
         "PANSHARPEN_VERSION": __version__,
     }
     desc, ci, msd = reader.band_descriptions(), reader.band_colorinterp(), reader.ms_dtype
+    scaling, pan_sc = reader.band_scaling(), reader.pan_scaling()
 
-    def spec(key, w, h, count, dtype, transform, nodata, d=(), c=()):
+    def spec(key, w, h, count, dtype, transform, nodata, d=(), c=(), sc=()):
         crs = g.crs if georef else None
         return OutputSpec(
             path=paths[key],
@@ -77,13 +78,14 @@ def _simulate_specs(reader: PairReader, rad: Radiometry, paths: dict[str, Path])
             nodata=nodata,
             descriptions=d,
             colorinterp=c,
+            scaling=sc,
             tags=tags,
         )
 
     return {
-        "pan": spec("pan", w2 * r, h2 * r, 1, reader.pan_dtype, t_ms, reader.pan_nodata),
-        "ms": spec("ms", w2, h2, reader.n_bands, msd, t_rr, nd, desc, ci),
-        "reference": spec("reference", w2 * r, h2 * r, reader.n_bands, msd, t_ms, nd, desc, ci),
+        "pan": spec("pan", w2 * r, h2 * r, 1, reader.pan_dtype, t_ms, reader.pan_nodata, sc=[pan_sc]),
+        "ms": spec("ms", w2, h2, reader.n_bands, msd, t_rr, nd, desc, ci, scaling),
+        "reference": spec("reference", w2 * r, h2 * r, reader.n_bands, msd, t_ms, nd, desc, ci, scaling),
     }
 
 

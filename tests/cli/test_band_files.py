@@ -1,6 +1,7 @@
 """MS band files that differ in nodata value and data type (audit 2, D2): each file's nodata marks its
 own band, and the output's type holds every file's values. Before, only the first file's nodata and
-dtype were read: another file's nodata block was fused as data and a float band rounded to uint16."""
+dtype were read: another file's nodata block was fused as data and a float band rounded to uint16.
+And the MS's GDAL scale, offset and unit, kept by fuse and simulate (D3)."""
 
 from __future__ import annotations
 
@@ -61,3 +62,37 @@ def test_with_a_uint16_dtype_the_nodata_block_stays_nodata(tmp_path):
         a, nd = d.read(), d.nodata
     assert nd == 0  # the int16 file's -1 does not fit uint16: the type's lowest value, as for one file
     assert (a[:, :32, :32] == 0).all() and (a[:, 40:, 40:] > 0).all()
+
+
+def _scaled(path, scale, offset, unit):
+    with rasterio.open(path, "r+") as d:
+        d.scales = [scale] * d.count
+        d.offsets = [offset] * d.count
+        d.units = [unit] * d.count
+
+
+def test_the_ms_scale_offset_and_unit_are_kept_by_fuse_and_simulate(tmp_path):
+    """Audit 2, D3: a reflectance product's scale 0.0001 and offset -0.1 were dropped, so a reader that
+    applies them got reflectance from the MS and raw counts from the fused file."""
+    pan, ms, _ = make_pair(tmp_path, size=128)
+    _scaled(ms, 0.0001, -0.1, "reflectance")
+    _scaled(pan, 0.0002, -0.2, "reflectance")
+    out = tmp_path / "out.tif"
+    res = runner.invoke(app, ["fuse", str(pan), str(ms), str(out), "-m", "mtf-glp-hpm", "-q"])
+    assert res.exit_code == 0, res.output
+    with rasterio.open(out) as d:
+        assert d.scales == (0.0001,) * 4 and d.offsets == (-0.1,) * 4 and d.units == ("reflectance",) * 4
+    sim = tmp_path / "sim"
+    res = runner.invoke(app, ["simulate", str(pan), str(ms), str(sim), "-q"])
+    assert res.exit_code == 0, res.output
+    for name, want in (("ms.tif", (0.0001, -0.1)), ("reference.tif", (0.0001, -0.1)), ("pan.tif", (0.0002, -0.2))):
+        with rasterio.open(sim / name) as d:
+            assert (d.scales[0], d.offsets[0], d.units[0]) == (*want, "reflectance"), name
+
+
+def test_an_ms_without_scaling_writes_none(tmp_path):
+    pan, ms, _ = make_pair(tmp_path, size=128)
+    out = tmp_path / "out.tif"
+    assert runner.invoke(app, ["fuse", str(pan), str(ms), str(out), "-m", "exp", "-q"]).exit_code == 0
+    with rasterio.open(out) as d:
+        assert d.scales == (1.0,) * 4 and d.offsets == (0.0,) * 4 and d.units == ("",) * 4
