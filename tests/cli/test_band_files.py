@@ -95,4 +95,4 @@ def test_an_ms_without_scaling_writes_none(tmp_path):
     out = tmp_path / "out.tif"
     assert runner.invoke(app, ["fuse", str(pan), str(ms), str(out), "-m", "exp", "-q"]).exit_code == 0
     with rasterio.open(out) as d:
-        assert d.scales == (1.0,) * 4 and d.offsets == (0.0,) * 4 and d.units == ("",) * 4
+        assert d.scales == (1.0,) * 4 and d.offsets == (0.0,) * 4 and d.units == (None,) * 4
