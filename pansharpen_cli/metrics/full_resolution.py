@@ -53,14 +53,14 @@ def d_lambda(ms_up: np.ndarray, fused: np.ndarray, block: int = BLOCK) -> float:
         block: block side of Q (:func:`q_blocks`).
 
     Returns:
-        D_lambda in [0, 2] (0 for one band or fused == ms_up).
+        D_lambda in [0, 2] (0 for fused == ms_up; NaN for one band, which has no pair to compare).
     """
     ms_up, fused = as3d("ms_up", ms_up), as3d("fused", fused)
     same_shape(ms_up, fused, "ms_up and fused")
     bands = fused.shape[0]
     pairs = _band_pairs(bands)
     if not pairs:
-        return 0.0
+        return math.nan
     idx = pairs + [(bands + i, bands + j) for i, j in pairs]
     acc = BlockMoments(fused.shape[1:], block, partial(pair_q, pairs=pairs_array(idx)), len(idx))
     acc.add([fused, ms_up], 0, 0)
@@ -330,7 +330,7 @@ class FullResolutionAccumulator:
             )
         q = self._qnr.result()
         npairs, bands = self._npairs, self.bands
-        dl = float(np.mean(np.abs(q[:npairs] - q[npairs : 2 * npairs]))) if npairs else 0.0
+        dl = float(np.mean(np.abs(q[:npairs] - q[npairs : 2 * npairs]))) if npairs else math.nan  # one band
         qs = q[2 * npairs :]
         ds = float(np.mean(np.abs(qs[:bands] - qs[bands:])))
         dlk = 1.0 - float(self._khan.result()[0])

@@ -71,10 +71,12 @@ def sam(ref: np.ndarray, fused: np.ndarray) -> float:
         fused: (B, H, W) image under test.
 
     Returns:
-        Degrees in [0, 180] (0 if no pixel is valid).
+        Degrees in [0, 180] (0 if no pixel is valid; NaN for one band, whose "spectra" are scalars).
     """
     ref, fused = as3d("ref", ref), as3d("fused", fused)
     same_shape(ref, fused, "ref and fused")
+    if ref.shape[0] == 1:
+        return math.nan
     total, count = sam_sums(ref, fused)
     return math.degrees(total / count) if count else 0.0
 
@@ -286,6 +288,7 @@ class ReferenceAccumulator:
         n = self._nvalid
         q_value = float(np.mean(np.asarray(self._q_sum) / self._q_count)) if self._q_count else math.nan
         sam_value = math.degrees(self._sam[0] / self._sam[1]) if self._sam[1] else 0.0
+        sam_value = math.nan if self._bands == 1 else sam_value  # a scalar has no angle
         with np.errstate(divide="ignore", invalid="ignore"):
             mse_b, mean_b = self._sse / n, self._sum_ref / n
             ergas_value = float(100.0 / self.ratio * np.sqrt(np.mean(mse_b / mean_b**2)))

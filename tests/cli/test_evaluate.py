@@ -304,3 +304,23 @@ def test_evaluate_at_full_resolution_leaves_out_the_nodata_of_the_pan_and_ms(tmp
     got = json.loads(res.output)
     assert all(v is not None for v in got.values())
     assert got["D_rho"] < 0.05 and got["D_lambda_K"] < 0.05  # the flat collar would read as ~1 and ~0.2
+
+
+def test_a_one_band_ms_has_no_spectral_indexes(tmp_path):
+    """Audit 2, D9: with one band D_lambda (band pairs) was reported as a perfect 0, raising QNR to
+    1 - D_s, and SAM (an angle between spectra) as 0: both undefined, null in --json."""
+    pan, ms, _ = make_pair(tmp_path, size=256, bands=1)
+    sim, fused = tmp_path / "sim", tmp_path / "f.tif"
+    assert run("simulate", pan, ms, sim, "-q").exit_code == 0
+    assert run("fuse", sim / "pan.tif", sim / "ms.tif", fused, "-m", "mtf-glp-hpm", "-q").exit_code == 0
+    res = run("evaluate", sim / "pan.tif", sim / "ms.tif", fused, "--json")
+    assert res.exit_code == 0, res.output
+    fr = json.loads(res.output)
+    assert fr["D_lambda"] is None and fr["QNR"] is None
+    assert 0 <= fr["D_s"] < 1 and 0 < fr["HQNR"] <= 1 and 0 <= fr["D_lambda_K"] < 1
+    res = run("evaluate", sim / "pan.tif", sim / "ms.tif", fused, "--reference", sim / "reference.tif", "--json")
+    assert res.exit_code == 0, res.output
+    rr = json.loads(res.output)
+    assert rr["SAM"] is None and 0 < rr["Q2n"] <= 1 and rr["ERGAS"] > 0
+    table = run("evaluate", sim / "pan.tif", sim / "ms.tif", fused, "--reference", sim / "reference.tif")
+    assert table.exit_code == 0 and "n/a" in table.output, table.output
