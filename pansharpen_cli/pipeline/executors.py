@@ -79,14 +79,30 @@ def _init_pool_worker(threads: int, device: Any, stop: Any) -> None:
     _init_worker(threads, device, stop)
 
 
-def unseen_inputs(scene: Scene) -> str | None:
-    """On a Dask worker: the message for the scene's inputs this worker cannot see (None: all seen)."""
+def _local_inputs(scene: Scene) -> list[tuple[str, str]]:
+    """(role, path) of the scene's inputs that are local files (a GDAL path is found by opening it:
+    its scene fails with its own message)."""
     weights = scene.options.weights
     paths = [("PAN", scene.row.pan)] + [("MS", m) for m in scene.row.ms]
     if weights.strip().lower() not in ("default", "none"):
         paths.append(("weights", weights))
-    # a GDAL path is found by opening it (its scene fails with its own message)
-    missing = [f"{what} {p}" for what, p in paths if not is_gdal_path(p) and not os.path.exists(p)]
+    return [(what, str(p)) for what, p in paths if not is_gdal_path(p)]
+
+
+def client_seen(scene: Scene) -> frozenset[str]:
+    """On the client: the scene's local inputs it can see (those a worker that cannot see them is
+    told about; a file missing on the client too fails as not found)."""
+    return frozenset(p for _, p in _local_inputs(scene) if os.path.exists(p))
+
+
+def unseen_inputs(scene: Scene, seen: frozenset[str] | None = None) -> str | None:
+    """On a Dask worker: the message for the scene's inputs this worker cannot see though the client
+    sees them (``seen``: :func:`client_seen`; None: every input; None returned: all seen)."""
+    missing = [
+        f"{what} {p}"
+        for what, p in _local_inputs(scene)
+        if (seen is None or p in seen) and not os.path.exists(p)
+    ]
     if not missing:
         return None
     return (
@@ -95,12 +111,15 @@ def unseen_inputs(scene: Scene) -> str | None:
     )
 
 
-def _on_worker(scene: Scene, options: BatchOptions, stop_event: str | None = None) -> Record:
+def _on_worker(
+    scene: Scene, options: BatchOptions, stop_event: str | None = None, seen: frozenset[str] | None = None
+) -> Record:
     """:func:`run_scene` in a worker: with the worker's threads (and device, when it has one),
-    stopping when the run's stop flag is set (``stop_event``: the name of a Dask Event)."""
+    stopping when the run's stop flag is set (``stop_event``: the name of a Dask Event; ``seen``:
+    the inputs the client sees, :func:`client_seen`)."""
     if "threads" not in _WORKER:  # a Dask worker: set up by its first task
         _init_worker(options.worker_threads())
-    if stop_event and (unseen := unseen_inputs(scene)):
+    if stop_event and (unseen := unseen_inputs(scene, seen)):
         return record(scene, "failed", 0.0, error=unseen, attempts=1)
     opts = replace(scene.options, workers=_WORKER["threads"])
     if methods.get(opts.method).adapts:
@@ -245,7 +264,8 @@ def _dask(scenes: Sequence[Scene], options: BatchOptions, take: Take) -> None:
             key = f"pansharpen-{input_stem(s.row.pan)}-{i}-{tag}"
             resources = {"GPU": 1} if gpu else None
             f = client.submit(
-                _on_worker, s, options, stop.name, key=key, retries=options.retries, resources=resources
+                _on_worker, s, options, stop.name, client_seen(s), key=key, retries=options.retries,
+                resources=resources,
             )
             futures[f.key] = s
             pending.append(f)

@@ -132,3 +132,22 @@ def test_a_finished_scene_skipped_on_resume_loses_a_stale_claim_not_a_live_one(t
     body.update(pid=os.getpid(), token="live")  # a live holder (another run overwriting it): kept
     path.write_text(json.dumps(body))
     assert run_scene(scene, BatchOptions())["status"] == "skipped" and path.exists()
+
+
+def test_a_file_the_client_cannot_see_either_is_left_to_fail_as_not_found(tmp_path):
+    """Audit 2, D6: with --scheduler a missing file was blamed on the workers' file system."""
+    scene = _scene(tmp_path)
+    missing = tmp_path / "missing_MS.tif"
+    scene.row.ms = [missing]
+    seen = executors.client_seen(scene)
+    assert str(scene.row.pan) in seen and str(missing) not in seen
+    assert executors.unseen_inputs(scene, seen) is None  # run_scene then says "MS file not found"
+    rec = run_scene(scene, BatchOptions())
+    assert rec["status"] == "failed" and "not found" in rec["error"], rec
+    (tmp_path / "elsewhere").mkdir()
+    gone = tmp_path / "elsewhere" / "ms.tif"
+    gone.touch()
+    scene.row.ms = [gone]
+    seen = executors.client_seen(scene)  # the client sees it; the worker does not (gone from its view)
+    gone.unlink()
+    assert f"cannot see MS {gone}: the workers need" in executors.unseen_inputs(scene, seen)
