@@ -118,9 +118,12 @@ def _check_value(driver: str, key: str, value: str, kind: str, options: dict[str
         raise UsageError(f"{bad}: tile sides must be multiples of 16 (try {k}={near:g})")
 
 
-def check_dtype_options(driver: str, options: dict[str, str], dtype: str) -> None:
-    """Refuse creation options the output's dtype cannot have: the floating-point predictor for an
-    integer output, JPEG or WEBP for anything but 8 bits (JPEG: 12 with NBITS=12).
+def check_dtype_options(driver: str, options: dict[str, str], dtype: str, count: int | None = None) -> None:
+    """Refuse creation options the output's dtype or band ``count`` cannot have: the floating-point
+    predictor for an integer output, JPEG or WEBP for anything but 8 bits (JPEG: 12 with NBITS=12),
+    the horizontal predictor with an NBITS that is not 8/16/32/64, WEBP for other than 3 or 4
+    bands, JPEG for more than 4 (a GeoTIFF: unless INTERLEAVE=BAND), YCbCr for other than 3: all
+    known before any pixel is read (GDAL would refuse them at the first write).
 
     Raises:
         UsageError: naming the option and what to use instead.
@@ -138,6 +141,30 @@ def check_dtype_options(driver: str, options: dict[str, str], dtype: str) -> Non
         raise UsageError(
             f"--co COMPRESS={codec}: needs an 8-bit output, this one is {dtype}: add --dtype uint8"
         )
+    horizontal = opts.get("PREDICTOR") in ("2", "YES", "STANDARD")
+    if horizontal and opts.get("NBITS", "8") not in ("8", "16", "32", "64"):
+        raise UsageError(
+            f"--co NBITS={opts['NBITS']} with PREDICTOR={opts['PREDICTOR']}: GDAL's horizontal predictor "
+            "needs 8, 16, 32 or 64 bits a sample: drop PREDICTOR (or set PREDICTOR=1)"
+        )
+    if count is not None:
+        _check_band_count(driver, opts, count)
+
+
+def _check_band_count(driver: str, opts: dict[str, str], count: int) -> None:
+    """The band counts of GDAL's WEBP, JPEG and YCbCr (see :func:`check_dtype_options`)."""
+    codec = opts.get("COMPRESS", "")
+    band = driver.upper() == "GTIFF" and opts.get("INTERLEAVE") == "BAND"
+    if opts.get("PHOTOMETRIC") == "YCBCR" and count != 3:
+        raise UsageError(f"--co PHOTOMETRIC=YCBCR needs 3 bands, the output has {count}: drop it "
+                         "(`pansharpen visual` makes a 3-band YCbCr JPEG product)")
+    if codec == "WEBP" and count not in (3, 4):
+        raise UsageError(f"--co COMPRESS=WEBP: GDAL's WEBP holds 3 or 4 bands, the output has {count}: "
+                         "use COMPRESS=ZSTD, DEFLATE or LZW (or `pansharpen visual` for an RGB product)")
+    if codec == "JPEG" and count > 4 and not band:
+        fix = "add --co INTERLEAVE=BAND" if driver.upper() == "GTIFF" else "use COMPRESS=ZSTD or DEFLATE"
+        raise UsageError(f"--co COMPRESS=JPEG: JPEG holds at most 4 bands a pixel, the output has {count}: "
+                         f"{fix}")
 
 
 def check_creation_options(driver: str, options: dict[str, str]) -> None:

@@ -152,3 +152,37 @@ def test_batch_takes_overviews(tmp_path, scene):
         assert ds.overviews(1) == [2]
     rec = json.loads((tmp_path / "od" / "pansharpen-batch.jsonl").read_text().splitlines()[-1])
     assert rec["status"] == "done"
+
+
+@pytest.mark.parametrize(
+    "co, extra, match",
+    [
+        (["COMPRESS=WEBP"], ["--dtype", "uint8"], "--co COMPRESS=WEBP: GDAL's WEBP holds 3 or 4 bands, the output has 5"),
+        (["COMPRESS=JPEG"], ["--dtype", "uint8"], "--co COMPRESS=JPEG: JPEG holds at most 4 bands a pixel, the "
+         "output has 5: add --co INTERLEAVE=BAND"),
+        (["COMPRESS=JPEG", "PHOTOMETRIC=YCBCR"], ["--dtype", "uint8"], "--co PHOTOMETRIC=YCBCR needs 3 bands, the "
+         "output has 5"),
+        (["NBITS=11", "PREDICTOR=2"], [], "--co NBITS=11 with PREDICTOR=2: GDAL's horizontal predictor needs 8, 16, "
+         "32 or 64 bits a sample"),
+    ],
+)
+def test_creation_options_the_band_count_or_nbits_cannot_take_are_refused_before_any_work(tmp_path, co, extra, match):
+    """Audit 2, D4: GDAL refused them at the first write, after the whole fit, naming the temporary file."""
+    pan, ms, _ = make_pair(tmp_path, size=128, bands=5)
+    args = ["fuse", "--iterations", "0", "-q", pan, ms, tmp_path / "out.tif", *extra]
+    for c in co:
+        args += ["--co", c]
+    _refused(tmp_path, args, f"error: {match}")
+
+
+def test_nbits_11_drops_the_default_predictor_and_jpeg_of_5_bands_is_written_band_interleaved(tmp_path):
+    pan, ms, _ = make_pair(tmp_path, size=128, bands=5)
+    out = tmp_path / "nbits.tif"
+    assert run("fuse", *FAST, pan, ms, out, "--co", "NBITS=11").exit_code == 0  # uint16 data under 2048
+    with rasterio.open(out) as d:
+        assert d.tags(1, ns="IMAGE_STRUCTURE")["NBITS"] == "11" and "PREDICTOR" not in d.tags(ns="IMAGE_STRUCTURE")
+    out = tmp_path / "jpeg.tif"
+    res = run("fuse", *FAST, pan, ms, out, "--dtype", "uint8", "--co", "COMPRESS=JPEG", "--co", "INTERLEAVE=BAND")
+    assert res.exit_code == 0, res.output
+    with rasterio.open(out) as d:
+        assert d.count == 5 and d.compression.name == "jpeg" and d.interleaving.name == "band"
