@@ -170,10 +170,16 @@ def band_roles(
         why = "sensor generic: fused without --sensor"
     else:
         why = f"no band layout known for sensor {sensor} with {count} bands"
+    if count < 3:  # a grey product, or the file's bands as red, green and blue as the user chooses
+        example = "--bands 1,1,1 for a grey product" if count == 1 else "e.g. --bands 2,1,1"
+        raise OptionError(
+            f"cannot make red, green and blue of {count} band{'s' if count > 1 else ''} by itself: pass "
+            f"--bands R,G,B (1-based, a band may repeat), {example}"
+        )
     raise OptionError(
-        f"cannot tell which of the {count} bands are red, green and blue (no colour in the band "
-        f"descriptions or colour interpretation, {why}): pass --bands R,G,B (1-based, GDAL order), "
-        "e.g. --bands 3,2,1 for blue, green, red, NIR"
+        f"cannot tell which of the {count} bands are red, green and blue (not exactly one band named "
+        f"each colour in the band descriptions or colour interpretation, {why}): pass --bands R,G,B "
+        "(1-based, GDAL order), e.g. --bands 3,2,1 for blue, green, red, NIR"
     )
 
 

@@ -76,6 +76,7 @@ def test_default_is_a_jpeg_ycbcr_cog_with_overviews_and_the_inputs_georeferencin
         assert tags["PANSHARPEN_VISUAL_BANDS"] == "5,3,2"
         assert tags["PANSHARPEN_VISUAL_BANDS_FROM"] == "the band descriptions"
         assert tags["PANSHARPEN_METHOD"] == "mtf-glp-hpm"
+        assert tags["PANSHARPEN_PRODUCT"] == "visual (8-bit RGB display product)"  # as docs/visual.md says
         assert tags["PANSHARPEN_VISUAL_STRETCH"].startswith("percentile 2,98 -> 1..255, gamma 1: band 5 ")
         assert [c.name for c in ds.colorinterp] == ["red", "green", "blue"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fused.tif", "visual.tif"]  # no temporary left
@@ -214,3 +215,17 @@ def test_a_non_tif_output_name_is_refused(tmp_path: Path) -> None:
     fused = fused_file(tmp_path / "fused.tif", size=(32, 32), sensor="qb")
     res = run("visual", fused, tmp_path / "v.png")
     assert res.exit_code == 2 and "name it *.tif" in res.output
+
+
+@pytest.mark.parametrize("bands, example", [(1, "--bands 1,1,1 for a grey product"), (2, "e.g. --bands 2,1,1")])
+def test_one_or_two_bands_ask_for_bands_that_exist(tmp_path: Path, bands: int, example: str) -> None:
+    """Audit 2, D11a: a 1-band file described "red" was told no band names a colour and to pass
+    --bands 3,2,1, a band it does not have."""
+    fused = fused_file(tmp_path / "f.tif", bands=bands, descriptions=["red", "nir"][:bands])
+    res = run("visual", fused, tmp_path / "v.tif")
+    assert res.exit_code == 1 and " ".join(res.output.split()) == (
+        f"error: cannot make red, green and blue of {bands} band{'s' if bands > 1 else ''} by itself: pass "
+        f"--bands R,G,B (1-based, a band may repeat), {example}"
+    )
+    res = run("visual", fused, tmp_path / "v.tif", "--bands", "1,1,1", "-q")
+    assert res.exit_code == 0, res.output
