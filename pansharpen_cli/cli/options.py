@@ -56,7 +56,18 @@ SensorOpt = Annotated[
         "--sensor",
         "-s",
         metavar="NAME",
-        help="Sensor preset for the MTF gains (see `pansharpen sensors`); default generic.",
+        help="Sensor preset for the MTF gains (see `pansharpen sensors`); default: the sensor the delivery's "
+        "metadata names, else generic (with a warning).",
+    ),
+]
+EvalSensorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--sensor",
+        "-s",
+        metavar="NAME",
+        help="Sensor preset for the MTF gains (see `pansharpen sensors`); default: the sensor and gains of "
+        "FUSED's PANSHARPEN_* tags, else the delivery's metadata, else generic.",
     ),
 ]
 GainsOpt = Annotated[

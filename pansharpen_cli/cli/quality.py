@@ -15,6 +15,7 @@ from .app import Command, app, err, errors, log, out, progress_bars, setup_loggi
 from .options import (
     FLAG,
     AlignedOpt,
+    EvalSensorOpt,
     GainsOpt,
     OverwriteOpt,
     PanBandOpt,
@@ -128,7 +129,7 @@ def evaluate(
             metavar="PATH", help="Reference MS on FUSED's grid: compute Q2n, Q, SAM, ERGAS, SCC, PSNR."
         ),
     ] = None,
-    sensor: SensorOpt = None,
+    sensor: EvalSensorOpt = None,
     gains: GainsOpt = None,
     ratio: RatioOpt = None,
     pan_band: PanBandOpt = None,
