@@ -235,7 +235,9 @@ def test_fuse_arrays_nodata(tmp_path):
             None,
             r"the PAN \(128x128, width x height\) is not 4 times the MS \(31x32\) on both axes",
         ),
-        ((128, 130), (4, 32, 32), 4, "this MS needs a PAN of 128x128 and this PAN an MS of 32x32"),
+        ((128, 130), (4, 32, 32), 4, "this MS needs a PAN of 128x128; or crop both: the PAN to 128x128 and the MS"),
+        # audit 2, D11d: a PAN of 256x250 beside an MS of 64x64 was told "an MS of 64x62", which it does not fit
+        ((250, 256), (4, 64, 64), 4, "or crop both: the PAN to 256x248 and the MS to 64x62"),
         ((128, 128), (4, 64, 64), 4, "is not 4 times the MS"),
         ((64, 64), (4, 64, 64), None, "is not 2 or more times the MS"),
         (

@@ -93,10 +93,12 @@ def exact_ratio(pan_shape: tuple[int, ...], ms_shape: tuple[int, ...], ratio: in
             f"the PAN ({_size(pan_shape)}, width x height) is not 2 or more times the MS "
             f"({_size(ms_shape)}): fuse_arrays needs the PAN exactly ratio times the MS on both axes"
         )
+    cw, ch = min(mw, w // r), min(mh, h // r)  # the largest pair both hold
     raise InputError(
         f"the PAN ({_size(pan_shape)}, width x height) is not {r} times the MS ({_size(ms_shape)}) on "
         f"both axes: fuse_arrays needs an exact ratio; at ratio {r} this MS needs a PAN of "
-        f"{mw * r}x{mh * r} and this PAN an MS of {w // r}x{h // r} (crop one; or pass ratio=)"
+        f"{mw * r}x{mh * r}; or crop both: the PAN to {cw * r}x{ch * r} and the MS to {cw}x{ch} "
+        "(or pass ratio=)"
     )
 
 
