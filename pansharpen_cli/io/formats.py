@@ -28,6 +28,23 @@ def _driver_of(suffix: str) -> str | None:
     return raster_driver_extensions().get(suffix.lstrip(".").lower())
 
 
+#: The names GDAL gives the sidecar files of a raster ``X``: ``X.ovr`` (external overviews),
+#: ``X.aux.xml`` (auxiliary metadata), ``X.msk`` (external mask). GDAL opens them with ``X``.
+SIDECARS = {".ovr": "external overviews", ".aux.xml": "auxiliary metadata", ".msk": "external mask"}
+
+
+def _check_sidecar(named: str, path: Path) -> None:
+    """Refuse an output named as a GDAL sidecar of another raster (``out.tif.ovr``)."""
+    low = path.name.lower()
+    for ext, what in SIDECARS.items():
+        if low.endswith(ext) and len(low) > len(ext):
+            raster = path.name[: -len(ext)]
+            raise UsageError(
+                f"{named}: the name is GDAL's for the {what} of {raster} ({ext}), which GDAL reads with "
+                f"{raster}: name the output something that ends in .tif"
+            )
+
+
 def check_output_format(named: str, path: Path, fmt: str) -> None:
     """Refuse a raster output whose extension names another format than GeoTIFF.
 
@@ -41,6 +58,7 @@ def check_output_format(named: str, path: Path, fmt: str) -> None:
             GTiff or COG): name it out.tif, or convert it afterwards: gdal_translate -of PNG out.tif
             out.png``.
     """
+    _check_sidecar(named, path)
     suffix = path.suffix.lower()
     if not suffix or suffix in GEOTIFF_SUFFIXES:
         return

@@ -186,3 +186,21 @@ def test_nbits_11_drops_the_default_predictor_and_jpeg_of_5_bands_is_written_ban
     assert res.exit_code == 0, res.output
     with rasterio.open(out) as d:
         assert d.count == 5 and d.compression.name == "jpeg" and d.interleaving.name == "band"
+
+
+@pytest.mark.parametrize(
+    "name, what, ext",
+    [("out.tif.ovr", "external overviews", ".ovr"), ("out.tif.aux.xml", "auxiliary metadata", ".aux.xml"),
+     ("out.tif.msk", "external mask", ".msk")],
+)
+def test_a_gdal_sidecar_name_is_refused(tmp_path, scene, name, what, ext):
+    """Audit 2, D11f: out.tif.ovr was written as a GeoTIFF that GDAL then reads as out.tif's overviews;
+    out.tif.aux.xml was refused as "a PDS4 file"."""
+    pan, ms = scene
+    out = tmp_path / name
+    _refused(
+        tmp_path,
+        ["fuse", *FAST, pan, ms, out],
+        f"error: output {out}: the name is GDAL's for the {what} of out.tif ({ext}), which GDAL reads with "
+        "out.tif: name the output something that ends in .tif",
+    )
