@@ -225,8 +225,8 @@ def _sample_range(reader: PairReader, lo: float, hi: float) -> tuple[int, int, f
 def range_warnings(reader: PairReader, out_dtype: str) -> list[str]:
     """Warnings when an integer ``out_dtype`` cannot hold the MS's values: the share of values of a
     sample of the scene that would be clipped, and, for a floating-point MS, the few whole-number
-    levels its values span (reflectance 0..0.4 as uint16 rounds to 0 and 1). None when the MS's
-    own dtype fits in it (no read).
+    levels its values span (reflectance 0..0.4 as uint16 rounds to 0 and 1). Empty when it holds
+    them, or when the MS's own dtype fits in it (no read).
 
     Raises:
         OptionError: a floating-point MS whose values span fewer than :data:`MIN_LEVELS` levels of
@@ -236,7 +236,8 @@ def range_warnings(reader: PairReader, out_dtype: str) -> list[str]:
         return []
     lo, hi = dtype_range(out_dtype)
     total, outside, v_min, v_max = _sample_range(reader, lo, hi)
-    fix = f"use --dtype {_wider(reader.ms_dtype)} or float32, or rescale the inputs first (gdal_translate -scale)"
+    rescale = "rescale the inputs first (gdal_translate -scale)"
+    fix = f"use --dtype {_wider(reader.ms_dtype)} or float32, or {rescale}"
     warns = []
     if total and np.issubdtype(np.dtype(reader.ms_dtype), np.floating):
         levels = int(np.clip(np.rint(v_max), lo, hi) - np.clip(np.rint(v_min), lo, hi)) + 1
@@ -245,16 +246,16 @@ def range_warnings(reader: PairReader, out_dtype: str) -> list[str]:
             f"{v_min:g}..{v_max:g} (a sample of the scene): the output would keep {levels} level"
             f"{'s' if levels != 1 else ''}"
         )
+        keep = f"keep a floating-point output (--dtype float32) or {rescale}"
         if levels < MIN_LEVELS:
-            raise OptionError(f"{what}: keep a floating-point output (--dtype float32) or rescale the inputs "
-                              "first (gdal_translate -scale)")
+            raise OptionError(f"{what}: {keep}")
         if levels < FEW_LEVELS:
-            warns.append(f"{what}; {fix}")
+            warns.append(f"{what}; {keep}")
     if outside:
         warns.append(
             f"--dtype {out_dtype} holds {lo:g}..{hi:g} but the MS ({reader.ms_dtype}) has values "
-            f"{v_min:g}..{v_max:g}: about {100.0 * outside / total:.3g}% of the output's values will be clipped "
-            f"(estimated from a sample of the scene); {fix}"
+            f"{v_min:g}..{v_max:g}: about {100.0 * outside / total:.3g}% of the output's values will be "
+            f"clipped (estimated from a sample of the scene); {fix}"
         )
     return warns
 

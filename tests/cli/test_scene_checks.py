@@ -165,7 +165,8 @@ def test_a_float_ms_spanning_few_levels_is_warned_about(tmp_path):
     text = " ".join(res.output.split())
     assert (
         "WARNING: --dtype uint8 rounds to whole numbers but the MS (float64) has values 0..100 (a sample of the "
-        "scene): the output would keep 101 levels; use --dtype uint16 or float32" in text
+        "scene): the output would keep 101 levels; keep a floating-point output (--dtype float32) or rescale "
+        "the inputs first (gdal_translate -scale)" in text
     )
     with rasterio.open(out) as d:
         assert d.dtypes[0] == "uint8" and len(np.unique(d.read())) > 50
