@@ -145,7 +145,8 @@ def check_dtype_options(driver: str, options: dict[str, str], dtype: str, count:
     if horizontal and opts.get("NBITS", "8") not in ("8", "16", "32", "64"):
         raise UsageError(
             f"--co NBITS={opts['NBITS']} with PREDICTOR={opts['PREDICTOR']}: GDAL's horizontal predictor "
-            "needs 8, 16, 32 or 64 bits a sample: drop PREDICTOR (or set PREDICTOR=1)"
+            f"needs 8, 16, 32 or 64 bits a sample: drop PREDICTOR (or set PREDICTOR="
+            f"{'NO' if driver.upper() == 'COG' else '1'})"
         )
     if count is not None:
         _check_band_count(driver, opts, count)

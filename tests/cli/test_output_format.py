@@ -181,6 +181,10 @@ def test_nbits_11_drops_the_default_predictor_and_jpeg_of_5_bands_is_written_ban
     assert run("fuse", *FAST, pan, ms, out, "--co", "NBITS=11").exit_code == 0  # uint16 data under 2048
     with rasterio.open(out) as d:
         assert d.tags(1, ns="IMAGE_STRUCTURE")["NBITS"] == "11" and "PREDICTOR" not in d.tags(ns="IMAGE_STRUCTURE")
+    out = tmp_path / "nbits_cog.tif"  # the COG driver's "no predictor" is NO, not 1
+    assert run("fuse", *FAST, pan, ms, out, "--of", "COG", "--co", "NBITS=11").exit_code == 0
+    with rasterio.open(out) as d:
+        assert d.tags(1, ns="IMAGE_STRUCTURE")["NBITS"] == "11" and d.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
     out = tmp_path / "jpeg.tif"
     res = run("fuse", *FAST, pan, ms, out, "--dtype", "uint8", "--co", "COMPRESS=JPEG", "--co", "INTERLEAVE=BAND")
     assert res.exit_code == 0, res.output
