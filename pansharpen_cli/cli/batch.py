@@ -166,6 +166,14 @@ def _summary(records: list[Record], seconds: float, log_path: Path | None) -> No
             highlight=False,
             soft_wrap=True,
         )
+    other = [r for r in records if r.get("note")]
+    if other:
+        err.print(
+            f"[yellow]{len(other)} skipped[/yellow] as fused earlier with another method "
+            f"({escape(other[0]['note'])})",
+            highlight=False,
+            soft_wrap=True,
+        )
     if log_path is not None:
         err.print(f"log: {escape(str(log_path))}", highlight=False)
 

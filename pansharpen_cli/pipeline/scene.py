@@ -73,16 +73,34 @@ class BatchOptions:
         return max(1, cores // max(1, self.jobs))
 
 
-def is_finished(path: Path) -> bool:
-    """True when ``path`` is a complete output of the tool (outputs are renamed into place only
-    once written, with their tags; a file without them is someone else's)."""
+def finished_method(path: Path) -> str | None:
+    """The method of ``path`` when it is a complete output of the tool (outputs are renamed into
+    place only once written, with their tags; a file without them is someone else's), else None."""
     if not path.is_file():
-        return False
+        return None
     try:
         with open_raster(path, "output") as ds:
-            return METHOD_TAG in ds.tags()
+            return ds.tags().get(METHOD_TAG)
     except InputFileError:
-        return False
+        return None
+
+
+def is_finished(path: Path) -> bool:
+    """True when ``path`` is a complete output of the tool (:func:`finished_method`)."""
+    return finished_method(path) is not None
+
+
+def _skipped(scene: Scene, t0: float) -> Record:
+    """The record of a scene whose output is finished: the method it was fused with (the file's
+    tag), and a note when this run asks for another."""
+    had = finished_method(scene.row.out)
+    extra: dict[str, Any] = {"method": had}
+    if had is not None and had != scene.options.method:
+        extra["note"] = (
+            f"fused earlier with -m {had}, this run asks for -m {scene.options.method}: pass --overwrite "
+            "to fuse it again"
+        )
+    return record(scene, "skipped", time.perf_counter() - t0, **extra)
 
 
 def message(exc: BaseException) -> str:
@@ -125,15 +143,17 @@ def run_scene(scene: Scene, options: BatchOptions, progress: Progress = no_progr
     Returns:
         its record: ``pan``, ``ms``, ``out``, ``row``, ``status`` (done, skipped or failed),
         ``method``, ``seconds``, ``error`` (the message, or None), for done scenes ``attempts``,
-        ``figures`` (fuse's quality figures), ``stages`` (seconds per stage), ``warnings``, and for
-        a scene another process is fusing ``reason`` (``being fused by PID N@HOST since ...``).
+        ``figures`` (fuse's quality figures), ``stages`` (seconds per stage), ``warnings``, for
+        a scene another process is fusing ``reason`` (``being fused by PID N@HOST since ...``), and
+        for a finished one the method its file was fused with (``method``) and, when this run asks
+        for another, a ``note`` saying so.
     """
     t0 = time.perf_counter()
     out = scene.row.out
     if not options.overwrite and is_finished(out):
         remove_stale_temps(out)  # a fused scene's are removed by fuse itself
         remove_stale_claim(out)  # left by a run killed between the rename and the release
-        return record(scene, "skipped", time.perf_counter() - t0)
+        return _skipped(scene, t0)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         mine, other = take_claim(out)
@@ -147,7 +167,7 @@ def run_scene(scene: Scene, options: BatchOptions, progress: Progress = no_progr
         return record(scene, "skipped", time.perf_counter() - t0, reason=reason)
     try:
         if not options.overwrite and is_finished(out):  # finished by another run just now
-            return record(scene, "skipped", time.perf_counter() - t0)
+            return _skipped(scene, t0)
         return _attempts(scene, options, progress, t0)
     finally:
         release_claim(mine)

@@ -335,3 +335,21 @@ def test_batch_runs_crossdiff_with_the_shipped_weights(tmp_path):
         with rasterio.open(out / name) as o:
             assert o.count == 3 and o.tags()["PANSHARPEN_METHOD"] == "crossdiff"
             assert json.loads(o.tags()["PANSHARPEN_PARAMETERS"])["weights"].startswith("default")
+
+
+def test_a_rerun_with_another_method_says_what_the_skipped_files_were_fused_with(tmp_path):
+    """Audit 2: a finished output is skipped whatever it was fused with, and the log recorded the
+    rerun's method for it; it now records the file's, with a note, and the summary says so."""
+    p, m, _ = make_pair(tmp_path, size=64)
+    (tmp_path / "m.jsonl").write_text(json.dumps({"pan": "pan.tif", "ms": "ms.tif"}) + "\n")
+    out = tmp_path / "out"
+    assert run("batch", tmp_path / "m.jsonl", out, "-m", "exp", "-q").exit_code == 0
+    res = run("batch", tmp_path / "m.jsonl", out, "-m", "mtf-glp-hpm")
+    assert res.exit_code == 0, res.output
+    rec = _records(out / "pansharpen-batch.jsonl")[-1]
+    assert rec["status"] == "skipped" and rec["method"] == "exp"
+    assert rec["note"] == "fused earlier with -m exp, this run asks for -m mtf-glp-hpm: pass --overwrite to fuse it again"
+    assert "1 skipped as fused earlier with another method (fused earlier with -m exp" in " ".join(res.output.split())
+    res = run("batch", tmp_path / "m.jsonl", out, "-m", "exp", "-q")
+    rec = _records(out / "pansharpen-batch.jsonl")[-1]
+    assert rec["status"] == "skipped" and rec["method"] == "exp" and "note" not in rec
