@@ -121,7 +121,7 @@ def _check_value(driver: str, key: str, value: str, kind: str, options: dict[str
 def check_dtype_options(driver: str, options: dict[str, str], dtype: str, count: int | None = None) -> None:
     """Refuse creation options the output's dtype or band ``count`` cannot have: the floating-point
     predictor for an integer output, JPEG or WEBP for anything but 8 bits (JPEG: 12 with NBITS=12),
-    the horizontal predictor with an NBITS that is not 8/16/32/64, WEBP for other than 3 or 4
+    an NBITS that is not 8/16/32/64 with the horizontal predictor or in a COG, WEBP for other than 3 or 4
     bands, JPEG for more than 4 (a GeoTIFF: unless INTERLEAVE=BAND), YCbCr for other than 3: all
     known before any pixel is read (GDAL would refuse them at the first write).
 
@@ -141,12 +141,18 @@ def check_dtype_options(driver: str, options: dict[str, str], dtype: str, count:
         raise UsageError(
             f"--co COMPRESS={codec}: needs an 8-bit output, this one is {dtype}: add --dtype uint8"
         )
+    odd_bits = opts.get("NBITS", "8") not in ("8", "16", "32", "64")
+    if odd_bits and driver.upper() == "COG":
+        raise UsageError(
+            f"--co NBITS={opts['NBITS']} with --of COG: GDAL's COG copy of such a file fails now and then "
+            "here (\"pixels clipped to fit the bit domain\", from values inside it): write --of GTiff with "
+            "NBITS, or a COG without it"
+        )
     horizontal = opts.get("PREDICTOR") in ("2", "YES", "STANDARD")
-    if horizontal and opts.get("NBITS", "8") not in ("8", "16", "32", "64"):
+    if horizontal and odd_bits:
         raise UsageError(
             f"--co NBITS={opts['NBITS']} with PREDICTOR={opts['PREDICTOR']}: GDAL's horizontal predictor "
-            f"needs 8, 16, 32 or 64 bits a sample: drop PREDICTOR (or set PREDICTOR="
-            f"{'NO' if driver.upper() == 'COG' else '1'})"
+            "needs 8, 16, 32 or 64 bits a sample: drop PREDICTOR (or set PREDICTOR=1)"
         )
     if count is not None:
         _check_band_count(driver, opts, count)

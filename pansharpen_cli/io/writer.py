@@ -63,7 +63,7 @@ def check_output_fits(out: Path, fits: Footprint) -> list[Path]:
         OutputError: ``cannot write OUT: no space left on device (needs about X MB, N MB free)``.
     """
     removed = remove_stale_temps(out)
-    opts = _effective(fits.creation_options, fits.dtype, fits.fmt)
+    opts = _effective(fits.creation_options, fits.dtype)
     check_dtype_options(fits.fmt, opts, fits.dtype, fits.count)
     check_free_space(out, fits)
     return removed
@@ -184,15 +184,15 @@ def default_creation_options(dtype: str) -> dict[str, str]:
     return {"COMPRESS": "DEFLATE", "ZLEVEL": "1", "PREDICTOR": pred, "BIGTIFF": "IF_SAFER", "NUM_THREADS": "ALL_CPUS"}
 
 
-def _effective(user: dict[str, str], dtype: str, fmt: str) -> dict[str, str]:
+def _effective(user: dict[str, str], dtype: str) -> dict[str, str]:
     """The user's ``--co`` over :func:`default_creation_options`; an NBITS that GDAL's horizontal
-    predictor cannot take (11 for 11-bit WorldView data) drops the default predictor (GTiff's
-    PREDICTOR=1, the COG driver's NO)."""
+    predictor cannot take (11 for 11-bit WorldView data) drops the default predictor (a GeoTIFF's:
+    NBITS like that is refused for a COG, :func:`.creation.check_dtype_options`)."""
     opts = default_creation_options(dtype)
     opts.update({k.upper(): v for k, v in user.items()})
     keys = {k.upper() for k in user}
     if "PREDICTOR" not in keys and str(opts.get("NBITS", "8")) not in ("8", "16", "32", "64"):
-        opts["PREDICTOR"] = "NO" if fmt.upper() == "COG" else "1"
+        opts["PREDICTOR"] = "1"
     return opts
 
 
@@ -244,7 +244,7 @@ class OutputWriter:
         self.tmp = new_temp(spec.path)  # short: an output name of 255 characters still works
         self._need = spec.footprint().bytes_needed()
         self._cog_tmp: Path | None = None
-        opts = _effective(spec.creation_options, spec.dtype, spec.fmt)
+        opts = _effective(spec.creation_options, spec.dtype)
         fmt = spec.fmt.upper()
         if fmt not in ("GTIFF", "COG"):
             raise OutputError(f"--of {spec.fmt}: expected GTiff or COG")

@@ -164,6 +164,10 @@ def test_batch_takes_overviews(tmp_path, scene):
          "output has 5"),
         (["NBITS=11", "PREDICTOR=2"], [], "--co NBITS=11 with PREDICTOR=2: GDAL's horizontal predictor needs 8, 16, "
          "32 or 64 bits a sample"),
+        # GDAL's COG copy of an NBITS=11 file failed about 1 run in 25 ("pixels clipped to fit 11 bit domain"
+        # from values under 1400): refused rather than left to chance
+        (["NBITS=11"], ["--of", "COG"], "--co NBITS=11 with --of COG: GDAL's COG copy of such a file fails now and "
+         "then here"),
     ],
 )
 def test_creation_options_the_band_count_or_nbits_cannot_take_are_refused_before_any_work(tmp_path, co, extra, match):
@@ -181,10 +185,6 @@ def test_nbits_11_drops_the_default_predictor_and_jpeg_of_5_bands_is_written_ban
     assert run("fuse", *FAST, pan, ms, out, "--co", "NBITS=11").exit_code == 0  # uint16 data under 2048
     with rasterio.open(out) as d:
         assert d.tags(1, ns="IMAGE_STRUCTURE")["NBITS"] == "11" and "PREDICTOR" not in d.tags(ns="IMAGE_STRUCTURE")
-    out = tmp_path / "nbits_cog.tif"  # the COG driver's "no predictor" is NO, not 1
-    assert run("fuse", *FAST, pan, ms, out, "--of", "COG", "--co", "NBITS=11").exit_code == 0
-    with rasterio.open(out) as d:
-        assert d.tags(1, ns="IMAGE_STRUCTURE")["NBITS"] == "11" and d.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
     out = tmp_path / "jpeg.tif"
     res = run("fuse", *FAST, pan, ms, out, "--dtype", "uint8", "--co", "COMPRESS=JPEG", "--co", "INTERLEAVE=BAND")
     assert res.exit_code == 0, res.output
