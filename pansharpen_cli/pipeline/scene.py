@@ -90,12 +90,11 @@ def is_finished(path: Path) -> bool:
     return finished_method(path) is not None
 
 
-def _skipped(scene: Scene, t0: float) -> Record:
-    """The record of a scene whose output is finished: the method it was fused with (the file's
-    tag), and a note when this run asks for another."""
-    had = finished_method(scene.row.out)
+def _skipped(scene: Scene, t0: float, had: str) -> Record:
+    """The record of a scene whose output is finished: the method it was fused with (``had``, the
+    file's tag), and a note when this run asks for another."""
     extra: dict[str, Any] = {"method": had}
-    if had is not None and had != scene.options.method:
+    if had != scene.options.method:
         extra["note"] = (
             f"fused earlier with -m {had}, this run asks for -m {scene.options.method}: pass --overwrite "
             "to fuse it again"
@@ -150,10 +149,10 @@ def run_scene(scene: Scene, options: BatchOptions, progress: Progress = no_progr
     """
     t0 = time.perf_counter()
     out = scene.row.out
-    if not options.overwrite and is_finished(out):
+    if not options.overwrite and (had := finished_method(out)) is not None:
         remove_stale_temps(out)  # a fused scene's are removed by fuse itself
         remove_stale_claim(out)  # left by a run killed between the rename and the release
-        return _skipped(scene, t0)
+        return _skipped(scene, t0, had)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         mine, other = take_claim(out)
@@ -166,8 +165,8 @@ def run_scene(scene: Scene, options: BatchOptions, progress: Progress = no_progr
         reason = f"being fused by {holder} (its claim: {other.path if other else out})"
         return record(scene, "skipped", time.perf_counter() - t0, reason=reason)
     try:
-        if not options.overwrite and is_finished(out):  # finished by another run just now
-            return _skipped(scene, t0)
+        if not options.overwrite and (had := finished_method(out)) is not None:  # by another run just now
+            return _skipped(scene, t0, had)
         return _attempts(scene, options, progress, t0)
     finally:
         release_claim(mine)
